@@ -1,0 +1,304 @@
+// Package product owns what the library knows about secucard's products: the
+// catalog of resources and their custom actions (spec §6), the channel each call
+// prefers (DESIGN §2), and typed models and helpers for the POS core.
+//
+// The catalog is data, not code paths: generic access works for every entry,
+// and the sandbox serves every entry with the same generic CRUD.
+package product
+
+import (
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/libsecucard/libsecucard/core/api"
+)
+
+// Action is a custom action of a resource.
+type Action struct {
+	Name  string // canonical spelling as the Java SDK sends it; matched case-insensitively
+	Op    api.Op // Execute (POST) unless the SDKs use GET/PUT/DELETE for it
+	STOMP bool   // the legacy SDKs force this action over STOMP
+	NoID  bool   // called without an object id (smart.transactions Diagnosis)
+}
+
+// Resource is one product.resource of the API.
+type Resource struct {
+	Name     string // "smart.transactions"
+	IDPrefix string // "STX_" (spec §7); see prefixKnown
+	// PrefixKnown is false where no recorded object shows the real prefix and
+	// the catalog (and the sandbox) use an invented one.
+	PrefixKnown bool
+	Actions     []Action
+	// STOMP marks resources whose every call the legacy SDKs send over STOMP
+	// (smart.checkins, loyalty.merchantcards).
+	STOMP bool
+	// Anonymous lists operations sent without a bearer token (spec §3.4: Java
+	// and JS omit it for general.accounts create and document.uploads).
+	Anonymous []api.Op
+	// Source names the SDKs that define the resource (evidence, spec §6).
+	Source string
+}
+
+// Product returns "smart" for "smart.transactions".
+func (r *Resource) Product() string { p, _, _ := strings.Cut(r.Name, "."); return p }
+
+// Short returns "transactions" for "smart.transactions".
+func (r *Resource) Short() string { _, s, _ := strings.Cut(r.Name, "."); return s }
+
+// Action finds an action by name, case-insensitively.
+func (r *Resource) Action(name string) (Action, bool) {
+	for _, a := range r.Actions {
+		if strings.EqualFold(a.Name, name) {
+			return a, true
+		}
+	}
+	return Action{}, false
+}
+
+// IsAnonymous reports whether op is sent without a token.
+func (r *Resource) IsAnonymous(op api.Op) bool {
+	for _, o := range r.Anonymous {
+		if o == op {
+			return true
+		}
+	}
+	return false
+}
+
+func exec(names ...string) []Action {
+	out := make([]Action, len(names))
+	for i, n := range names {
+		out[i] = Action{Name: n, Op: api.Execute}
+	}
+	return out
+}
+
+// catalog is every resource named in spec §6: the Java SDK's services, the
+// JavaScript SDK's additional resources, and those only .NET/PHP define.
+// Prefixes marked known are from recorded objects (spec §7); the others follow
+// the same "three letters + underscore" pattern but are our invention.
+var catalog = []Resource{
+	// auth
+	{Name: "auth.sessions", IDPrefix: "SES_", Actions: []Action{{Name: "refresh", Op: api.Execute}, {Name: "debug", Op: api.Get}}, Source: "java,js"},
+
+	// smart (POS core)
+	{Name: "smart.transactions", IDPrefix: "STX_", PrefixKnown: true, Source: "java,net,php,js", Actions: []Action{
+		{Name: "start", Op: api.Execute, STOMP: true},
+		{Name: "cancel", Op: api.Execute},
+		{Name: "Diagnosis", Op: api.Execute, STOMP: true, NoID: true},
+		{Name: "EndofDay", Op: api.Execute, STOMP: true, NoID: true},
+		{Name: "cancelTrx", Op: api.Execute, STOMP: true},
+		{Name: "preTransaction", Op: api.Execute},
+		{Name: "prepare", Op: api.Execute},
+		{Name: "abort", Op: api.Execute},
+	}},
+	{Name: "smart.idents", IDPrefix: "smi_", PrefixKnown: true, Actions: []Action{{Name: "read", Op: api.Execute}, {Name: "validate", Op: api.Execute}}, Source: "java,php,js"},
+	{Name: "smart.checkins", IDPrefix: "CKI_", PrefixKnown: true, STOMP: true, Actions: exec("TriggerPushEvent"), Source: "java,js"},
+	{Name: "smart.devices", IDPrefix: "SDV_", PrefixKnown: true, Source: "js"},
+	{Name: "smart.devicehistories", IDPrefix: "SDH_", Source: "js"},
+	{Name: "smart.configurations", IDPrefix: "SCF_", Actions: exec("importConfiguration"), Source: "js"},
+	{Name: "smart.routings", IDPrefix: "SRT_", PrefixKnown: true, Actions: []Action{{Name: "assign", Op: api.Execute}, {Name: "assign", Op: api.Delete}}, Source: "js"},
+
+	// loyalty
+	{Name: "loyalty.cards", IDPrefix: "CRD_", PrefixKnown: true, Actions: []Action{{Name: "assignUser", Op: api.Execute}}, Source: "java,js"},
+	{Name: "loyalty.cardgroups", IDPrefix: "CRG_", PrefixKnown: true, Actions: exec("CheckPasscodeEnabled"), Source: "java,net,js"},
+	{Name: "loyalty.customers", IDPrefix: "CUS_", PrefixKnown: true, Actions: exec("assignPaymentcontainer", "templateList"), Source: "java,js"},
+	{Name: "loyalty.merchantcards", IDPrefix: "MCD_", PrefixKnown: true, STOMP: true, Source: "java,js", Actions: []Action{
+		{Name: "CheckCsc", Op: api.Execute}, {Name: "CheckPasscode", Op: api.Execute},
+		{Name: "transaction", Op: api.Execute}, {Name: "lock", Op: api.Execute}, {Name: "unlock", Op: api.Execute},
+		{Name: "registerCustomer", Op: api.Execute}, {Name: "lockreasons", Op: api.Get}, {Name: "cardgroup", Op: api.Update},
+		{Name: "virtualTerminalData", Op: api.Get}, {Name: "templateList", Op: api.Get},
+	}},
+	{Name: "loyalty.acceptancepointtemplates", IDPrefix: "LAT_", Source: "js"},
+	{Name: "loyalty.actions", IDPrefix: "LAC_", Source: "js"},
+	{Name: "loyalty.actioncampaigns", IDPrefix: "LCA_", Actions: exec("campaignRemoveAllowed"), Source: "js"},
+	{Name: "loyalty.actionconfigs", IDPrefix: "LCF_", Actions: exec("checkConfirmationCode", "processConfirmationCode", "cancelConfirmationCode"), Source: "js"},
+	{Name: "loyalty.actionmessages", IDPrefix: "LAM_", Source: "js"},
+	{Name: "loyalty.actionprofiles", IDPrefix: "LAP_", Source: "js"},
+	{Name: "loyalty.approvals", IDPrefix: "LAV_", Source: "js"},
+	{Name: "loyalty.beacons", IDPrefix: "LBC_", PrefixKnown: true, Source: "js"},
+	{Name: "loyalty.charges", IDPrefix: "LCH_", Source: "js"},
+	{Name: "loyalty.checkins", IDPrefix: "LCI_", Source: "js"},
+	{Name: "loyalty.paymentcontainers", IDPrefix: "LPC_", Actions: exec("validateIban"), Source: "js"},
+	{Name: "loyalty.programs", IDPrefix: "LPG_", Source: "js"},
+	{Name: "loyalty.programspecials", IDPrefix: "LPS_", Source: "js"},
+	{Name: "loyalty.reports", IDPrefix: "LRP_", Source: "js"},
+	{Name: "loyalty.sales", IDPrefix: "sls_", PrefixKnown: true, Source: "js"},
+	{Name: "loyalty.storegroups", IDPrefix: "LSG_", Source: "js"},
+	{Name: "loyalty.transactions", IDPrefix: "LTR_", Actions: []Action{{Name: "templateList", Op: api.Get}}, Source: "js"},
+
+	// general
+	{Name: "general.accounts", IDPrefix: "ACC_", PrefixKnown: true, Anonymous: []api.Op{api.Create}, Source: "java,js", Actions: []Action{
+		{Name: "location", Op: api.Update, STOMP: true}, {Name: "beaconEnvironment", Op: api.Update, STOMP: true},
+		{Name: "gcm", Op: api.Update, STOMP: true}, {Name: "passwordreset", Op: api.Execute},
+	}},
+	{Name: "general.accountdevices", IDPrefix: "ACD_", PrefixKnown: true, Source: "java,js"},
+	{Name: "general.accountinvitations", IDPrefix: "AIN_", Source: "js"},
+	{Name: "general.apps", IDPrefix: "APP_", PrefixKnown: true, Actions: exec("callBackend"), Source: "java,js"},
+	{Name: "general.contacts", IDPrefix: "CNT_", PrefixKnown: true, Source: "js"},
+	{Name: "general.contracts", IDPrefix: "GCR_", Actions: []Action{
+		{Name: "getAvailablePaymentMethods", Op: api.Execute}, {Name: "iframeOptions", Op: api.Get},
+		{Name: "revokeAccrual", Op: api.Execute}, {Name: "updateBankAccount", Op: api.Execute},
+	}, Source: "php,js"},
+	{Name: "general.deliveryaddresses", IDPrefix: "ADR_", Source: "js"},
+	{Name: "general.devices", IDPrefix: "DEV_", PrefixKnown: true, Source: "js"},
+	{Name: "general.fileaccesses", IDPrefix: "FAC_", Source: "js"},
+	{Name: "general.merchants", IDPrefix: "MRC_", PrefixKnown: true, Actions: exec("getpublicdata"), Source: "java,php"},
+	{Name: "general.news", IDPrefix: "NEW_", PrefixKnown: true, Actions: exec("markRead"), Source: "java"},
+	{Name: "general.notifications", IDPrefix: "NOT_", Source: "java"},
+	{Name: "general.publicmerchants", IDPrefix: "PMC_", PrefixKnown: true, Source: "java"},
+	{Name: "general.skeletons", IDPrefix: "SKL_", Actions: exec("demoevent"), Source: "js"},
+	{Name: "general.storegroups", IDPrefix: "STG_", Source: "js"},
+	{Name: "general.stores", IDPrefix: "STO_", PrefixKnown: true, Actions: exec("checkin", "setDefault"), Source: "java,js"},
+	{Name: "general.transactions", IDPrefix: "TRX_", PrefixKnown: true, Source: "java"},
+
+	// document
+	{Name: "document.uploads", IDPrefix: "DUP_", Anonymous: []api.Op{api.Create}, Actions: []Action{{Name: "Download", Op: api.Get}}, Source: "java,js"},
+
+	// payment
+	{Name: "payment.containers", IDPrefix: "PCT_", Actions: []Action{{Name: "assign", Op: api.Execute}, {Name: "assign", Op: api.Delete}}, Source: "java,js"},
+	{Name: "payment.customers", IDPrefix: "PCU_", PrefixKnown: true, Source: "java"},
+	{Name: "payment.contracts", IDPrefix: "PCR_", PrefixKnown: true, Actions: exec("clone", "requestId", "paymentMethods", "revokeAccrual"), Source: "java,net,php"},
+	{Name: "payment.secupaydebits", IDPrefix: "PDB_", Actions: secupayActions(), Source: "java,net,php,js"},
+	{Name: "payment.secupayprepays", IDPrefix: "PPP_", Actions: secupayActions(), Source: "java,net,php,js"},
+	{Name: "payment.secupaycreditcards", IDPrefix: "PCC_", Actions: secupayActions(), Source: "java,net,php"},
+	{Name: "payment.secupayinvoices", IDPrefix: "PIV_", Actions: secupayActions(), Source: "java,net,php"},
+	{Name: "payment.secupaysofort", IDPrefix: "PSF_", Actions: secupayActions(), Source: "net,php"},
+	{Name: "payment.secupaypayout", IDPrefix: "PPO_", Actions: append(secupayActions(), Action{Name: "PayoutWithoutCustomer", Op: api.Execute}), Source: "java,js"},
+	{Name: "payment.transactions", IDPrefix: "PCI_", PrefixKnown: true, Source: "java,net,php,js", Actions: []Action{
+		{Name: "oldFormat", Op: api.Get}, {Name: "crowdfundingdata", Op: api.Get}, {Name: "checkStatus", Op: api.Get},
+		{Name: "assignPayment", Op: api.Execute}, {Name: "cancel", Op: api.Execute}, {Name: "capture", Op: api.Execute},
+		{Name: "basket", Op: api.Update}, {Name: "revokeAccrual", Op: api.Execute}, {Name: "shippingInformation", Op: api.Update},
+		{Name: "shippingUrl", Op: api.Get}, {Name: "increaseAmount", Op: api.Execute},
+	}},
+	{Name: "payment.checkins", IDPrefix: "PCK_", Source: "php"},
+	{Name: "payment.eterminaltransactions", IDPrefix: "PET_", Source: "js"},
+	{Name: "payment.invoices", IDPrefix: "PIN_", Source: "js"},
+	{Name: "payment.mandates", IDPrefix: "PMD_", Actions: exec("bulk"), Source: "js"},
+	{Name: "payment.payouts", IDPrefix: "PPY_", Source: "js"},
+	{Name: "payment.transactionhistories", IDPrefix: "PTH_", Source: "js"},
+
+	// prepaid
+	{Name: "prepaid.contracts", IDPrefix: "PPC_", Actions: exec("createSalesReportKonsum"), Source: "js"},
+	{Name: "prepaid.itemgroups", IDPrefix: "PIG_", Source: "js"},
+	{Name: "prepaid.items", IDPrefix: "PIT_", Source: "js"},
+	{Name: "prepaid.reports", IDPrefix: "PRP_", Source: "js"},
+	{Name: "prepaid.sales", IDPrefix: "PSA_", Actions: exec("cancel"), Source: "js"},
+	{Name: "prepaid.stocks", IDPrefix: "PST_", Actions: exec("deliver"), Source: "js"},
+
+	// services (identity)
+	{Name: "services.identcases", IDPrefix: "SCS_", Actions: []Action{
+		{Name: "start", Op: api.Execute}, {Name: "close", Op: api.Execute}, {Name: "reset", Op: api.Execute}, {Name: "task", Op: api.Update},
+	}, Source: "php,js"},
+	{Name: "services.identcontracts", IDPrefix: "SIC_", PrefixKnown: true, Source: "js"},
+	{Name: "services.identrequests", IDPrefix: "SIR_", PrefixKnown: true, Source: "java,php"},
+	{Name: "services.identresults", IDPrefix: "SIS_", PrefixKnown: true, Source: "java,php"},
+	{Name: "services.uploadidents", IDPrefix: "SUI_", Source: "php"},
+
+	// other products named by the JavaScript SDK
+	{Name: "cardprocessing.invoices", IDPrefix: "CPI_", Source: "js"},
+	{Name: "cardprocessing.transactions", IDPrefix: "CPT_", Source: "js"},
+	{Name: "clearing.sepainbatchs", IDPrefix: "CSI_", Source: "js"},
+	{Name: "clearing.sepainrecords", IDPrefix: "CSR_", Source: "js"},
+	{Name: "clearing.sepaoutbatchs", IDPrefix: "CSO_", Source: "js"},
+	{Name: "clearing.sepaoutrecords", IDPrefix: "CSQ_", Source: "js"},
+	{Name: "easycredit.transactions", IDPrefix: "ECT_", Source: "js"},
+	{Name: "event.actions", IDPrefix: "EVA_", Source: "js"},
+	{Name: "event.pushs", IDPrefix: "EPS_", PrefixKnown: true, Source: "net,js"},
+	{Name: "public.website", IDPrefix: "PWS_", Source: "js"},
+}
+
+// secupayActions are the actions shared by the secupay payment resources.
+func secupayActions() []Action {
+	return []Action{
+		{Name: "cancel", Op: api.Execute}, {Name: "capture", Op: api.Execute},
+		{Name: "basket", Op: api.Update}, {Name: "accrual", Op: api.Update},
+		{Name: "shippingInformation", Op: api.Update}, {Name: "assignExternalInvoicePdf", Op: api.Execute},
+	}
+}
+
+var (
+	indexOnce sync.Once
+	index     map[string]*Resource
+)
+
+func buildIndex() {
+	index = make(map[string]*Resource, len(catalog))
+	for i := range catalog {
+		index[strings.ToLower(catalog[i].Name)] = &catalog[i]
+	}
+}
+
+// Lookup finds a resource by "product.resource", case-insensitively
+// ("Smart.Transactions" finds smart.transactions).
+func Lookup(name string) (*Resource, bool) {
+	indexOnce.Do(buildIndex)
+	r, ok := index[strings.ToLower(name)]
+	return r, ok
+}
+
+// All returns every resource, sorted by name. The slice is a copy; the
+// resources must not be modified.
+func All() []*Resource {
+	indexOnce.Do(buildIndex)
+	out := make([]*Resource, 0, len(catalog))
+	for i := range catalog {
+		out = append(out, &catalog[i])
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Suggest returns the catalog name closest to an unknown one, for "did you
+// mean" messages, or "" when nothing is close.
+func Suggest(name string) string {
+	name = strings.ToLower(name)
+	best, bestD := "", 4
+	for _, r := range All() {
+		if d := distance(name, r.Name); d < bestD {
+			best, bestD = r.Name, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// PreferSTOMP reports whether the legacy SDKs send this call over STOMP
+// (DESIGN §2, spec §9.1): smart.transactions start/Diagnosis/EndofDay/cancelTrx,
+// every smart.checkins and loyalty.merchantcards call, and the general.accounts
+// location/beacon/GCM updates. Everything else goes over REST.
+func PreferSTOMP(req *api.Request) bool {
+	r, ok := Lookup(req.Resource)
+	if !ok {
+		return false
+	}
+	if r.STOMP {
+		return true
+	}
+	if req.Action == "" {
+		return false
+	}
+	a, ok := r.Action(req.Action)
+	return ok && a.STOMP
+}

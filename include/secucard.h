@@ -1,0 +1,404 @@
+/*
+ * secucard.h - the C interface of libsecucard, the secucard connect payment client.
+ *
+ * This header is hand-written and authoritative: the library's exported symbols
+ * are checked against it at build and test time.
+ *
+ * CONVENTIONS (they hold for every function unless its comment says otherwise)
+ *
+ *  Status codes.  Every fallible function returns an int status: SECUCARD_OK (0)
+ *      on success, one of the SECUCARD_ERR_* codes below otherwise. Codes are
+ *      small and stable; new codes may be added, so treat unknown non-zero codes
+ *      as errors. secucard_strerror() names a code.
+ *
+ *  Strings.  All strings are UTF-8 and NUL-terminated. Input strings are
+ *      borrowed for the duration of the call only; the library copies what it
+ *      keeps.
+ *
+ *  Returned memory.  Every char* the library hands out through an out-parameter
+ *      (results, error JSON, events, stats) is owned by the caller and must be
+ *      released with secucard_free() - never with free(): the library may use a
+ *      different allocator than the host. Out-parameters are set to NULL when
+ *      nothing is returned. Passing NULL for an optional out-parameter (err_json)
+ *      is allowed; the information is then discarded.
+ *
+ *  Error JSON.  When a call fails and err_json is not NULL, *err_json receives
+ *      {"status": <code>, "type": "invalid_argument|auth|api|declined|network|
+ *       timeout|canceled|closed|storage|internal", "message": "...",
+ *       "field": "...", "reason": "...", "op": "...", "http_status": n,
+ *       "error": "...", "error_details": "...", "error_user": "...",
+ *       "code": "...", "support_id": "...", "retryable": true|false}
+ *      Only "status", "type", "message" and "retryable" are always present.
+ *      "field" names the config key or request field at fault; "reason" refines
+ *      "auth" errors ("denied", "invalid_grant", "expired", "timeout",
+ *      "canceled", "no_credentials", "not_authorized", "token_rejected").
+ *      Secrets (client secret, passwords, tokens, device codes, card numbers,
+ *      CVVs) never appear in error JSON or log messages.
+ *
+ *  Handles.  secucard_client is opaque. A handle that was freed, or was never
+ *      returned by secucard_client_new, yields SECUCARD_ERR_INVALID_HANDLE - it
+ *      never crashes the process. Handle values are never reused.
+ *
+ *  Threads.  Every function may be called from any thread, concurrently, on the
+ *      same client. Calls block the calling thread only; they never block other
+ *      clients.
+ *
+ *  Callbacks.  Every callback takes the host's void *user_data first. Callbacks
+ *      run on native threads the library creates (never on a thread the host
+ *      owns, never on a Go runtime thread) and are never invoked while the
+ *      library holds a lock, so a callback may call back into the library -
+ *      except where a comment forbids it. One client's events are delivered one
+ *      at a time, in order. Strings passed to a callback are valid only during
+ *      that call: copy what you keep. A callback must not unwind (C++ exceptions,
+ *      longjmp) into the library.
+ *
+ *  ABI rule.  Functions and JSON fields are only ever added. A breaking change
+ *      increments SECUCARD_ABI_VERSION and the shared object's soname. Bindings
+ *      compare secucard_abi_version() with the value they were written for.
+ */
+#ifndef SECUCARD_H
+#define SECUCARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && !defined(SECUCARD_STATIC)
+#  define SECUCARD_API __declspec(dllimport)
+#else
+#  define SECUCARD_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Versions                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* The version of this header. The library reports its own version at run time;
+ * compare the two to detect a header/library mismatch. */
+#define SECUCARD_VERSION        "0.1.0"
+#define SECUCARD_VERSION_NUMBER 1000 /* major*1000000 + minor*1000 + patch */
+#define SECUCARD_ABI_VERSION    1
+
+/* secucard_version returns the library's version string, e.g. "0.1.0".
+ * The string is static: do not free it.
+ * Returns: a static NUL-terminated string, never NULL. */
+SECUCARD_API const char *secucard_version(void);
+
+/* secucard_version_number returns the library's version as
+ * major*1000000 + minor*1000 + patch.
+ * Returns: the version number. */
+SECUCARD_API int secucard_version_number(void);
+
+/* secucard_abi_version returns the ABI version the library implements. A host
+ * built against a header whose SECUCARD_ABI_VERSION differs must not use it.
+ * Returns: the ABI version. */
+SECUCARD_API int secucard_abi_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Status codes                                                              */
+/* ------------------------------------------------------------------------ */
+
+typedef enum secucard_status {
+    SECUCARD_OK                   = 0,
+    SECUCARD_ERR_INVALID_ARGUMENT = 1,  /* bad input: NULL, invalid JSON, unknown key, wrong type; "field" names it */
+    SECUCARD_ERR_INVALID_HANDLE   = 2,  /* NULL, freed or foreign client handle */
+    SECUCARD_ERR_AUTH             = 3,  /* credentials or token refused, device flow denied/expired/canceled */
+    SECUCARD_ERR_API              = 4,  /* the secucard API answered with its error envelope */
+    SECUCARD_ERR_DECLINED         = 5,  /* a payment was declined by the processor or gateway */
+    SECUCARD_ERR_NETWORK          = 6,  /* connection failed, reset or unreadable answer */
+    SECUCARD_ERR_TIMEOUT          = 7,  /* the call's deadline passed; the outcome may be unknown */
+    SECUCARD_ERR_CANCELED         = 8,  /* canceled by the host (secucard_cancel, client close) */
+    SECUCARD_ERR_CLOSED           = 9,  /* the client is closed */
+    SECUCARD_ERR_STORAGE          = 10, /* token storage failed */
+    SECUCARD_ERR_NO_EVENT         = 11, /* secucard_next_event: no event within the timeout (not a failure) */
+    SECUCARD_ERR_INTERNAL         = 12  /* a bug in the library; the error JSON says what */
+} secucard_status;
+
+/* secucard_strerror names a status code, e.g. "invalid argument".
+ * Returns: a static string (do not free); "unknown status" for unknown codes. */
+SECUCARD_API const char *secucard_strerror(int status);
+
+/* secucard_free releases a string returned by the library. NULL is a no-op.
+ * Never pass memory the library did not return, and never free twice. */
+SECUCARD_API void secucard_free(void *ptr);
+
+/* ------------------------------------------------------------------------ */
+/* Client lifecycle                                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct secucard_client secucard_client;
+
+/* secucard_client_new creates a client from a config JSON object, e.g.
+ *   {"environment": "production",
+ *    "credentials": {"grant": "device", "client_id": "...", "client_secret": "...",
+ *                    "device_uuid": "/vendor/acme/pos/17"},
+ *    "store": {"type": "sqlite", "path": "/var/lib/pos/tokens.db"}}
+ * Keys (all optional unless stated; durations in milliseconds):
+ *   environment ("production" | "sandbox" | "custom"), sandbox_url, oauth_url,
+ *   rest_url, language ("en" | "de"), app_id,
+ *   credentials {grant, client_id, client_secret, device_uuid, username,
+ *                password, device_id, device_info{...}},
+ *   auth {wait_timeout_ms, refresh_margin_ms},
+ *   timeouts {connect_ms, response_ms}, tls {ca_file, min_version},
+ *   retry {max_attempts, initial_backoff_ms, max_backoff_ms},
+ *   store {type ("memory" | "sqlite" | "callback"), path, encryption_key},
+ *   stomp {enabled, host, port, tls, vhost, destination, reply_queue,
+ *          heartbeat_ms, connect_timeout_ms, message_timeout_ms,
+ *          session_refresh_timeout_ms, routing ("auto" | "rest" | "stomp")},
+ *   events {queue_size, dedupe, fetch_changed},
+ *   idempotency, allow_unknown_resources, log_level.
+ * An unknown key or a value of the wrong type is an error naming the key.
+ * The client does no I/O until secucard_client_open or the first call.
+ *
+ * config_json: borrowed. out: receives the new handle (set to NULL on failure).
+ * err_json: optional, receives the error JSON on failure.
+ * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_ARGUMENT (NULL config/out, bad
+ * JSON, unknown key, bad value); SECUCARD_ERR_STORAGE (the SQLite file cannot
+ * be opened); SECUCARD_ERR_INTERNAL. */
+SECUCARD_API int secucard_client_new(const char *config_json, secucard_client **out, char **err_json);
+
+/* secucard_client_open authenticates and connects. With the device grant it
+ * runs the two-way device authorization: it emits an "auth" event with state
+ * "device_code" carrying user_code, verification_url, expires_in and interval,
+ * then polls until a person approves the code (state "ok"), denies it, the
+ * code expires, auth.wait_timeout_ms passes, or secucard_cancel_auth is called.
+ * A stored, still valid token (or its refresh token) skips the flow. When STOMP
+ * is enabled, open also connects and refreshes the session. Blocks until done.
+ * Register the event callback before calling open to see the device code.
+ * Calls with the client_credentials grant work without open (they authenticate
+ * on first use); device and appuser grants need open.
+ * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE; SECUCARD_ERR_AUTH (reason
+ * denied, expired, timeout, canceled, no_credentials, ...); SECUCARD_ERR_NETWORK;
+ * SECUCARD_ERR_TIMEOUT; SECUCARD_ERR_CLOSED; SECUCARD_ERR_STORAGE. */
+SECUCARD_API int secucard_client_open(secucard_client *client, char **err_json);
+
+/* secucard_client_close disconnects (STOMP DISCONNECT), cancels calls still in
+ * flight (their completion callbacks run with SECUCARD_ERR_CANCELED), stops
+ * event delivery and waits until no callback of this client is running or will
+ * run. Events not yet delivered are discarded. Stored tokens are kept for the
+ * next run. Closing twice is harmless. After close every call on the client
+ * returns SECUCARD_ERR_CLOSED; the handle stays valid until secucard_client_free.
+ * Must not be called from inside one of this client's callbacks.
+ * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE. */
+SECUCARD_API int secucard_client_close(secucard_client *client, char **err_json);
+
+/* secucard_client_free closes the client if needed and releases the handle.
+ * NULL and an already freed handle are no-ops. Must not be called from inside
+ * one of this client's callbacks. */
+SECUCARD_API void secucard_client_free(secucard_client *client);
+
+/* secucard_client_clear_tokens deletes the tokens this client stored, so the
+ * next open or call authenticates from scratch (for a device: a new device
+ * authorization). Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE;
+ * SECUCARD_ERR_STORAGE; SECUCARD_ERR_CLOSED. */
+SECUCARD_API int secucard_client_clear_tokens(secucard_client *client, char **err_json);
+
+/* secucard_cancel_auth cancels a device authorization in progress (the open
+ * call waiting for approval returns SECUCARD_ERR_AUTH, reason "canceled"). Safe
+ * from any thread, including a callback. Nothing to cancel is not an error.
+ * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE. */
+SECUCARD_API int secucard_cancel_auth(secucard_client *client);
+
+/* ------------------------------------------------------------------------ */
+/* Calls                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* secucard_call performs one API call described by a request JSON object:
+ *   {"resource": "smart.transactions",           product.resource, required
+ *    "op": "get|list|create|update|delete|execute",            required
+ *    "id": "STX_...",          object id or placeholder ("me"); get/update/delete
+ *    "action": "start",        custom action; required for execute
+ *    "arg": "demo",            action argument ("a/b" for several segments)
+ *    "query": {"count": 10, "offset": 0, "fields": ["id"], "sort": {"created": "desc"},
+ *              "q": "status:ok AND basket_info.sum:[100 TO 500]",
+ *              "scroll_expire": "5m", "scroll_id": "...", "preset": "...",
+ *              "geo": {"field": "...", "lat": "...", "lon": "...", "distance": "..."}},
+ *    "data": {...},            request body (object, array or string)
+ *    "timeout_ms": 30000,      per-call deadline (default timeouts.response_ms)
+ *    "idempotency_key": "...", X-Action id; generated for mutating calls if absent
+ *    "channel": "rest|stomp",  override the automatic channel choice
+ *    "app_id": "APP_..."}      custom app calls
+ * On success *result_json receives the answer: the object for get, create,
+ * update and execute; {"count": total, "data": [...], "scroll_id": "..."} for
+ * list (data is always an array); null when the server sent no body.
+ * Mutating calls (create, update, delete, execute) are retried on network
+ * failures and 5xx only with their idempotency id, so a retry cannot charge
+ * twice on a server that honours it.
+ * request_json: borrowed. result_json: required out. err_json: optional out.
+ * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE; SECUCARD_ERR_INVALID_ARGUMENT
+ * (bad request JSON, unknown resource or op - "field" says which); SECUCARD_ERR_AUTH;
+ * SECUCARD_ERR_API; SECUCARD_ERR_NETWORK; SECUCARD_ERR_TIMEOUT; SECUCARD_ERR_CLOSED;
+ * SECUCARD_ERR_INTERNAL. */
+SECUCARD_API int secucard_call(secucard_client *client, const char *request_json,
+                               char **result_json, char **err_json);
+
+/* Completion callback of secucard_call_async. Runs exactly once per accepted
+ * call, on a library thread. status is the call's status; on success
+ * result_json holds the answer and err_json is NULL, on failure result_json is
+ * NULL and err_json holds the error JSON. Both strings are valid only during
+ * the callback. */
+typedef void (*secucard_call_cb)(void *user_data, uint64_t call_id, int status,
+                                 const char *result_json, const char *err_json);
+
+/* secucard_call_async starts the call described by request_json (see
+ * secucard_call) and returns at once. *call_id (optional out) receives an id
+ * for secucard_cancel; ids are unique per client and never 0. The callback is
+ * invoked exactly once, also when the call is canceled or the client closes.
+ * If this function itself fails, the callback is never invoked.
+ * Returns: SECUCARD_OK (the call was accepted); SECUCARD_ERR_INVALID_HANDLE;
+ * SECUCARD_ERR_INVALID_ARGUMENT (bad request JSON, NULL callback);
+ * SECUCARD_ERR_CLOSED. */
+SECUCARD_API int secucard_call_async(secucard_client *client, const char *request_json,
+                                     secucard_call_cb callback, void *user_data,
+                                     uint64_t *call_id, char **err_json);
+
+/* secucard_cancel cancels an async call in flight. Its callback then runs with
+ * SECUCARD_ERR_CANCELED unless it had already completed. A request the server
+ * already received may still take effect there: check before repeating a
+ * payment. Unknown or finished ids are not an error.
+ * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE. */
+SECUCARD_API int secucard_cancel(secucard_client *client, uint64_t call_id);
+
+/* ------------------------------------------------------------------------ */
+/* Events                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Every event is one JSON object with a "kind":
+ *   {"kind": "push", "id": "EPS_...", "target": "general.notifications",
+ *    "type": "display", "created": "2026-11-23T10:00:00+01:00", "data": {...}}
+ *        an event pushed over STOMP or handed in by secucard_handle_event;
+ *   {"kind": "connection", "state": "connected|disconnected|reconnecting",
+ *    "reason": "..."}
+ *   {"kind": "auth", "state": "device_code|pending|ok|failed|canceled|refreshed",
+ *    "grant": "device", "user_code": "vfazyp5f",
+ *    "verification_url": "https://...", "expires_in": 1200, "interval": 5,
+ *    "error": {...error JSON...}}
+ *   {"kind": "dropped", "count": n, "reason": "queue_full"}
+ *        the event queue overflowed and n older events were discarded;
+ *   {"kind": "error", "error": {...error JSON...}}
+ *        a background failure (e.g. a follow-up fetch) the host should know of.
+ * Kinds and fields may be added; ignore what you do not know. */
+typedef void (*secucard_event_cb)(void *user_data, const char *event_json);
+
+/* secucard_set_event_callback registers the event callback (NULL unregisters;
+ * events then queue for secucard_next_event). When it returns, the previous
+ * callback is not running and will not be called again (unless it is called
+ * from inside that callback, where only later events are affected).
+ * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE; SECUCARD_ERR_CLOSED. */
+SECUCARD_API int secucard_set_event_callback(secucard_client *client, secucard_event_cb callback,
+                                             void *user_data);
+
+/* secucard_next_event waits up to timeout_ms (0 = poll, -1 = forever) for the
+ * next queued event, for hosts without callbacks (firmware main loops). Only
+ * available while no event callback is registered.
+ * event_json: required out; receives the event JSON (free with secucard_free).
+ * Returns: SECUCARD_OK; SECUCARD_ERR_NO_EVENT (nothing within the timeout);
+ * SECUCARD_ERR_INVALID_HANDLE; SECUCARD_ERR_INVALID_ARGUMENT (NULL out, or an
+ * event callback is registered); SECUCARD_ERR_CLOSED. */
+SECUCARD_API int secucard_next_event(secucard_client *client, int timeout_ms, char **event_json);
+
+/* secucard_handle_event feeds an event the host received on its own webhook
+ * endpoint ({"object": "event.pushes", "id", "target", "type", "created",
+ * "data"}; "event.pushs" is accepted too) into the same pipeline as STOMP
+ * pushes: it is delivered as a "push" event. The body is not authenticated by
+ * secucard (spec: no signature exists); only feed bodies your endpoint trusts.
+ * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE; SECUCARD_ERR_INVALID_ARGUMENT
+ * (not JSON, not an event object, missing target or type); SECUCARD_ERR_CLOSED. */
+SECUCARD_API int secucard_handle_event(secucard_client *client, const char *webhook_body_json,
+                                       char **err_json);
+
+/* ------------------------------------------------------------------------ */
+/* Host services: credentials, storage, logs                                 */
+/* ------------------------------------------------------------------------ */
+
+/* A reply slot handed to credential and storage callbacks. The callback fills
+ * it with secucard_reply_set; the library copies the bytes. Valid only during
+ * the callback. */
+typedef struct secucard_reply secucard_reply;
+
+/* secucard_reply_set copies len bytes of data into the reply slot (replacing
+ * anything set before). Call only from inside the callback that received it.
+ * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_ARGUMENT (NULL reply, NULL data
+ * with len > 0, a slot whose callback has returned). */
+SECUCARD_API int secucard_reply_set(secucard_reply *reply, const void *data, size_t len);
+
+/* Credential prompt: called when the library needs credentials the config does
+ * not hold (no "credentials" key, or an appuser grant without password).
+ * request_json: {"grant": "appuser", "fields": ["username", "password"],
+ *                "reason": "..."}.
+ * Fill reply with a credentials JSON object (same keys as the config's
+ * "credentials") and return 0; return non-zero to decline (the pending open or
+ * call fails with SECUCARD_ERR_AUTH, reason "canceled"). */
+typedef int (*secucard_credentials_cb)(void *user_data, const char *request_json, secucard_reply *reply);
+
+/* secucard_set_credentials_callback registers the credential prompt (NULL
+ * unregisters). Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE; SECUCARD_ERR_CLOSED. */
+SECUCARD_API int secucard_set_credentials_callback(secucard_client *client,
+                                                   secucard_credentials_cb callback, void *user_data);
+
+/* Storage callbacks let the host own token storage (config store.type
+ * "callback"). Values are opaque bytes, already encrypted by the library
+ * (AES-256-GCM); keys are short ASCII strings. Return codes: */
+#define SECUCARD_STORE_OK        0
+#define SECUCARD_STORE_NOT_FOUND 1 /* get: no value under this key */
+#define SECUCARD_STORE_ERROR     2 /* anything else; the library reports SECUCARD_ERR_STORAGE */
+
+/* get: put the value for key into reply (secucard_reply_set) and return
+ * SECUCARD_STORE_OK, or return SECUCARD_STORE_NOT_FOUND. */
+typedef int (*secucard_store_get_cb)(void *user_data, const char *key, secucard_reply *value);
+/* put: store len bytes under key, replacing any previous value. */
+typedef int (*secucard_store_put_cb)(void *user_data, const char *key, const void *value, size_t len);
+/* del: delete key; deleting an absent key returns SECUCARD_STORE_OK. */
+typedef int (*secucard_store_del_cb)(void *user_data, const char *key);
+
+/* secucard_set_storage_callbacks installs host storage. Call it after
+ * secucard_client_new with store.type "callback" and before the client
+ * authenticates; all three callbacks are required.
+ * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE; SECUCARD_ERR_INVALID_ARGUMENT
+ * (a NULL callback, or the config's store.type is not "callback");
+ * SECUCARD_ERR_CLOSED. */
+SECUCARD_API int secucard_set_storage_callbacks(secucard_client *client, secucard_store_get_cb get,
+                                                secucard_store_put_cb put, secucard_store_del_cb del,
+                                                void *user_data);
+
+/* Log levels. */
+#define SECUCARD_LOG_OFF   0
+#define SECUCARD_LOG_ERROR 1
+#define SECUCARD_LOG_WARN  2
+#define SECUCARD_LOG_INFO  3
+#define SECUCARD_LOG_DEBUG 4
+#define SECUCARD_LOG_TRACE 5
+
+/* Log callback: one redacted line per call. */
+typedef void (*secucard_log_cb)(void *user_data, int level, const char *message);
+
+/* secucard_set_log_callback routes this client's log lines at or above
+ * min_level (SECUCARD_LOG_*) to callback (NULL stops logging). Lines are
+ * redacted: no secret or card number reaches the callback.
+ * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE; SECUCARD_ERR_INVALID_ARGUMENT
+ * (min_level out of range); SECUCARD_ERR_CLOSED. */
+SECUCARD_API int secucard_set_log_callback(secucard_client *client, secucard_log_cb callback,
+                                           void *user_data, int min_level);
+
+/* ------------------------------------------------------------------------ */
+/* Observability                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* secucard_client_stats returns counters as JSON:
+ *   {"calls": {"ok": n, "api": n, "auth": n, "network": n, "timeout": n, ...},
+ *    "retries": n, "token_requests": n, "token_refreshes": n,
+ *    "latency_ms": {"p50": x, "p90": x, "p99": x, "max": x, "count": n},
+ *    "events": {"delivered": n, "dropped": n, "deduplicated": n},
+ *    "stomp": {"connected": bool, "reconnects": n}}
+ * stats_json: required out (free with secucard_free). Works on a closed client.
+ * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE; SECUCARD_ERR_INVALID_ARGUMENT. */
+SECUCARD_API int secucard_client_stats(secucard_client *client, char **stats_json);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SECUCARD_H */
