@@ -384,6 +384,24 @@ SECUCARD_API int secucard_set_log_callback(secucard_client *client, secucard_log
                                            void *user_data, int min_level);
 
 /* ------------------------------------------------------------------------ */
+/* Receipts                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* secucard_format_receipt renders receipt lines as plain text for a till
+ * printer of `width` columns (0 = 40; 20..200). receipt_json is either the
+ * array of receipt lines ([{"type": "name-value", "value": {"name": ...,
+ * "value": ...}}, ...]) or a whole smart transaction object, whose "receipt"
+ * array is used. Line types: "separator" (a rule, with an optional caption),
+ * "space" (an empty line), "textline" (text), "name-value" (name left, value
+ * right-aligned); decorations "important" (upper case), "align-center",
+ * "align-left", "align-right" (also with "_") are honoured. Unknown types and
+ * decorations are rendered as plain text rather than dropped.
+ * text: required out, lines separated by "\n" (free with secucard_free).
+ * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_ARGUMENT (NULL, not JSON, no
+ * receipt lines, width out of range). */
+SECUCARD_API int secucard_format_receipt(const char *receipt_json, int width, char **text, char **err_json);
+
+/* ------------------------------------------------------------------------ */
 /* Observability                                                             */
 /* ------------------------------------------------------------------------ */
 

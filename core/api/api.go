@@ -75,6 +75,11 @@ type Request struct {
 	IdempotencyKey string          `json:"idempotency_key,omitempty"` // X-Action; generated for mutating calls when empty
 	Channel        Channel         `json:"channel,omitempty"`         // "rest", "stomp" or "" (auto)
 	TimeoutMS      int             `json:"timeout_ms,omitempty"`      // per-call deadline; 0 = the configured default
+
+	// Anonymous calls are sent without a bearer token. The client sets it from
+	// the catalog (general.accounts create, document.uploads create); hosts
+	// cannot set it through JSON.
+	Anonymous bool `json:"-"`
 }
 
 // Timeout returns the per-call timeout, 0 when none was given.
