@@ -57,10 +57,10 @@ const (
 // Error is the error type of every core package.
 type Error struct {
 	Kind    Kind   `json:"type"`
-	Op      string `json:"op,omitempty"`      // what was being done, e.g. "smart.transactions.create" or "oauth.token"
-	Message string `json:"message"`           // human readable, already redacted
-	Field   string `json:"field,omitempty"`   // InvalidArgument: the config key or request field at fault
-	Reason  string `json:"reason,omitempty"`  // refinement of Kind, see the Reason constants
+	Op      string `json:"op,omitempty"`     // what was being done, e.g. "smart.transactions.create" or "oauth.token"
+	Message string `json:"message"`          // human readable, already redacted
+	Field   string `json:"field,omitempty"`  // InvalidArgument: the config key or request field at fault
+	Reason  string `json:"reason,omitempty"` // refinement of Kind, see the Reason constants
 	Status  int    `json:"http_status,omitempty"`
 
 	// The secucard error envelope (spec §3.7) or the OAuth error body (spec §2.4).
