@@ -1,0 +1,687 @@
+"""The secucard client: a thin Python face over libsecucard's C interface.
+
+All protocol work (authentication, retries, channels, event parsing) happens in
+the library. This module only turns Python values into the library's JSON,
+library errors into exceptions, and C callbacks into Python calls.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import ctypes
+import itertools
+import json
+import logging
+import threading
+import time
+import weakref
+from typing import Any, Callable, Iterator, Mapping
+
+from . import _native
+from ._native import lib, take_string
+from .errors import ClosedError, SecucardError, error_from
+
+logger = logging.getLogger("secucard")
+
+# Python logging level for each SECUCARD_LOG_* level. The library's TRACE sits
+# below DEBUG; it gets a name only if nobody named level 5 already.
+TRACE = 5
+if logging.getLevelName(TRACE) == f"Level {TRACE}":
+    logging.addLevelName(TRACE, "TRACE")
+_PY_LEVEL = {
+    _native.LOG_ERROR: logging.ERROR,
+    _native.LOG_WARN: logging.WARNING,
+    _native.LOG_INFO: logging.INFO,
+    _native.LOG_DEBUG: logging.DEBUG,
+    _native.LOG_TRACE: TRACE,
+}
+
+
+def _native_level(level: int) -> int:
+    """The SECUCARD_LOG_* threshold that forwards what a logger at `level` emits."""
+    if level <= TRACE:
+        return _native.LOG_TRACE
+    if level <= logging.DEBUG:
+        return _native.LOG_DEBUG
+    if level <= logging.INFO:
+        return _native.LOG_INFO
+    if level <= logging.WARNING:
+        return _native.LOG_WARN
+    if level <= logging.CRITICAL:
+        return _native.LOG_ERROR
+    return _native.LOG_OFF
+
+
+def _check(status: int, err: ctypes.c_void_p | None = None) -> None:
+    """Raises the mapped exception for a failed status (freeing the error JSON)."""
+    text = take_string(err) if err is not None else None
+    if status != _native.OK:
+        raise error_from(status, text)
+
+
+def _dumps(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+def _loads(text: str | bytes | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _guard(what: str, fn: Callable, *args: Any) -> Any:
+    """Runs a user callback; an exception is logged, never handed to the library."""
+    try:
+        return fn(*args)
+    except BaseException:  # noqa: BLE001 - nothing may unwind into the library
+        logger.exception("secucard: the %s callback raised; ignored", what)
+        return None
+
+
+def format_receipt(lines_or_transaction: Any, width: int = 40) -> str:
+    """Renders receipt lines (or a smart transaction's "receipt") as till text.
+
+    `lines_or_transaction` is the list of receipt lines, a transaction dict, or
+    their JSON text; `width` is the printer's columns (20..200).
+    """
+    text = ctypes.c_void_p()
+    err = ctypes.c_void_p()
+    status = lib.secucard_format_receipt(
+        _dumps(lines_or_transaction), int(width), ctypes.byref(text), ctypes.byref(err)
+    )
+    _check(status, err)
+    return take_string(text) or ""
+
+
+class _Hooks:
+    """The Python callables a client's C callbacks lead to.
+
+    The C trampolines reach this object through a weak reference only, so a
+    user callback that refers to its client does not keep the client alive.
+    """
+
+    def __init__(self) -> None:
+        self.on_event: Callable[[dict], Any] | None = None
+        self.on_device_code: Callable[[str, str, int], Any] | None = None
+        self.credentials: Callable[[dict], Any] | None = None
+        self.store: Any = None
+
+    def event(self, raw: bytes) -> None:
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            logger.error("secucard: the library delivered an event that is not JSON; ignored")
+            return
+        device = self.on_device_code
+        if device and event.get("kind") == "auth" and event.get("state") == "device_code":
+            _guard(
+                "on_device_code",
+                device,
+                event.get("user_code"),
+                event.get("verification_url"),
+                event.get("expires_in"),
+            )
+        fn = self.on_event
+        if fn:
+            _guard("on_event", fn, event)
+
+
+class _Pending:
+    """Async calls in flight, by the token passed to the library as user_data."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: dict[int, CallFuture] = {}
+        self.tokens = itertools.count(1)
+
+    def add(self, future: CallFuture) -> int:
+        with self.lock:
+            token = next(self.tokens)
+            self.calls[token] = future
+            return token
+
+    def pop(self, token: int | None) -> CallFuture | None:
+        with self.lock:
+            return self.calls.pop(token or 0, None)
+
+    def pop_all(self) -> list[CallFuture]:
+        with self.lock:
+            calls, self.calls = list(self.calls.values()), {}
+            return calls
+
+
+def _trampolines(hooks_ref: weakref.ref, pending: _Pending) -> dict[str, Any]:
+    """The CFUNCTYPE objects of one client. They must stay referenced for as
+    long as the library may call them: until secucard_client_free returns."""
+
+    def on_event(_user_data, event_json):
+        hooks = hooks_ref()
+        if hooks is not None and event_json is not None:
+            hooks.event(event_json)
+
+    def on_log(_user_data, level, message):
+        text = (message or b"").decode("utf-8", "replace")
+        logger.log(_PY_LEVEL.get(level, logging.INFO), "%s", text)
+
+    def on_call_done(user_data, _call_id, status, result_json, err_json):
+        future = pending.pop(user_data)
+        if future is None:
+            return
+        try:
+            if status == _native.OK:
+                future._finish(result=_loads(result_json))
+            else:
+                text = err_json.decode("utf-8", "replace") if err_json else None
+                future._finish(error=error_from(status, text))
+        except BaseException as e:  # noqa: BLE001 - e.g. an unparsable result
+            future._finish(error=e)
+
+    def on_credentials(_user_data, request_json, reply):
+        hooks = hooks_ref()
+        fn = hooks.credentials if hooks is not None else None
+        if fn is None:
+            return 1
+        try:
+            request = _loads(request_json)
+        except ValueError:
+            request = {}
+        creds = _guard("credentials", fn, request)
+        if creds is None:
+            return 1  # declined: the pending open or call fails with AuthCanceled
+        try:
+            data = _dumps(creds)
+        except (TypeError, ValueError):
+            logger.error("secucard: the credentials callback returned something that is not JSON")
+            return 1
+        if lib.secucard_reply_set(reply, data, len(data)) != _native.OK:
+            logger.error("secucard: could not hand the credentials to the library")
+            return 1
+        return 0
+
+    def store_of():
+        hooks = hooks_ref()
+        return hooks.store if hooks is not None else None
+
+    def store_get(_user_data, key, reply):
+        store = store_of()
+        if store is None:
+            return _native.STORE_ERROR
+        try:
+            value = store.get(key.decode("utf-8"))
+            if value is None:
+                return _native.STORE_NOT_FOUND
+            value = bytes(value)
+            if lib.secucard_reply_set(reply, value, len(value)) != _native.OK:
+                return _native.STORE_ERROR
+            return _native.STORE_OK
+        except BaseException:  # noqa: BLE001
+            logger.exception("secucard: the store's get raised; reported as a storage error")
+            return _native.STORE_ERROR
+
+    def store_put(_user_data, key, value, length):
+        store = store_of()
+        if store is None:
+            return _native.STORE_ERROR
+        try:
+            store.put(key.decode("utf-8"), ctypes.string_at(value, length) if length else b"")
+            return _native.STORE_OK
+        except BaseException:  # noqa: BLE001
+            logger.exception("secucard: the store's put raised; reported as a storage error")
+            return _native.STORE_ERROR
+
+    def store_del(_user_data, key):
+        store = store_of()
+        if store is None:
+            return _native.STORE_ERROR
+        try:
+            store.delete(key.decode("utf-8"))
+            return _native.STORE_OK
+        except BaseException:  # noqa: BLE001
+            logger.exception("secucard: the store's delete raised; reported as a storage error")
+            return _native.STORE_ERROR
+
+    return {
+        "event": _native.EVENT_CB(on_event),
+        "log": _native.LOG_CB(on_log),
+        "call": _native.CALL_CB(on_call_done),
+        "credentials": _native.CREDENTIALS_CB(on_credentials),
+        "store_get": _native.STORE_GET_CB(store_get),
+        "store_put": _native.STORE_PUT_CB(store_put),
+        "store_del": _native.STORE_DEL_CB(store_del),
+    }
+
+
+def _release(handle: int, trampolines: dict, pending: _Pending) -> None:
+    """Frees the handle (closing the client first if needed). Runs once: from
+    the weakref.finalize safety net, at garbage collection or interpreter exit.
+    `trampolines` is an argument only to keep the callbacks alive until now."""
+    lib.secucard_client_free(handle)
+    for future in pending.pop_all():  # normally none: close completes them all
+        future._finish(error=ClosedError({"status": _native.ERR_CLOSED, "type": "closed",
+                                          "message": "the client was freed"}))
+    del trampolines
+
+
+class CallFuture(concurrent.futures.Future):
+    """A concurrent.futures.Future for one secucard_call_async call.
+
+    cancel() asks the library to cancel the call (secucard_cancel) and marks
+    the future cancelled. A request the server had already received may still
+    take effect there: check before repeating a payment.
+    """
+
+    def __init__(self, handle: int) -> None:
+        super().__init__()
+        self._handle = handle
+        self.call_id: int | None = None
+
+    def cancel(self) -> bool:
+        if self.done():
+            return False
+        if self.call_id is not None:
+            lib.secucard_cancel(self._handle, self.call_id)
+        return super().cancel()
+
+    def _finish(self, result: Any = None, error: BaseException | None = None) -> None:
+        try:
+            if error is not None:
+                self.set_exception(error)
+            else:
+                self.set_result(result)
+        except concurrent.futures.InvalidStateError:
+            if not self.cancelled():
+                raise
+            if error is None:
+                logger.warning(
+                    "secucard: async call %s completed after it was cancelled; "
+                    "its result was discarded", self.call_id)
+
+
+def _request(resource: str, op: str, *, id: Any = None, action: str | None = None,
+             arg: Any = None, data: Any = None, query: dict | None = None,
+             timeout: float | None = None, idempotency_key: str | None = None,
+             channel: str | None = None, app_id: str | None = None) -> dict:
+    """Builds the request JSON object of secucard_call."""
+    req: dict[str, Any] = {"resource": resource, "op": op}
+    if id is not None:
+        req["id"] = str(id)
+    if action is not None:
+        req["action"] = action
+    if arg is not None:
+        req["arg"] = str(arg)
+    if data is not None:
+        req["data"] = data
+    if query is not None:
+        req["query"] = query
+    if timeout is not None:
+        req["timeout_ms"] = max(1, int(timeout * 1000))
+    if idempotency_key is not None:
+        req["idempotency_key"] = idempotency_key
+    if channel is not None:
+        req["channel"] = channel
+    if app_id is not None:
+        req["app_id"] = app_id
+    return req
+
+
+class Listing:
+    """An iterator over every object of a list, fetched page by page.
+
+    Pages are requested with offset paging until the list's total ``count``
+    is reached (or a page comes back empty). ``total`` is the server's total
+    once the first page has arrived.
+    """
+
+    def __init__(self, client: Client, resource: str, query: dict, limit: int | None,
+                 options: dict) -> None:
+        self.total: int | None = None
+        self._items = self._pages(client, resource, query, limit, options)
+
+    def __iter__(self) -> Listing:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._items)
+
+    def _pages(self, client, resource, query, limit, options):
+        offset = query.pop("offset", 0) or 0
+        yielded = 0
+        while limit is None or yielded < limit:
+            page = client.call(_request(resource, "list", query=dict(query, offset=offset), **options))
+            self.total = page.get("count")
+            data = page.get("data") or []
+            for item in data:
+                if limit is not None and yielded >= limit:
+                    return
+                yield item
+                yielded += 1
+            offset += len(data)
+            if not data or (self.total is not None and offset >= self.total):
+                return
+
+
+class Resource:
+    """One product.resource, e.g. ``client.smart.transactions``.
+
+    Every method takes these keyword options: ``timeout`` (seconds),
+    ``idempotency_key``, ``channel`` ("rest" or "stomp"), ``app_id``.
+    Results are the decoded JSON answers (dicts).
+    """
+
+    def __init__(self, client: Client, name: str) -> None:
+        self._client = client
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<secucard resource {self.name}>"
+
+    def get(self, id: str, **options: Any) -> Any:
+        return self._client.call(_request(self.name, "get", id=id, **options))
+
+    def list(self, *, count: int | None = None, offset: int = 0, q: str | None = None,
+             sort: Mapping[str, str] | None = None, fields: list[str] | None = None,
+             limit: int | None = None, **options: Any) -> Listing:
+        """Iterates over the objects matching `q`; `count` is the page size,
+        `limit` stops after that many objects."""
+        query: dict[str, Any] = {"offset": offset}
+        if count is not None:
+            query["count"] = count
+        if q is not None:
+            query["q"] = q
+        if sort is not None:
+            query["sort"] = dict(sort)
+        if fields is not None:
+            query["fields"] = list(fields)
+        return Listing(self._client, self.name, query, limit, options)
+
+    def create(self, data: Any, **options: Any) -> Any:
+        return self._client.call(_request(self.name, "create", data=data, **options))
+
+    def update(self, id: str, data: Any, **options: Any) -> Any:
+        return self._client.call(_request(self.name, "update", id=id, data=data, **options))
+
+    def delete(self, id: str, **options: Any) -> Any:
+        return self._client.call(_request(self.name, "delete", id=id, **options))
+
+    def execute(self, id: str | None, action: str, arg: Any = None, data: Any = None,
+                **options: Any) -> Any:
+        return self._client.call(
+            _request(self.name, "execute", id=id, action=action, arg=arg, data=data, **options))
+
+    # Async variants: the same calls, returning a concurrent.futures.Future.
+
+    def get_async(self, id: str, **options: Any) -> CallFuture:
+        return self._client.call_async(_request(self.name, "get", id=id, **options))
+
+    def create_async(self, data: Any, **options: Any) -> CallFuture:
+        return self._client.call_async(_request(self.name, "create", data=data, **options))
+
+    def update_async(self, id: str, data: Any, **options: Any) -> CallFuture:
+        return self._client.call_async(_request(self.name, "update", id=id, data=data, **options))
+
+    def delete_async(self, id: str, **options: Any) -> CallFuture:
+        return self._client.call_async(_request(self.name, "delete", id=id, **options))
+
+    def execute_async(self, id: str | None, action: str, arg: Any = None, data: Any = None,
+                      **options: Any) -> CallFuture:
+        return self._client.call_async(
+            _request(self.name, "execute", id=id, action=action, arg=arg, data=data, **options))
+
+
+class SmartTransactions(Resource):
+    """smart.transactions with the POS core's actions."""
+
+    def start(self, id: str, type: str, **options: Any) -> dict:
+        """Starts payment of a created transaction; `type` e.g. "demo", "cash",
+        "auto". Returns the finished transaction (status, receipt lines)."""
+        return self.execute(id, "start", arg=type, **options)
+
+    def start_async(self, id: str, type: str, **options: Any) -> CallFuture:
+        return self.execute_async(id, "start", arg=type, **options)
+
+    def cancel(self, id: str, **options: Any) -> dict:
+        return self.execute(id, "cancel", **options)
+
+    def diagnosis(self, **options: Any) -> dict:
+        return self.execute(None, "Diagnosis", **options)
+
+    def end_of_day(self, **options: Any) -> dict:
+        return self.execute(None, "EndofDay", **options)
+
+    def cancel_trx(self, receipt_number: str | int, **options: Any) -> dict:
+        """Cancels a finished payment by its receipt number."""
+        return self.execute(str(receipt_number), "cancelTrx", **options)
+
+
+_TYPED: dict[str, type[Resource]] = {"smart.transactions": SmartTransactions}
+
+
+class Product:
+    """A product namespace: ``client.smart`` gives ``client.smart.idents``, ...
+
+    Names are checked by the library when a call is made, so new server
+    resources need no new binding (see the config's allow_unknown_resources).
+    """
+
+    def __init__(self, client: Client, name: str) -> None:
+        self._client = client
+        self.name = name
+
+    def __getattr__(self, name: str) -> Resource:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._client.resource(f"{self.name}.{name}")
+
+    def __repr__(self) -> str:
+        return f"<secucard product {self.name}>"
+
+
+class Client:
+    """A secucard connect client.
+
+    ``config`` is the config object of secucard_client_new (a dict or its JSON
+    text). Keyword arguments:
+
+    - ``credentials``: a callable ``(request: dict) -> dict | None`` asked for
+      credentials the config does not hold; return None to decline.
+    - ``store``: an object with ``get(key) -> bytes | None``, ``put(key, value)``
+      and ``delete(key)`` holding the (already encrypted) tokens; needs
+      ``{"store": {"type": "callback"}}`` in the config.
+    - ``on_event``: a callable receiving every event dict (push, connection, auth).
+    - ``on_device_code``: ``(user_code, verification_url, expires_in)``, called
+      when the device authorization needs a person to enter the code.
+    - ``log_level``: the Python logging level from which library log lines are
+      forwarded to the ``secucard`` logger; default: that logger's effective level.
+
+    Use it as a context manager (open on enter, close on exit). Every method
+    may be called from any thread. Callbacks run on library threads.
+    """
+
+    def __init__(self, config: Mapping[str, Any] | str, *,
+                 credentials: Callable[[dict], Any] | None = None,
+                 store: Any = None,
+                 on_event: Callable[[dict], Any] | None = None,
+                 on_device_code: Callable[[str, str, int], Any] | None = None,
+                 log_level: int | str | None = None) -> None:
+        if isinstance(config, Mapping):
+            config_json = _dumps(dict(config))
+        elif isinstance(config, str):
+            config_json = config.encode("utf-8")
+        else:
+            raise TypeError(f"config must be a dict or a JSON string, not {type(config).__name__}")
+        self._hooks = _Hooks()
+        self._pending = _Pending()
+        self._callbacks = _trampolines(weakref.ref(self._hooks), self._pending)
+        handle = ctypes.c_void_p()
+        err = ctypes.c_void_p()
+        _check(lib.secucard_client_new(config_json, ctypes.byref(handle), ctypes.byref(err)), err)
+        self._handle: int = handle.value
+        self._finalizer = weakref.finalize(self, _release, self._handle, self._callbacks,
+                                           self._pending)
+        try:
+            self.set_log_level(logger.getEffectiveLevel() if log_level is None else log_level)
+            if store is not None:
+                self._hooks.store = store
+                c = self._callbacks
+                _check(lib.secucard_set_storage_callbacks(
+                    self._handle, c["store_get"], c["store_put"], c["store_del"], None))
+            if credentials is not None:
+                self.set_credential_provider(credentials)
+            self._hooks.on_event = on_event
+            self._hooks.on_device_code = on_device_code
+            self._update_event_callback()
+        except BaseException:
+            self._finalizer()
+            raise
+
+    # --- lifecycle ---
+
+    def open(self) -> Client:
+        """Authenticates (running the device authorization if needed) and connects."""
+        err = ctypes.c_void_p()
+        _check(lib.secucard_client_open(self._handle, ctypes.byref(err)), err)
+        return self
+
+    def close(self) -> None:
+        """Closes the client: calls in flight end with CanceledError, later calls
+        raise ClosedError. Closing twice is harmless. Stored tokens are kept."""
+        err = ctypes.c_void_p()
+        _check(lib.secucard_client_close(self._handle, ctypes.byref(err)), err)
+
+    def __enter__(self) -> Client:
+        try:
+            self.open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def clear_tokens(self) -> None:
+        """Deletes the stored tokens: the next open or call authenticates anew."""
+        err = ctypes.c_void_p()
+        _check(lib.secucard_client_clear_tokens(self._handle, ctypes.byref(err)), err)
+
+    def cancel_auth(self) -> None:
+        """Cancels a device authorization in progress (open raises AuthCanceled).
+        Safe from any thread, including callbacks."""
+        _check(lib.secucard_cancel_auth(self._handle))
+
+    def stats(self) -> dict:
+        out = ctypes.c_void_p()
+        status = lib.secucard_client_stats(self._handle, ctypes.byref(out))
+        text = take_string(out)
+        if status != _native.OK:
+            raise error_from(status, None)
+        return json.loads(text)
+
+    # --- calls ---
+
+    def call(self, request: Mapping[str, Any] | str) -> Any:
+        """Performs one call described by a request object (see secucard_call)
+        and returns the decoded answer."""
+        result = ctypes.c_void_p()
+        err = ctypes.c_void_p()
+        status = lib.secucard_call(self._handle, _dumps(request), ctypes.byref(result),
+                                   ctypes.byref(err))
+        text = take_string(result)
+        _check(status, err)
+        return _loads(text)
+
+    def call_async(self, request: Mapping[str, Any] | str) -> CallFuture:
+        """Starts a call and returns a Future of its decoded answer.
+        ``future.cancel()`` cancels the call in the library."""
+        future = CallFuture(self._handle)
+        token = self._pending.add(future)
+        call_id = ctypes.c_uint64()
+        err = ctypes.c_void_p()
+        status = lib.secucard_call_async(self._handle, _dumps(request), self._callbacks["call"],
+                                         token, ctypes.byref(call_id), ctypes.byref(err))
+        if status != _native.OK:
+            self._pending.pop(token)
+            _check(status, err)
+        future.call_id = call_id.value
+        return future
+
+    def resource(self, name: str) -> Resource:
+        """The resource "product.resource", e.g. ``client.resource("smart.idents")``."""
+        return _TYPED.get(name.lower(), Resource)(self, name)
+
+    def __getattr__(self, name: str) -> Product:
+        if name.startswith("_") or not name.isidentifier() or name.lower() != name:
+            raise AttributeError(name)
+        return Product(self, name)
+
+    # --- events ---
+
+    def on_event(self, fn: Callable[[dict], Any] | None) -> None:
+        """Delivers every event dict to `fn` on a library thread (None stops).
+        While a callback is set, events() cannot be used."""
+        self._hooks.on_event = fn
+        self._update_event_callback()
+
+    def on_device_code(self, fn: Callable[[str, str, int], Any] | None) -> None:
+        """Calls fn(user_code, verification_url, expires_in) when a person must
+        approve this device. Set it before open()."""
+        self._hooks.on_device_code = fn
+        self._update_event_callback()
+
+    def _update_event_callback(self) -> None:
+        wanted = self._hooks.on_event is not None or self._hooks.on_device_code is not None
+        cb = self._callbacks["event"] if wanted else _native.EVENT_CB()
+        _check(lib.secucard_set_event_callback(self._handle, cb, None))
+
+    def events(self, timeout: float | None = None) -> Iterator[dict]:
+        """Yields queued events; stops when none arrives within `timeout`
+        seconds (None: wait for ever). Only without on_event/on_device_code."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            # Wait in slices so that Ctrl-C reaches a thread waiting for ever.
+            slice_ms = 500
+            if deadline is not None:
+                slice_ms = max(0, min(slice_ms, int((deadline - time.monotonic()) * 1000)))
+            out = ctypes.c_void_p()
+            status = lib.secucard_next_event(self._handle, slice_ms, ctypes.byref(out))
+            text = take_string(out)
+            if status == _native.ERR_NO_EVENT:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+                continue
+            if status == _native.ERR_INVALID_ARGUMENT:
+                raise error_from(status, {"type": "invalid_argument", "message": (
+                    "events() cannot be used while on_event or on_device_code is set")})
+            if status != _native.OK:
+                raise error_from(status, None)
+            yield json.loads(text)
+            if timeout is not None:
+                deadline = time.monotonic() + timeout
+
+    def handle_webhook(self, body: Mapping[str, Any] | str | bytes) -> None:
+        """Feeds a body your webhook endpoint received into the event pipeline;
+        it is delivered as a "push" event."""
+        err = ctypes.c_void_p()
+        _check(lib.secucard_handle_event(self._handle, _dumps(body), ctypes.byref(err)), err)
+
+    # --- host services ---
+
+    def set_credential_provider(self, fn: Callable[[dict], Any] | None) -> None:
+        """fn(request) -> credentials dict (keys of the config's "credentials"),
+        or None to decline. Called on a library thread."""
+        self._hooks.credentials = fn
+        cb = self._callbacks["credentials"] if fn is not None else _native.CREDENTIALS_CB()
+        _check(lib.secucard_set_credentials_callback(self._handle, cb, None))
+
+    def set_log_level(self, level: int | str) -> None:
+        """Forwards library log lines at or above the Python logging `level`."""
+        if isinstance(level, str):
+            named = logging.getLevelName(level.upper())
+            if not isinstance(named, int):
+                raise ValueError(f"unknown logging level {level!r}")
+            level = named
+        native = _native_level(level)
+        cb = self._callbacks["log"] if native != _native.LOG_OFF else _native.LOG_CB()
+        _check(lib.secucard_set_log_callback(self._handle, cb, None, native))

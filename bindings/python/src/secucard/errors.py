@@ -1,0 +1,181 @@
+"""Exceptions raised by the secucard package, mapped from the library's error JSON.
+
+Every exception carries the error JSON as ``.raw`` and its fields as
+attributes (None when absent): ``status`` (the library's status code), ``type``,
+``message``, ``retryable``, ``field``, ``reason``, ``op``, ``http_status``,
+``error``, ``error_details``, ``error_user``, ``code`` and ``support_id``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from typing import Any
+
+from . import _native
+
+
+class SecucardError(Exception):
+    """Base class of every error the library reports."""
+
+    def __init__(self, raw: dict[str, Any]):
+        self.raw: dict[str, Any] = raw
+        self.status: int = raw.get("status", _native.ERR_INTERNAL)
+        self.type: str | None = raw.get("type")
+        self.message: str = raw.get("message") or "unknown error"
+        self.retryable: bool = bool(raw.get("retryable", False))
+        self.field: str | None = raw.get("field")
+        self.reason: str | None = raw.get("reason")
+        self.op: str | None = raw.get("op")
+        self.http_status: int | None = raw.get("http_status")
+        self.error: str | None = raw.get("error")
+        self.error_details: str | None = raw.get("error_details")
+        self.error_user: str | None = raw.get("error_user")
+        self.code: str | None = raw.get("code")
+        self.support_id: str | None = raw.get("support_id")
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.op and not text.startswith(self.op):
+            text = f"{self.op}: {text}"
+        return text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.raw!r})"
+
+
+class InvalidArgument(SecucardError, ValueError):
+    """Bad input: invalid config or request; ``.field`` names the key at fault."""
+
+
+class AuthError(SecucardError):
+    """Credentials or token refused; ``.reason`` refines it (see the subclasses)."""
+
+
+class AuthDenied(AuthError):
+    """The credentials or the device authorization were refused."""
+
+
+class AuthInvalidGrant(AuthError):
+    """A refresh token or device code is no longer valid."""
+
+
+class AuthExpired(AuthError):
+    """The device code expired before anyone approved it."""
+
+
+class AuthTimeout(AuthError):
+    """The device authorization ran past auth.wait_timeout_ms."""
+
+
+class AuthCanceled(AuthError):
+    """The host canceled the device authorization or declined to give credentials."""
+
+
+class AuthNoCredentials(AuthError):
+    """No credentials were configured and no provider gave any."""
+
+
+class AuthNotAuthorized(AuthError):
+    """An interactive grant (device, appuser) is needed: call open() first."""
+
+
+class AuthTokenRejected(AuthError):
+    """The API refused a freshly issued token."""
+
+
+class ApiError(SecucardError):
+    """The secucard API answered with its error envelope (see ``.error``,
+    ``.error_details``, ``.error_user``, ``.code``, ``.support_id``, ``.http_status``)."""
+
+
+class DeclinedError(SecucardError):
+    """A payment was declined by the processor or gateway."""
+
+
+class NetworkError(SecucardError, ConnectionError):
+    """The connection failed, was reset, or the answer was unreadable."""
+
+
+class TimeoutError(SecucardError, builtins.TimeoutError):  # noqa: A001 - the name is the API
+    """The call's deadline passed; the outcome may be unknown."""
+
+
+class CanceledError(SecucardError):
+    """The call was canceled (by the host, or because the client closed)."""
+
+
+class ClosedError(SecucardError):
+    """The client is closed."""
+
+
+class StorageError(SecucardError):
+    """Token storage failed."""
+
+
+class InternalError(SecucardError):
+    """A bug in the library (or a status this package does not know)."""
+
+
+_BY_TYPE: dict[str, type[SecucardError]] = {
+    "invalid_argument": InvalidArgument,
+    "auth": AuthError,
+    "api": ApiError,
+    "declined": DeclinedError,
+    "network": NetworkError,
+    "timeout": TimeoutError,
+    "canceled": CanceledError,
+    "closed": ClosedError,
+    "storage": StorageError,
+    "internal": InternalError,
+}
+
+_AUTH_BY_REASON: dict[str, type[AuthError]] = {
+    "denied": AuthDenied,
+    "invalid_grant": AuthInvalidGrant,
+    "expired": AuthExpired,
+    "timeout": AuthTimeout,
+    "canceled": AuthCanceled,
+    "no_credentials": AuthNoCredentials,
+    "not_authorized": AuthNotAuthorized,
+    "token_rejected": AuthTokenRejected,
+}
+
+# Used when the error JSON lacks a known "type" (codes may be added).
+_BY_STATUS: dict[int, str] = {
+    _native.ERR_INVALID_ARGUMENT: "invalid_argument",
+    _native.ERR_AUTH: "auth",
+    _native.ERR_API: "api",
+    _native.ERR_DECLINED: "declined",
+    _native.ERR_NETWORK: "network",
+    _native.ERR_TIMEOUT: "timeout",
+    _native.ERR_CANCELED: "canceled",
+    _native.ERR_CLOSED: "closed",
+    _native.ERR_STORAGE: "storage",
+}
+
+
+def error_from(status: int, err_json: str | dict | None) -> SecucardError:
+    """The one mapping from a failed status and its error JSON to an exception."""
+    raw: dict[str, Any]
+    if isinstance(err_json, dict):
+        raw = dict(err_json)
+    elif err_json:
+        try:
+            parsed = json.loads(err_json)
+        except ValueError:
+            parsed = None
+        raw = parsed if isinstance(parsed, dict) else {"message": err_json}
+    else:
+        raw = {}
+    raw.setdefault("status", status)
+    if not raw.get("message"):
+        raw["message"] = _native.lib.secucard_strerror(status).decode("utf-8", "replace")
+    kind = raw.get("type")
+    if kind not in _BY_TYPE:
+        kind = _BY_STATUS.get(raw["status"], "internal")
+    cls = _BY_TYPE[kind]
+    if cls is AuthError:
+        cls = _AUTH_BY_REASON.get(raw.get("reason") or "", AuthError)
+    return cls(raw)
