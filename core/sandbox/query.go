@@ -56,7 +56,9 @@ type querySyntaxError struct {
 	msg string
 }
 
-func (e *querySyntaxError) Error() string { return fmt.Sprintf("syntax error at position %d: %s", e.pos, e.msg) }
+func (e *querySyntaxError) Error() string {
+	return fmt.Sprintf("syntax error at position %d: %s", e.pos, e.msg)
+}
 
 // maxQueryDepth bounds nesting so a hostile q cannot exhaust the stack.
 const maxQueryDepth = 64

@@ -76,7 +76,7 @@ func (s *Server) seed() {
 	}
 	for i, def := range []struct {
 		typ, prefix, name string
-		length           int64
+		length            int64
 	}{
 		{"card", "9276", "secucard Kundenkarte", 16},
 		{"checkin", "CKI_", "secucard Check-In", 34},
