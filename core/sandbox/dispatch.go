@@ -3,415 +3,409 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/libsecucard/libsecucard/core/api"
 	"github.com/libsecucard/libsecucard/core/product"
 )
 
-// DispatchRequest is one API call independent of its channel. Op uses the
-// STOMP verbs: "get" | "list" | "add" | "update" | "delete" | "exec". REST
-// maps GET->get, POST->add (no action) or exec (with action), PUT->update,
-// DELETE->delete. "get" without ID and Action is a list, "exec" without
-// Action a create (document.uploads is executed without an id).
+// DispatchRequest is one API call, independent of the channel that carried
+// it. The REST handler translates HTTP onto it; a STOMP endpoint translates
+// api:<verb>:<product>.<resource>[.<action>] with pid/sid/query/data.
 type DispatchRequest struct {
-	Op                            string
-	Product, Resource, ID, Action string
-	Args                          []string
-	// Query holds list parameters as REST sends them (count, offset, fields,
-	// sort[x], q, scroll_id, scroll_expire, ...). Sort priority: a "sort" value
-	// "a:asc,b:desc" keeps its order; several sort[x] keys sort by field name.
-	Query    url.Values
-	Body     json.RawMessage // object, array, bare string, or empty
-	Token    string          // bearer / STOMP token, "" for anonymous
-	XAction  string          // idempotency id
-	Language string          // Accept-Language; "de" gives German error_user texts
+	// Op is "get" | "list" | "add" | "update" | "delete" | "exec" (the STOMP
+	// verbs). "get" without ID and Action lists. REST maps GET->get, POST->add
+	// (no action) or exec (with action), PUT/PATCH->update, DELETE->delete.
+	Op                         string
+	Product, Resource, ID      string // matched case-insensitively
+	Action                     string // matched case-insensitively
+	Args                       []string
+	// Query holds list parameters as REST sends them: count, offset, fields,
+	// sort[x]=asc|desc, q, scroll_id, scroll_expire. url.Values has no order,
+	// so several sort keys are also accepted in order as one
+	// sort=field:asc,other:desc value (the REST handler builds that).
+	Query   url.Values
+	Body    json.RawMessage // request body (object, array, bare string, or empty)
+	Token   string          // bearer/STOMP token ("" for anonymous)
+	XAction string          // idempotency id
 }
 
-// DispatchResponse is an HTTP-like status and a JSON body in the real
-// server's encoding (EncodeJSON).
+// DispatchResponse is an HTTP-like status and the JSON body (already in the
+// server's JSON style).
 type DispatchResponse struct {
 	Status int
 	Body   json.RawMessage
 }
 
-type opKind int
-
-const (
-	opList opKind = iota
-	opGet
-	opCreate
-	opUpdate
-	opDelete
-	opAction
-)
-
-// call is a dispatched request after resolution and authentication.
+// call is a resolved DispatchRequest.
 type call struct {
-	ctx    context.Context
+	op     string // get | list | add | update | delete | exec
 	res    *product.Resource
-	verb   string // the STOMP verb of the request, lower case
-	kind   opKind
+	coll   *collection
 	id     string
-	action product.Action // opAction only
+	action string // canonical catalog spelling, "" for none
 	args   []string
 	query  url.Values
-	raw    json.RawMessage
-	body   any // raw decoded with UseNumber; nil when empty
-	client string
+	body   json.RawMessage
+	token  string
+	client string // the token's client, or anonymousClient
 }
 
-// actionHandler implements an action with behaviour of its own. ownLookup
-// handlers resolve their id themselves (cancelTrx takes a receipt number).
-type actionHandler struct {
-	fn        func(s *Server, c *call) (any, *apiError)
-	ownLookup bool
-}
-
-// actionHandlers maps "product.resource.action" (lower case) to behaviour.
-// Catalog actions without an entry answer {"result": true}.
-var actionHandlers = map[string]actionHandler{}
-
-// Dispatch executes one call. It is safe for concurrent use and never holds a
-// lock while it waits (simulated terminal steps, duplicate X-Action).
-func (s *Server) Dispatch(ctx context.Context, r DispatchRequest) DispatchResponse {
-	c, aerr := s.resolve(ctx, r)
-	if aerr != nil {
-		return s.errorResponse(aerr, r.Language)
-	}
-	run := func() (resp DispatchResponse) {
-		defer func() {
-			if p := recover(); p != nil {
-				s.log.Errorf("internal error in %s: %v", c.res.Name, p)
-				resp = s.errorResponse(&apiError{http.StatusInternalServerError, "ProductInternalException",
-					"internal sandbox error", "An internal error occurred.", "Ein interner Fehler ist aufgetreten."}, r.Language)
-			}
-		}()
-		v, aerr := s.execute(c)
-		if aerr != nil {
-			return s.errorResponse(aerr, r.Language)
-		}
-		return DispatchResponse{Status: http.StatusOK, Body: mustEncode(v)}
-	}
-	if r.XAction != "" && c.mutating() {
-		return s.idempotent(ctx, c.client, r.XAction, r.Language, run)
-	}
-	return run()
-}
+const anonymousClient = "\x00anonymous"
 
 func (c *call) mutating() bool {
-	switch c.kind {
-	case opCreate, opUpdate, opDelete:
+	switch c.op {
+	case "add", "update", "delete", "exec":
 		return true
-	case opAction:
-		return c.verb != "get" // a GET of an action (oldFormat) changes nothing
 	}
 	return false
 }
 
-func (s *Server) errorResponse(e *apiError, lang string) DispatchResponse {
-	return DispatchResponse{Status: e.status, Body: e.envelope(lang, s.supportID())}
-}
-
-// resolve finds the resource, operation and action, checks the token and
-// decodes the body.
-func (s *Server) resolve(ctx context.Context, r DispatchRequest) (*call, *apiError) {
-	name := strings.ToLower(r.Product + "." + r.Resource)
-	res, known := product.Lookup(name)
-	c := &call{ctx: ctx, res: res, verb: strings.ToLower(r.Op), id: r.ID, args: r.Args, query: r.Query, raw: r.Body}
-	if c.query == nil {
-		c.query = url.Values{}
-	}
-	kind, aerr := opKindOf(r.Op, r.ID, r.Action)
-	if aerr != nil {
-		return nil, aerr
-	}
-	c.kind = kind
-
-	anonymous := known && kind == opCreate && res.IsAnonymous(api.Create)
-	if info, ok := s.TokenInfo(r.Token); ok {
-		c.client = info.ClientID
-	} else if !anonymous {
-		// Authentication before resource lookup: an unauthenticated caller
-		// learns nothing about which resources exist.
-		if r.Token == "" {
-			return nil, errSecurity("no access token was given (Authorization: Bearer <token>)")
-		}
-		return nil, errSecurity("the access token is invalid or expired")
-	}
-	if !known {
-		msg := "product.resource " + quote(name) + " does not exist"
-		if sug := product.Suggest(name); sug != "" {
-			msg += "; did you mean " + quote(sug) + "?"
-		}
-		return nil, errNotFound("%s", msg)
-	}
-	if kind == opAction {
-		a, ok := res.Action(r.Action)
-		if !ok {
-			return nil, errNotFound("action %s does not exist on %s", quote(r.Action), res.Name)
-		}
-		c.action = a
-		if a.NoID {
-			c.id = "" // the successor SDK scopes these by device id; ignored here
-		} else if c.id == "" {
-			return nil, errFormat("action %s of %s needs an id", a.Name, res.Name)
-		}
-	}
-	if (kind == opGet || kind == opUpdate || kind == opDelete) && c.id == "" {
-		return nil, errFormat("an id is required to %s a %s object", opVerb(kind), res.Name)
-	}
-	body, err := decodeJSON(r.Body)
-	if err != nil {
-		return nil, errFormat("the request body is not valid JSON: %v", err)
-	}
-	c.body = body
-	return c, nil
-}
-
-func opKindOf(op, id, action string) (opKind, *apiError) {
-	switch strings.ToLower(op) {
-	case "get":
-		switch {
-		case action != "":
-			return opAction, nil
-		case id == "":
-			return opList, nil
-		}
-		return opGet, nil
-	case "list":
-		return opList, nil
-	case "add", "create":
-		if action != "" {
-			return opAction, nil
-		}
-		return opCreate, nil
-	case "update":
-		if action != "" {
-			return opAction, nil
-		}
-		return opUpdate, nil
-	case "delete":
-		if action != "" {
-			return opAction, nil
-		}
-		return opDelete, nil
-	case "exec", "execute":
-		switch {
-		case action != "":
-			return opAction, nil
-		case id != "":
-			return 0, errFormat("an action is required to execute on an object")
-		}
-		return opCreate, nil
-	}
-	return 0, errFormat("unknown operation %s (get, list, add, update, delete, exec)", quote(op))
-}
-
-func opVerb(k opKind) string {
-	switch k {
-	case opGet:
-		return "get"
-	case opUpdate:
-		return "update"
-	case opDelete:
-		return "delete"
-	}
-	return "use"
-}
-
-// execute runs a resolved call and returns the value to encode.
-func (s *Server) execute(c *call) (any, *apiError) {
-	switch c.kind {
-	case opList:
-		return s.list(c.res.Name, c.query)
-	case opGet:
-		o, ok := s.find(c.res.Name, c.id)
-		if !ok {
-			return nil, errNotFound("%s %s does not exist", c.res.Name, quote(c.id))
-		}
-		if f := parseFields(c.query["fields"]); len(f) > 0 {
-			return projectOne(o, f), nil
-		}
-		return o, nil
-	case opCreate:
-		return s.create(c)
-	case opUpdate:
-		return s.update(c)
-	case opDelete:
-		return s.delete(c)
-	}
-	return s.runAction(c)
-}
-
-func (s *Server) runAction(c *call) (any, *apiError) {
-	h, special := actionHandlers[strings.ToLower(c.res.Name+"."+c.action.Name)]
-	// general.apps ids name apps configured server-side (custom app calls),
-	// which the sandbox cannot know; any app id answers.
-	needsObject := c.id != "" && !isPlaceholder(c.id) && c.res.Name != "general.apps" && !(special && h.ownLookup)
-	if needsObject {
-		if _, ok := s.find(c.res.Name, c.id); !ok {
-			return nil, errNotFound("%s %s does not exist", c.res.Name, quote(c.id))
-		}
-	}
-	if special {
-		return h.fn(s, c)
-	}
-	return map[string]any{"result": true}, nil
-}
-
-// bodyObject returns the body as an object; an empty body is an empty object.
-func (c *call) bodyObject() (object, *apiError) {
-	switch b := c.body.(type) {
-	case nil:
-		return object{}, nil
-	case map[string]any:
-		return b, nil
-	}
-	return nil, errFormat("the request body must be a JSON object")
-}
-
-// createHooks and updateHooks let a resource validate and complete objects
-// (smart.transactions). They run with s.mu held, so they must only use
-// *Locked helpers and do no I/O; update hooks see the stored object and the
-// merged result.
-var (
-	createHooks = map[string]func(s *Server, o object) *apiError{}
-	updateHooks = map[string]func(s *Server, old, merged object) *apiError{}
-)
-
-// dropNulls removes null members: Java sends every unset field as null
-// (spec §3.5), which must neither be stored nor erase stored values.
-func dropNulls(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, x := range t {
-			if x == nil {
-				delete(t, k)
-				continue
-			}
-			t[k] = dropNulls(x)
-		}
-	case []any:
-		for i, x := range t {
-			t[i] = dropNulls(x)
-		}
-	}
-	return v
-}
-
-func (s *Server) create(c *call) (any, *apiError) {
-	o, aerr := c.bodyObject()
-	if aerr != nil {
-		return nil, aerr
-	}
-	o = dropNulls(o).(map[string]any)
-	now := time.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if hook := createHooks[c.res.Name]; hook != nil {
-		if aerr := hook(s, o); aerr != nil {
-			return nil, aerr
-		}
-	}
-	o["object"] = c.res.Name
-	o["id"] = s.newIDLocked(c.res)
-	o["created"] = timestamp(now)
-	s.collection(c.res.Name).put(o)
-	return cloneObject(o), nil
-}
-
-// update merges the body's top-level keys into the object.
-func (s *Server) update(c *call) (any, *apiError) {
-	patch, aerr := c.bodyObject()
-	if aerr != nil {
-		return nil, aerr
-	}
-	patch = dropNulls(patch).(map[string]any)
-	for _, k := range []string{"object", "id", "created", "updated"} {
-		delete(patch, k)
-	}
-	now := time.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old, ok := s.findLocked(c.res.Name, c.id)
+// Dispatch executes one call: resolve the resource, check the token, apply
+// X-Action idempotency to mutating calls, then run it. It never holds a lock
+// while waiting.
+func (s *Server) Dispatch(ctx context.Context, r DispatchRequest) DispatchResponse {
+	c, resp, ok := s.resolve(r)
 	if !ok {
-		return nil, errNotFound("%s %s does not exist", c.res.Name, quote(c.id))
+		return resp
+	}
+	if resp, ok := s.authorize(c); !ok {
+		return resp
+	}
+	if c.mutating() && r.XAction != "" {
+		return s.idempotent(ctx, c.client, r.XAction, func() DispatchResponse { return s.execute(ctx, c) })
+	}
+	return s.execute(ctx, c)
+}
+
+// placeholders are legitimate id segments that name no stored object (spec §3.1).
+var placeholders = map[string]bool{"me": true, "null": true, "not_set": true, "notused": true}
+
+func (s *Server) resolve(r DispatchRequest) (*call, DispatchResponse, bool) {
+	name := strings.ToLower(r.Product + "." + r.Resource)
+	res, ok := product.Lookup(name)
+	if !ok {
+		msg := fmt.Sprintf("unknown resource %q", name)
+		if sug := product.Suggest(name); sug != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", sug)
+		}
+		return nil, s.notFound(codeNoRoute, msg), false
+	}
+	c := &call{res: res, coll: s.colls[res.Name], id: r.ID, args: r.Args, query: r.Query, body: r.Body, token: r.Token}
+	action := r.Action
+	if action == "" && c.id != "" {
+		// POST /smart/transactions/Diagnosis: the segment is an id-less action.
+		if a, ok := res.Action(c.id); ok && a.NoID {
+			action, c.id = a.Name, ""
+		}
+	}
+	if action != "" {
+		a, ok := res.Action(action)
+		if !ok {
+			return nil, s.notFound(codeNoAction, fmt.Sprintf("%s has no action %q%s", res.Name, action, knownActions(res))), false
+		}
+		c.action = a.Name
+	}
+	switch op := strings.ToLower(r.Op); op {
+	case "get":
+		c.op = "get"
+		if c.id == "" && c.action == "" {
+			c.op = "list"
+		}
+	case "list":
+		c.op = "list"
+	case "add", "create":
+		c.op = "add"
+		if c.action != "" {
+			c.op = "exec"
+		}
+	case "exec", "execute":
+		c.op = "exec"
+		if c.action == "" {
+			// Java uploads documents as "EXECUTE without id" (spec §8.2).
+			c.op = "add"
+		}
+	case "update", "delete":
+		c.op = op
+		if c.id == "" && c.action == "" {
+			return nil, s.notAllowed(codeBadMethod, fmt.Sprintf("%s of %s needs an id", op, res.Name)), false
+		}
+	default:
+		return nil, s.badRequest(codeBadMethod, fmt.Sprintf("unknown operation %q (get, list, add, update, delete, exec)", r.Op)), false
+	}
+	if c.op == "add" && c.id != "" {
+		return nil, s.notAllowed(codeBadMethod, fmt.Sprintf("creating needs no id: POST to %s/%s needs an action", res.Name, c.id)), false
+	}
+	return c, DispatchResponse{}, true
+}
+
+func knownActions(res *product.Resource) string {
+	if len(res.Actions) == 0 {
+		return "; it has none"
+	}
+	names := make([]string, 0, len(res.Actions))
+	seen := map[string]bool{}
+	for _, a := range res.Actions {
+		if !seen[a.Name] {
+			seen[a.Name] = true
+			names = append(names, a.Name)
+		}
+	}
+	return "; known: " + strings.Join(names, ", ")
+}
+
+// authorize checks the token. Anonymous calls (spec §3.4: general.accounts
+// create and passwordreset, document.uploads create) pass without one; a
+// stale token on them is ignored rather than refused, which is the tolerant
+// reading of an unknown server behaviour.
+func (s *Server) authorize(c *call) (DispatchResponse, bool) {
+	anonymous := (c.op == "add" && c.res.IsAnonymous(api.Create)) ||
+		(c.res.Name == "general.accounts" && c.action == "passwordreset")
+	if c.token == "" {
+		if anonymous {
+			c.client = anonymousClient
+			return DispatchResponse{}, true
+		}
+		return s.envelope(http.StatusUnauthorized, excSecurity, codeNoToken,
+			"no access token: send the header Authorization: Bearer <access_token>",
+			"Please log in again."), false
+	}
+	client, ok := s.tokenClient(c.token)
+	if !ok {
+		if anonymous {
+			c.client = anonymousClient
+			return DispatchResponse{}, true
+		}
+		return s.envelope(http.StatusUnauthorized, excSecurity, codeBadToken,
+			"the access token is invalid or expired", "Please log in again."), false
+	}
+	c.client = client
+	return DispatchResponse{}, true
+}
+
+func (s *Server) execute(ctx context.Context, c *call) DispatchResponse {
+	switch c.res.Name {
+	case "smart.transactions":
+		if resp, ok := s.smartTransactions(ctx, c); ok {
+			return resp
+		}
+	case "loyalty.merchantcards":
+		if resp, ok := s.merchantCards(c); ok {
+			return resp
+		}
+	case "general.accounts":
+		if c.action == "passwordreset" {
+			// Spec §6.1: {origin} -> {livetime:int}; the value is invented.
+			return DispatchResponse{Status: http.StatusOK, Body: mustJSON(map[string]int{"livetime": 3600})}
+		}
+	}
+	switch {
+	case c.op == "list":
+		return s.list(c)
+	case c.action != "":
+		return s.genericAction(c)
+	case c.op == "get":
+		return s.get(c)
+	case c.op == "add":
+		return s.create(c, nil)
+	case c.op == "update":
+		return s.update(c, nil)
+	case c.op == "delete":
+		return s.remove(c)
+	}
+	return s.badRequest(codeBadMethod, "unsupported operation")
+}
+
+// genericAction answers catalog actions that have no special behaviour.
+func (s *Server) genericAction(c *call) DispatchResponse {
+	if c.id != "" && !placeholders[strings.ToLower(c.id)] {
+		s.mu.Lock()
+		_, ok := s.lookupLocked(c.coll, c.id)
+		s.mu.Unlock()
+		if !ok {
+			return s.notFound(codeNoObject, fmt.Sprintf("%s %q does not exist", c.res.Name, c.id))
+		}
+	}
+	return okResult(true)
+}
+
+func okResult(v bool) DispatchResponse {
+	return DispatchResponse{Status: http.StatusOK, Body: mustJSON(map[string]bool{"result": v})}
+}
+
+func (s *Server) reply(v any) DispatchResponse {
+	return DispatchResponse{Status: http.StatusOK, Body: mustJSON(v)}
+}
+
+func (s *Server) get(c *call) DispatchResponse {
+	s.mu.Lock()
+	obj, ok := s.lookupLocked(c.coll, c.id)
+	if ok {
+		obj = cloneObject(obj)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return s.notFound(codeNoObject, fmt.Sprintf("%s %q does not exist", c.res.Name, c.id))
+	}
+	return s.reply(obj)
+}
+
+// bodyObject decodes a create/update body. A JSON string holding an object
+// is decoded too (.NET sends data as a JSON string, spec §4.5); any other
+// bare string (Java's "smart.transactions") means "no data".
+func (s *Server) bodyObject(raw json.RawMessage) (map[string]any, DispatchResponse, bool) {
+	if len(strings.TrimSpace(string(raw))) == 0 {
+		return map[string]any{}, DispatchResponse{}, true
+	}
+	v, err := decodeValue(raw)
+	if err != nil {
+		return nil, s.badRequest(codeBadBody, "the body is not valid JSON: "+err.Error()), false
+	}
+	switch t := v.(type) {
+	case nil:
+		return map[string]any{}, DispatchResponse{}, true
+	case map[string]any:
+		return t, DispatchResponse{}, true
+	case string:
+		if inner, err := decodeValue([]byte(t)); err == nil {
+			if m, ok := inner.(map[string]any); ok {
+				return m, DispatchResponse{}, true
+			}
+		}
+		return map[string]any{}, DispatchResponse{}, true
+	}
+	return nil, s.badRequest(codeBadBody, "the body must be a JSON object, got "+jsonType(v)), false
+}
+
+// create stores the body as a new object. check, when set, validates the
+// complete object before it is stored; it runs under s.mu.
+func (s *Server) create(c *call, check func(object) (DispatchResponse, bool)) DispatchResponse {
+	body, resp, ok := s.bodyObject(c.body)
+	if !ok {
+		return resp
+	}
+	obj := object(body)
+	delete(obj, "id")
+	delete(obj, "updated")
+	obj["object"] = c.res.Name
+	obj["created"] = s.stamp(s.now())
+	if c.res.Name == "general.accounts" {
+		delete(obj, "password") // write-only (spec §7.7)
+	}
+	s.mu.Lock()
+	if check != nil {
+		if resp, ok := check(obj); !ok {
+			s.mu.Unlock()
+			return resp
+		}
+	}
+	id := s.newIDLocked(c.coll)
+	obj["id"] = id
+	c.coll.put(id, obj)
+	out := cloneObject(obj)
+	s.mu.Unlock()
+	// 200 rather than 201: no SDK expects 201 and PHP only special-cases
+	// 202/204 (spec §3.6).
+	return s.reply(out)
+}
+
+// update merges the body's top-level keys into the object. check sees the
+// merged object and may refuse it (state rules, field types); it runs under
+// s.mu.
+func (s *Server) update(c *call, check func(old, merged object) (DispatchResponse, bool)) DispatchResponse {
+	body, resp, ok := s.bodyObject(c.body)
+	if !ok {
+		return resp
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.lookupLocked(c.coll, c.id)
+	if !ok {
+		return s.notFound(codeNoObject, fmt.Sprintf("%s %q does not exist", c.res.Name, c.id))
 	}
 	merged := cloneObject(old)
-	for k, v := range patch {
+	for k, v := range body {
+		switch k {
+		case "object", "id", "created", "updated":
+			continue
+		}
+		if c.res.Name == "general.accounts" && k == "password" {
+			continue
+		}
 		merged[k] = v
 	}
-	if hook := updateHooks[c.res.Name]; hook != nil {
-		if aerr := hook(s, old, merged); aerr != nil {
-			return nil, aerr
+	merged["updated"] = s.stamp(s.now())
+	if check != nil {
+		if resp, ok := check(old, merged); !ok {
+			return resp
 		}
 	}
-	merged["updated"] = timestamp(now)
-	s.collection(c.res.Name).put(merged)
-	return cloneObject(merged), nil
+	c.coll.put(merged["id"].(string), merged)
+	return s.reply(cloneObject(merged))
 }
 
-// delete removes the object and answers it inside an array, as the successor
-// API documents for DELETE (spec §3.6); the legacy SDKs never read the answer.
-func (s *Server) delete(c *call) (any, *apiError) {
+// remove deletes the object and answers an array holding it: the successor
+// SDK's DELETE returns an array (spec §3.6), the only recorded evidence.
+func (s *Server) remove(c *call) DispatchResponse {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.findLocked(c.res.Name, c.id)
+	obj, ok := s.lookupLocked(c.coll, c.id)
+	if ok {
+		c.coll.remove(obj["id"].(string))
+	}
+	s.mu.Unlock()
 	if !ok {
-		return nil, errNotFound("%s %s does not exist", c.res.Name, quote(c.id))
+		return s.notFound(codeNoObject, fmt.Sprintf("%s %q does not exist", c.res.Name, c.id))
 	}
-	s.collection(c.res.Name).remove(o["id"].(string))
-	return []any{cloneObject(o)}, nil
+	return s.reply([]any{obj})
 }
 
-// collection returns the resource's objects, creating the set on first use.
-// Callers hold s.mu.
-func (s *Server) collection(name string) *collection {
-	c := s.colls[name]
-	if c == nil {
-		c = newCollection()
-		s.colls[name] = c
+// collection holds the objects of one resource in creation order.
+type collection struct {
+	res   *product.Resource
+	items map[string]object
+	order []string
+	seq   int    // numbering of lower-case prefixes (smi_4, sls_100001)
+	me    string // the object "me" names, if any
+}
+
+func newCollection(res *product.Resource) *collection {
+	return &collection{res: res, items: map[string]object{}}
+}
+
+func (c *collection) put(id string, o object) {
+	if _, ok := c.items[id]; !ok {
+		c.order = append(c.order, id)
 	}
-	return c
+	c.items[id] = o
 }
 
-// find returns a copy of an object by id or alias.
-func (s *Server) find(resource, id string) (object, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.findLocked(resource, id)
-	return cloneObject(o), ok
+func (c *collection) remove(id string) {
+	delete(c.items, id)
+	for i, x := range c.order {
+		if x == id {
+			c.order = append(c.order[:i:i], c.order[i+1:]...)
+			break
+		}
+	}
 }
 
-// findLocked resolves an id: the object id itself; "me" as the first object
-// (the caller's own account, merchant, contract...); a card number for
-// loyalty.cards and loyalty.merchantcards (paths carry card numbers, spec §6).
-func (s *Server) findLocked(resource, id string) (object, bool) {
-	coll := s.collection(resource)
-	if o, ok := coll.byID[id]; ok {
+// lookupLocked finds an object by id, "me", or for loyalty.cards by card
+// number (loyalty/cards/<cardnumber>/assignUser/me, spec §6.1).
+func (s *Server) lookupLocked(c *collection, id string) (object, bool) {
+	if o, ok := c.items[id]; ok {
 		return o, true
 	}
-	if strings.EqualFold(id, "me") && len(coll.order) > 0 {
-		return coll.byID[coll.order[0]], true
+	if strings.EqualFold(id, "me") && c.me != "" {
+		o, ok := c.items[c.me]
+		return o, ok
 	}
-	var cardPath []string
-	switch resource {
-	case "loyalty.cards":
-		cardPath = []string{"cardnumber"}
-	case "loyalty.merchantcards":
-		cardPath = []string{"card", "cardnumber"}
-	default:
-		return nil, false
-	}
-	for _, oid := range coll.order {
-		o := coll.byID[oid]
-		for _, v := range lookupPath(map[string]any(o), cardPath) {
-			if str, _ := v.(string); str == id {
+	if c.res.Name == "loyalty.cards" {
+		for _, oid := range c.order {
+			if o := c.items[oid]; o["cardnumber"] == id {
 				return o, true
 			}
 		}
@@ -419,18 +413,29 @@ func (s *Server) findLocked(resource, id string) (object, bool) {
 	return nil, false
 }
 
-// newIDLocked makes an id for a new object: the catalog prefix plus 30
-// upper-case alphanumerics; the recorded lower-case exceptions count up
-// instead (smi_4 for smart.idents, sls_<digits> for loyalty.sales; spec §7).
-// Callers hold s.mu.
-func (s *Server) newIDLocked(res *product.Resource) string {
-	if res.IDPrefix != strings.ToUpper(res.IDPrefix) {
-		s.idSeq[res.Name]++
-		n := s.idSeq[res.Name]
-		if res.IDPrefix == "sls_" {
-			n += 1000000
+// newIDLocked makes an id: the catalog prefix plus 30 upper-case
+// alphanumerics (34 characters, spec §7), or a running number for the
+// recorded lower-case exceptions (smi_1, sls_<digits>).
+func (s *Server) newIDLocked(c *collection) string {
+	prefix := c.res.IDPrefix
+	if prefix != "" && prefix[0] >= 'a' && prefix[0] <= 'z' {
+		for {
+			c.seq++
+			id := prefix + strconv.Itoa(c.seq)
+			if _, taken := c.items[id]; !taken {
+				return id
+			}
 		}
-		return res.IDPrefix + strconv.Itoa(n)
 	}
-	return res.IDPrefix + s.randFrom(upperAlnum, idRandomLen)
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	for {
+		b := make([]byte, 30)
+		for i := range b {
+			b[i] = alphabet[s.rng.IntN(len(alphabet))]
+		}
+		id := prefix + string(b)
+		if _, taken := c.items[id]; !taken {
+			return id
+		}
+	}
 }

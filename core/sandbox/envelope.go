@@ -1,114 +1,71 @@
 package sandbox
 
-import (
-	"net/http"
-	"strconv"
-	"strings"
+import "net/http"
+
+// Exception names in the "error" key of the envelope (spec §3.7). The first
+// four appear in the SDKs; the rest are invented for cases whose real name
+// is unknown and are listed as such in the README.
+const (
+	excNotFound   = "ProductNotFoundException"
+	excNotAllowed = "ProductNotAllowedException"
+	excSecurity   = "ProductSecurityException"
+	excInternal   = "ProductInternalException"
+	excFormat     = "ProductFormatException"          // invented: malformed input
+	excRateLimit  = "ProductTooManyRequestsException" // invented: 429 faults
 )
 
-// apiError is the secucard error envelope (spec §3.7) before encoding.
-//
-// The exception names ProductNotFoundException, ProductSecurityException,
-// ProductNotAllowedException and ProductInternalException are recorded (spec
-// §3.7). ProductFormatException and ProductTooManyRequestsException, every HTTP
-// status chosen for an API error, and every "code" value are invented here: the
-// sources never enumerate them. "code" mirrors the HTTP status as a string,
-// because the successor SDK documents it as "HTTP code corresponding to error".
-type apiError struct {
-	status  int
-	name    string
-	details string // developer message (error_details)
-	userEN  string // end-user message (error_user), English
-	userDE  string // the same in German (Accept-Language: de)
+// Error codes. The real server's code catalogue is unknown (spec §11); these
+// numbers are invented, stable within the sandbox, and grouped by cause.
+const (
+	codeNoToken       = "1001" // no bearer token
+	codeBadToken      = "1002" // unknown or expired token
+	codeNoRoute       = "2001" // unknown path or resource
+	codeNoObject      = "2002" // unknown id
+	codeNoAction      = "2003" // unknown action
+	codeBadBody       = "3001" // body or field invalid
+	codeBadQuery      = "3002" // list parameter or q syntax invalid
+	codeBadState      = "3003" // not allowed in the object's current state
+	codeBadMethod     = "3004" // HTTP method / operation not supported here
+	codeFault         = "5001" // injected fault
+	codeUnavailable   = "5002" // sandbox shutting down or caller gone
+	codeNoScroll      = "3005" // unknown or expired scroll_id
+	codeBadCredential = "1003" // card check data missing
+)
+
+// envelopeBody is the error body of REST and STOMP alike, keys in the
+// recorded order.
+type envelopeBody struct {
+	Status    string `json:"status"`
+	Error     string `json:"error"`
+	Details   string `json:"error_details"`
+	User      string `json:"error_user"`
+	Code      string `json:"code"`
+	SupportID string `json:"supportId"`
 }
 
-func errNotFound(format string, args ...any) *apiError {
-	return &apiError{http.StatusNotFound, "ProductNotFoundException", sprintf(format, args...),
-		"The requested object was not found.", "Das angefragte Objekt wurde nicht gefunden."}
+// envelope builds an error answer. details is for developers, user for the
+// person at the till; neither may carry a secret or a card number.
+func (s *Server) envelope(status int, exc, code, details, user string) DispatchResponse {
+	return DispatchResponse{Status: status, Body: mustJSON(envelopeBody{
+		Status: "error", Error: exc, Details: details, User: user, Code: code,
+		SupportID: randomHex(16),
+	})}
 }
 
-func errSecurity(details string) *apiError {
-	return &apiError{http.StatusUnauthorized, "ProductSecurityException", details,
-		"Authentication failed. Please log in again.", "Die Anmeldung ist fehlgeschlagen. Bitte melden Sie sich erneut an."}
+func (s *Server) badRequest(code, details string) DispatchResponse {
+	return s.envelope(http.StatusBadRequest, excFormat, code, details, "The request could not be processed.")
 }
 
-// errFormat reports a malformed request; details name the field at fault.
-func errFormat(format string, args ...any) *apiError {
-	return &apiError{http.StatusBadRequest, "ProductFormatException", sprintf(format, args...),
-		"The request contains invalid data.", "Die Anfrage enthält ungültige Daten."}
+func (s *Server) notFound(code, details string) DispatchResponse {
+	return s.envelope(http.StatusNotFound, excNotFound, code, details, "The requested data could not be found.")
 }
 
-// errNotAllowed reports an operation that is valid in general but not for
-// this object or state (start on a finished transaction).
-func errNotAllowed(format string, args ...any) *apiError {
-	return &apiError{http.StatusBadRequest, "ProductNotAllowedException", sprintf(format, args...),
-		"This action is not allowed.", "Diese Aktion ist nicht erlaubt."}
+func (s *Server) notAllowed(code, details string) DispatchResponse {
+	return s.envelope(http.StatusBadRequest, excNotAllowed, code, details, "This action is not allowed.")
 }
 
-func errMethod(method string) *apiError {
-	return &apiError{http.StatusMethodNotAllowed, "ProductNotAllowedException", "method " + method + " is not supported",
-		"This action is not allowed.", "Diese Aktion ist nicht erlaubt."}
-}
-
-// errConflict reports a duplicate X-Action whose first request is still running.
-func errConflict(details string) *apiError {
-	return &apiError{http.StatusConflict, "ProductNotAllowedException", details,
-		"The request is already being processed.", "Die Anfrage wird bereits bearbeitet."}
-}
-
-// errForStatus is the default body of a status fault: the envelope a real
-// server would plausibly send with that status.
-func errForStatus(status int) *apiError {
-	switch {
-	case status == http.StatusUnauthorized:
-		return errSecurity("the access token is invalid or expired (injected fault)")
-	case status == http.StatusNotFound:
-		return errNotFound("not found (injected fault)")
-	case status == http.StatusTooManyRequests:
-		return &apiError{status, "ProductTooManyRequestsException", "too many requests (injected fault)",
-			"Too many requests. Please try again later.", "Zu viele Anfragen. Bitte versuchen Sie es später erneut."}
-	case status >= 500:
-		return &apiError{status, "ProductInternalException", http.StatusText(status) + " (injected fault)",
-			"The service is temporarily unavailable.", "Der Dienst ist vorübergehend nicht verfügbar."}
-	}
-	return &apiError{status, "ProductFormatException", http.StatusText(status) + " (injected fault)",
-		"The request could not be processed.", "Die Anfrage konnte nicht verarbeitet werden."}
-}
-
-// envelope encodes the error for a caller whose Accept-Language is lang.
-func (e *apiError) envelope(lang, supportID string) []byte {
-	user := e.userEN
-	if isGerman(lang) {
-		user = e.userDE
-	}
-	return mustEncode(map[string]any{
-		"status":        "error",
-		"error":         e.name,
-		"error_details": e.details,
-		"error_user":    user,
-		"code":          strconv.Itoa(e.status),
-		"supportId":     supportID,
-	})
-}
-
-// isGerman reports whether an Accept-Language value prefers German.
-func isGerman(lang string) bool {
-	first, _, _ := strings.Cut(lang, ",")
-	first = strings.ToLower(strings.TrimSpace(first))
-	return first == "de" || strings.HasPrefix(first, "de-") || strings.HasPrefix(first, "de;")
-}
-
-// oauthError is the OAuth error body (spec §2.4).
-type oauthError struct {
-	status      int
-	code        string
-	description string
-}
-
-func (e *oauthError) body() []byte {
-	return mustEncode(map[string]any{"error": e.code, "error_description": e.description})
-}
-
-func oauthErr(status int, code, format string, args ...any) *oauthError {
-	return &oauthError{status, code, sprintf(format, args...)}
+// oauthBody is the OAuth error body (spec §2.4).
+type oauthBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
 }

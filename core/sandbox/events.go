@@ -1,163 +1,184 @@
 package sandbox
 
 import (
+	"context"
 	"encoding/json"
 	"sync"
-	"time"
+
+	"github.com/libsecucard/libsecucard/core/logging"
 )
 
-// Event is the server-side push event. It marshals with the keys of the real
-// push JSON (spec §5.2); EncodeJSON gives the real server's escaping.
+// Event is the server-side push event; it marshals exactly like the real
+// push JSON (spec §5.2), in the server's JSON style.
 type Event struct {
-	Object  string          `json:"object"`  // "event.pushs" (STOMP pushes); webhooks use "event.pushes"
-	ID      string          `json:"id"`      // EPS_ + 30 upper-case alphanumerics
-	Created string          `json:"created"` // 2006-01-02T15:04:05+01:00
+	Object  string          `json:"object"`  // "event.pushs" (STOMP) / "event.pushes" (webhook)
+	ID      string          `json:"id"`      // EPS_...
+	Created string          `json:"created"` // 2015-08-12T09:12:37+02:00
 	Target  string          `json:"target"`  // product.resource the event is about
 	Type    string          `json:"type"`    // changed, added, display, ...
 	Data    json.RawMessage `json:"data"`    // object or array
 }
 
-// maxQueuedEvents bounds one subscriber's backlog; beyond it the oldest
-// events are dropped so a stuck subscriber cannot grow memory without end.
-const maxQueuedEvents = 10000
-
-// hub fans events out to subscribers. Each subscriber has its own goroutine
-// and queue: fn is called in push order, never under a lock, and a slow
-// subscriber delays nobody else.
-type hub struct {
-	mu     sync.Mutex
-	subs   map[*subscriber]struct{}
-	closed bool
+// MarshalJSON writes the event in the server's JSON style (\/ and \uXXXX).
+func (e Event) MarshalJSON() ([]byte, error) {
+	type plain Event
+	p := plain(e)
+	if len(p.Data) == 0 {
+		p.Data = json.RawMessage("null")
+	}
+	return EncodeJSON(p)
 }
 
-type subscriber struct {
-	all    bool   // token "": every event
-	client string // the client the token was issued to ("" when unknown)
-	fn     func(Event)
+// eventObject is the object name of events pushed over STOMP (spec §5.1).
+const eventObject = "event.pushs"
 
-	mu      sync.Mutex
-	wake    *sync.Cond
-	queue   []Event
-	stopped bool
-}
-
-// Subscribe calls fn for every event pushed for the client the token belongs
-// to (token "" receives every event). Events pushed with Push reach every
-// subscriber. fn runs on a goroutine of its own, one event at a time, in push
-// order. cancel stops delivery: events not yet delivered are dropped, and a
-// call of fn already running may still finish after cancel returns. cancel may
-// be called from inside fn and more than once.
-func (s *Server) Subscribe(token string, fn func(Event)) (cancel func()) {
-	sub := &subscriber{all: token == "", fn: fn}
-	if token != "" {
-		sub.client = s.clientOf(token)
-	}
-	sub.wake = sync.NewCond(&sub.mu)
-	s.hub.mu.Lock()
-	if s.hub.closed || fn == nil {
-		s.hub.mu.Unlock()
-		return func() {}
-	}
-	if s.hub.subs == nil {
-		s.hub.subs = map[*subscriber]struct{}{}
-	}
-	s.hub.subs[sub] = struct{}{}
-	s.hub.mu.Unlock()
-	go sub.run()
-	return func() {
-		s.hub.mu.Lock()
-		delete(s.hub.subs, sub)
-		s.hub.mu.Unlock()
-		sub.stop()
-	}
-}
-
-// Push delivers ev to every subscriber. Empty Object, ID and Created are
-// filled in ("event.pushs", a new EPS_ id, now).
+// Push publishes ev to every subscriber. Missing object, id and created are
+// filled in.
 func (s *Server) Push(ev Event) {
-	s.deliver(s.completeEvent(ev), func(*subscriber) bool { return true })
+	s.hub.publish(s.completeEvent(ev), "", true)
 }
 
-// pushToClient delivers ev to the client's subscribers and to "" subscribers.
-func (s *Server) pushToClient(client string, ev Event) {
-	s.deliver(s.completeEvent(ev), func(sub *subscriber) bool { return sub.all || (client != "" && sub.client == client) })
+// pushTo publishes ev to the subscribers of client and to the "" ones.
+func (s *Server) pushTo(client string, ev Event) {
+	s.hub.publish(s.completeEvent(ev), client, false)
 }
 
 func (s *Server) completeEvent(ev Event) Event {
 	if ev.Object == "" {
-		ev.Object = "event.pushs"
+		ev.Object = eventObject
 	}
-	if ev.ID == "" {
-		ev.ID = "EPS_" + s.randFrom(upperAlnum, idRandomLen)
-	}
-	if ev.Created == "" {
-		ev.Created = timestamp(time.Now())
-	}
-	if len(ev.Data) == 0 {
-		ev.Data = json.RawMessage("null")
+	if ev.ID == "" || ev.Created == "" {
+		s.mu.Lock()
+		if ev.ID == "" {
+			ev.ID = s.newIDLocked(s.colls["event.pushs"])
+		}
+		s.mu.Unlock()
+		if ev.Created == "" {
+			ev.Created = s.stamp(s.now())
+		}
 	}
 	return ev
 }
 
-func (s *Server) deliver(ev Event, match func(*subscriber) bool) {
-	s.hub.mu.Lock()
-	targets := make([]*subscriber, 0, len(s.hub.subs))
-	for sub := range s.hub.subs {
-		if match(sub) {
-			targets = append(targets, sub)
+// Subscribe delivers events to fn: with token "" every event, otherwise the
+// events of the token's client (looked up now, so the subscription outlives
+// the token's expiry) and events pushed with Push. fn runs on a goroutine
+// of its own subscription, in publish order, never under a sandbox lock; it
+// may call cancel. After cancel returns, fn is not called again except for
+// a call already running.
+func (s *Server) Subscribe(token string, fn func(Event)) (cancel func()) {
+	client := ""
+	if token != "" {
+		client = s.clientOf(token)
+		if client == "" {
+			client = "\x00unknown" // only events pushed to everybody
 		}
 	}
-	s.hub.mu.Unlock()
-	for _, sub := range targets {
-		sub.enqueue(ev)
-	}
+	return s.hub.subscribe(client, token == "", fn)
 }
 
-func (h *hub) closeAll() {
+// hub fans events out to subscribers. Each subscriber has an unbounded queue
+// and one goroutine, so a slow fn delays only itself.
+type hub struct {
+	ctx  context.Context
+	log  *logging.Logger
+	mu   sync.Mutex
+	subs map[*subscriber]struct{}
+	wg   sync.WaitGroup
+}
+
+type subscriber struct {
+	client string
+	all    bool
+	fn     func(Event)
+
+	mu     sync.Mutex
+	queue  []Event
+	closed bool
+	wake   chan struct{} // capacity 1
+	done   chan struct{}
+	once   sync.Once
+}
+
+func (h *hub) init(ctx context.Context, log *logging.Logger) {
+	h.ctx, h.log = ctx, log
+	h.subs = map[*subscriber]struct{}{}
+}
+
+func (h *hub) subscribe(client string, all bool, fn func(Event)) func() {
+	sub := &subscriber{client: client, all: all, fn: fn, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	h.mu.Lock()
-	h.closed = true
-	subs := h.subs
-	h.subs = nil
+	h.subs[sub] = struct{}{}
 	h.mu.Unlock()
-	for sub := range subs {
-		sub.stop()
-	}
-}
-
-func (sub *subscriber) enqueue(ev Event) {
-	sub.mu.Lock()
-	defer sub.mu.Unlock()
-	if sub.stopped {
-		return
-	}
-	if len(sub.queue) >= maxQueuedEvents {
-		sub.queue = sub.queue[1:]
-	}
-	sub.queue = append(sub.queue, ev)
-	sub.wake.Signal()
-}
-
-func (sub *subscriber) stop() {
-	sub.mu.Lock()
-	defer sub.mu.Unlock()
-	sub.stopped = true
-	sub.queue = nil
-	sub.wake.Signal()
-}
-
-func (sub *subscriber) run() {
-	for {
-		sub.mu.Lock()
-		for len(sub.queue) == 0 && !sub.stopped {
-			sub.wake.Wait()
-		}
-		if sub.stopped {
+	h.wg.Add(1)
+	go h.run(sub)
+	return func() {
+		sub.once.Do(func() {
+			sub.mu.Lock()
+			sub.closed = true
+			sub.queue = nil
 			sub.mu.Unlock()
+			close(sub.done)
+			h.mu.Lock()
+			delete(h.subs, sub)
+			h.mu.Unlock()
+		})
+	}
+}
+
+// publish enqueues ev for the matching subscribers. Holding h.mu while
+// enqueuing keeps one publish order for every subscriber.
+func (h *hub) publish(ev Event, client string, everyone bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs {
+		if !everyone && !sub.all && sub.client != client {
+			continue
+		}
+		sub.mu.Lock()
+		if !sub.closed {
+			sub.queue = append(sub.queue, ev)
+		}
+		sub.mu.Unlock()
+		select {
+		case sub.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (h *hub) run(sub *subscriber) {
+	defer h.wg.Done()
+	for {
+		select {
+		case <-sub.wake:
+		case <-sub.done:
+			return
+		case <-h.ctx.Done():
 			return
 		}
-		ev := sub.queue[0]
-		sub.queue = sub.queue[1:]
-		sub.mu.Unlock()
-		sub.fn(ev)
+		for {
+			sub.mu.Lock()
+			if sub.closed || len(sub.queue) == 0 {
+				sub.mu.Unlock()
+				break
+			}
+			ev := sub.queue[0]
+			sub.queue = sub.queue[1:]
+			sub.mu.Unlock()
+			h.deliver(sub, ev)
+		}
 	}
 }
+
+func (h *hub) deliver(sub *subscriber, ev Event) {
+	defer func() {
+		if r := recover(); r != nil {
+			h.log.Errorf("event subscriber panicked on %s/%s: %v", ev.Target, ev.Type, r)
+		}
+	}()
+	sub.fn(ev)
+}
+
+// wait blocks until every subscriber goroutine has ended (after ctx ended).
+func (h *hub) wait() { h.wg.Wait() }

@@ -8,226 +8,198 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/libsecucard/libsecucard/core/errs"
+	"github.com/libsecucard/libsecucard/core/logging"
+	"github.com/libsecucard/libsecucard/core/redact"
 )
 
-// Fault injects a failure into matching OAuth or API requests, before normal
-// handling. Admin calls are never faulted.
+// Fault is an injected failure. It is matched before normal handling.
 type Fault struct {
-	Path       string `json:"path"`        // prefix of the path after /api/v2 ("/smart/idents"), or absolute ("/oauth/token"); "" = every path
-	Method     string `json:"method"`      // "" = any
-	Status     int    `json:"status"`      // e.g. 503; 0 when only delaying/dropping
-	RetryAfter int    `json:"retry_after"` // seconds, sent as Retry-After with Status
-	Count      int    `json:"count"`       // how many matching requests it affects (0 = 1, negative = until cleared)
-	DelayMS    int    `json:"delay_ms"`    // delay before answering (then answer normally unless Status/Drop)
-	// Drop closes the connection without an answer: "before_read" without
-	// reading the body; "after_read" after reading it, executing nothing;
-	// "after_execute" after executing the request normally (the answer is
-	// lost: what a client sees when the network fails after the server acted).
-	Drop string          `json:"drop"`
-	Body json.RawMessage `json:"body,omitempty"` // optional body for Status (default: the real error envelope)
+	Path       string          `json:"path"`        // prefix of the path after /api/v2 ("/smart/idents"), or absolute ("/oauth/token"); "" = every path
+	Method     string          `json:"method"`      // "" = any
+	Status     int             `json:"status"`      // e.g. 503; 0 when only delaying/dropping
+	RetryAfter int             `json:"retry_after"` // seconds, sent as Retry-After with Status
+	Count      int             `json:"count"`       // how many matching requests it affects (default 1; negative: all until ClearFaults)
+	DelayMS    int             `json:"delay_ms"`    // delay before answering (then answer normally unless Status/Drop)
+	Drop       string          `json:"drop"`        // "" | "before_read" | "after_read"
+	Body       json.RawMessage `json:"body,omitempty"` // optional body for Status (default: the real error envelope)
 }
 
-// Drop kinds.
+// Drop modes.
 const (
-	DropBeforeRead   = "before_read"
-	DropAfterRead    = "after_read"
-	DropAfterExecute = "after_execute"
+	DropBeforeRead = "before_read" // close the connection without reading the body
+	DropAfterRead  = "after_read"  // read the request, execute nothing, close without answering
 )
 
-// check names the first invalid field.
-func (f *Fault) check() (field, problem string) {
-	switch f.Drop {
-	case "", DropBeforeRead, DropAfterRead, DropAfterExecute:
-	default:
-		return "drop", `must be "", "before_read", "after_read" or "after_execute", got ` + quote(f.Drop)
-	}
+type faultEntry struct {
+	Fault
+	remaining int // < 0: unlimited
+}
+
+// validate names the first bad field.
+func (f *Fault) validate() *errs.Error {
 	switch {
 	case f.Status != 0 && (f.Status < 100 || f.Status > 599):
-		return "status", "must be an HTTP status 100..599 or 0, got " + strconv.Itoa(f.Status)
-	case f.Status != 0 && f.Drop != "":
-		return "drop", "cannot be combined with status"
-	case f.DelayMS < 0:
-		return "delay_ms", "must not be negative"
+		return errs.Invalid("status", "must be an HTTP status (100-599) or 0, got %d", f.Status)
 	case f.RetryAfter < 0:
-		return "retry_after", "must not be negative"
+		return errs.Invalid("retry_after", "must not be negative")
+	case f.DelayMS < 0:
+		return errs.Invalid("delay_ms", "must not be negative")
+	case f.Drop != "" && f.Drop != DropBeforeRead && f.Drop != DropAfterRead:
+		return errs.Invalid("drop", `must be "", %q or %q, got %q`, DropBeforeRead, DropAfterRead, f.Drop)
+	case f.Drop != "" && f.Status != 0:
+		return errs.Invalid("drop", "cannot be combined with status: a dropped connection has no answer")
 	case f.Status == 0 && f.Drop == "" && f.DelayMS == 0:
-		return "status", "one of status, drop or delay_ms is required"
+		return errs.Invalid("status", "a fault needs a status, a drop or a delay_ms")
 	case len(f.Body) > 0 && !json.Valid(f.Body):
-		return "body", "is not valid JSON"
+		return errs.Invalid("body", "is not valid JSON")
+	case f.Path != "" && !strings.HasPrefix(f.Path, "/"):
+		return errs.Invalid("path", `must start with "/", got %q`, f.Path)
 	}
-	return "", ""
-}
-
-// String describes the fault for RequestRecord.Fault and logs.
-func (f *Fault) String() string {
-	var parts []string
-	if f.DelayMS > 0 {
-		parts = append(parts, fmt.Sprintf("delay %dms", f.DelayMS))
-	}
-	if f.Status != 0 {
-		s := "status " + strconv.Itoa(f.Status)
-		if f.RetryAfter > 0 {
-			s += fmt.Sprintf(" retry_after %ds", f.RetryAfter)
-		}
-		parts = append(parts, s)
-	}
-	if f.Drop != "" {
-		parts = append(parts, "drop "+f.Drop)
-	}
-	return strings.Join(parts, ", ")
+	return nil
 }
 
 // AddFault arms a fault. Faults are tried in the order they were added; the
-// first that matches a request affects it. A fault with an invalid field is
-// logged and ignored (the admin API reports it as an error instead).
+// first that matches a request handles it. An invalid fault is ignored and
+// logged; the admin API reports the bad field instead.
 func (s *Server) AddFault(f Fault) {
-	if field, problem := f.check(); field != "" {
-		s.log.Warnf("fault ignored: %s %s", field, problem)
+	if err := f.validate(); err != nil {
+		s.log.Errorf("fault ignored: %s", err.Message)
 		return
 	}
-	if f.Count == 0 {
-		f.Count = 1
+	s.addFault(f)
+}
+
+func (s *Server) addFault(f Fault) {
+	n := f.Count
+	if n == 0 {
+		n = 1
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &f)
+	s.faults = append(s.faults, &faultEntry{Fault: f, remaining: n})
+	s.mu.Unlock()
 }
 
 // ClearFaults removes every armed fault.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.faults = nil
+	s.mu.Unlock()
 }
 
-// takeFault finds the first armed fault matching the request and uses up one
-// of its count.
-func (s *Server) takeFault(method, path string) *Fault {
+// takeFault finds the first fault matching r and uses one of its count.
+func (s *Server) takeFault(r *http.Request) *Fault {
+	path := strings.ToLower(r.URL.Path)
+	rel := ""
+	if strings.HasPrefix(path, "/api/v2/") {
+		rel = path[len("/api/v2"):]
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, f := range s.faults {
-		if !f.matches(method, path) {
+		if f.Method != "" && !strings.EqualFold(f.Method, r.Method) {
 			continue
 		}
-		taken := *f
-		if f.Count > 0 {
-			f.Count--
-			if f.Count == 0 {
+		if !pathPrefix(path, f.Path) && (rel == "" || !pathPrefix(rel, f.Path)) {
+			continue
+		}
+		if f.remaining > 0 {
+			f.remaining--
+			if f.remaining == 0 {
 				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
 			}
 		}
-		return &taken
+		fc := f.Fault
+		return &fc
 	}
 	return nil
 }
 
-func (f *Fault) matches(method, path string) bool {
-	if f.Method != "" && !strings.EqualFold(f.Method, method) {
-		return false
-	}
-	if f.Path == "" {
+// pathPrefix matches whole segments: "/smart/idents" matches
+// "/smart/idents" and "/smart/idents/smi_1", not "/smart/identsx".
+func pathPrefix(path, prefix string) bool {
+	prefix = strings.TrimRight(strings.ToLower(prefix), "/")
+	if prefix == "" {
 		return true
 	}
-	prefix := strings.ToLower(strings.TrimRight(f.Path, "/"))
-	if !strings.HasPrefix(prefix, "/") {
-		prefix = "/" + prefix
+	return path == prefix || strings.HasPrefix(path, prefix+"/")
+}
+
+// applyFault handles r if a fault matches. It reports whether the request is
+// finished (answered or dropped); false means "continue normally" (after a
+// pure delay, or when no fault matched).
+func (s *Server) applyFault(w *recordingWriter, r *http.Request, rec *RequestRecord) bool {
+	f := s.takeFault(r)
+	if f == nil {
+		return false
 	}
-	p := strings.ToLower(path)
-	return segmentPrefix(p, prefix) || segmentPrefix(p, "/api/v2"+prefix)
-}
-
-// segmentPrefix matches whole path segments: "/smart/idents" matches
-// "/smart/idents/smi_1" but not "/smart/identsX".
-func segmentPrefix(path, prefix string) bool {
-	return path == prefix || strings.HasPrefix(path, prefix+"/") || prefix == ""
-}
-
-// applyFault acts out a fault. It reports whether the request is finished;
-// false means "continue with normal handling" (a pure delay), and for
-// after_execute the caller runs the request through a writer that swallows
-// the answer.
-func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f *Fault, rec *RequestRecord) bool {
-	rec.Fault = f.String()
+	var what []string
 	if f.DelayMS > 0 {
-		t := time.NewTimer(time.Duration(f.DelayMS) * time.Millisecond)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			return true
-		case <-s.life.Done():
+		what = append(what, fmt.Sprintf("delay %dms", f.DelayMS))
+		s.setFault(rec, strings.Join(what, "; "))
+		if !s.sleep(r.Context(), time.Duration(f.DelayMS)*time.Millisecond) {
+			// The caller or the sandbox gave up during the delay.
+			s.setFault(rec, strings.Join(append(what, "aborted"), "; "))
 			return true
 		}
 	}
-	switch f.Drop {
-	case DropBeforeRead:
-		dropConnection(w)
-		return true
-	case DropAfterRead:
-		_, _ = io.Copy(io.Discard, r.Body)
-		dropConnection(w)
-		return true
-	case DropAfterExecute:
-		s.serveAndDrop(w, r, rec)
-		return true
-	}
-	if f.Status == 0 {
-		return false
-	}
-	// Status faults read the request (so a client finished sending) but
-	// execute nothing.
-	_, _ = io.Copy(io.Discard, r.Body)
-	body := []byte(f.Body)
-	if len(body) == 0 {
-		if strings.HasPrefix(strings.ToLower(r.URL.Path), "/oauth/") {
-			body = oauthFaultBody(f.Status)
-		} else {
-			body = errForStatus(f.Status).envelope(r.Header.Get("Accept-Language"), s.supportID())
+	switch {
+	case f.Drop != "":
+		what = append(what, "drop "+f.Drop)
+		s.setFault(rec, strings.Join(what, "; "))
+		if f.Drop == DropAfterRead {
+			_, _ = io.Copy(io.Discard, http.MaxBytesReader(nil, r.Body, maxBody))
 		}
+		dropConnection(w.ResponseWriter)
+		return true
+	case f.Status != 0:
+		what = append(what, fmt.Sprintf("status %d", f.Status))
+		s.setFault(rec, strings.Join(what, "; "))
+		body := []byte(f.Body)
+		if len(body) == 0 {
+			body = s.faultBody(r, f.Status)
+		}
+		if f.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
+		}
+		writeJSON(w, f.Status, body)
+		return true
 	}
-	if f.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
-	}
-	s.write(w, rec, f.Status, body)
-	return true
+	return false
 }
 
-// oauthFaultBody is the OAuth error a token endpoint sends with status
-// (RFC 6749 codes).
-func oauthFaultBody(status int) []byte {
-	code := "invalid_request"
+// faultBody is the body a real server would plausibly send with status:
+// an OAuth error on the token endpoint, the API envelope elsewhere.
+func (s *Server) faultBody(r *http.Request, status int) []byte {
+	msg := fmt.Sprintf("injected fault: HTTP %d", status)
+	if strings.HasPrefix(strings.ToLower(r.URL.Path), "/oauth/") {
+		code := "invalid_request"
+		switch {
+		case status == http.StatusTooManyRequests || status >= 500:
+			code = "temporarily_unavailable"
+		case status == http.StatusUnauthorized:
+			code = "invalid_client"
+		}
+		return mustJSON(oauthBody{Error: code, Description: msg})
+	}
+	exc := excInternal
 	switch {
 	case status == http.StatusUnauthorized:
-		code = "invalid_client"
-	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
-		code = "temporarily_unavailable"
-	case status >= 500:
-		code = "server_error"
+		exc = excSecurity
+	case status == http.StatusForbidden:
+		exc = excNotAllowed
+	case status == http.StatusNotFound:
+		exc = excNotFound
+	case status == http.StatusTooManyRequests:
+		exc = excRateLimit
+	case status < 500:
+		exc = excFormat
 	}
-	return oauthErr(status, code, "%s (injected fault)", http.StatusText(status)).body()
+	return s.envelope(status, exc, codeFault, msg, "The service is temporarily unavailable.").Body
 }
 
-// serveAndDrop executes the request normally, then closes the connection
-// instead of answering.
-func (s *Server) serveAndDrop(w http.ResponseWriter, r *http.Request, rec *RequestRecord) {
-	sink := &discardWriter{header: http.Header{}}
-	lower := strings.ToLower(r.URL.Path)
-	if lower == "/oauth/token" || lower == "/oauth/token/" {
-		s.serveToken(sink, r, rec)
-	} else {
-		s.serveREST(sink, r, rec)
-	}
-	rec.Status = 0
-	dropConnection(w)
-}
-
-type discardWriter struct{ header http.Header }
-
-func (d *discardWriter) Header() http.Header         { return d.header }
-func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discardWriter) WriteHeader(int)             {}
-
-// dropConnection closes the TCP connection without an HTTP answer.
+// dropConnection closes the TCP connection without an answer.
 func dropConnection(w http.ResponseWriter) {
 	if hj, ok := w.(http.Hijacker); ok {
 		if conn, _, err := hj.Hijack(); err == nil {
@@ -235,7 +207,112 @@ func dropConnection(w http.ResponseWriter) {
 			return
 		}
 	}
-	// Not hijackable (HTTP/2, a recorder): net/http aborts the answer and
-	// closes the stream on this sentinel panic.
+	// No hijacking (HTTP/2): aborting the handler resets the stream.
 	panic(http.ErrAbortHandler)
+}
+
+// RequestRecord is one request the sandbox saw (admin calls excluded).
+type RequestRecord struct {
+	Method    string    `json:"method"`
+	Path      string    `json:"path"` // without the query string; card numbers masked
+	GrantType string    `json:"grant_type,omitempty"`
+	XAction   string    `json:"x_action,omitempty"`
+	Status    int       `json:"status"` // 0 while running, or when the connection was dropped
+	Time      time.Time `json:"time"`
+	Fault     string    `json:"fault,omitempty"` // e.g. "status 503", "delay 200ms", "drop after_read"
+}
+
+// maxRecords bounds the log of a long-running sandbox.
+const maxRecords = 10000
+
+func (s *Server) beginRecord(r *http.Request) *RequestRecord {
+	rec := &RequestRecord{
+		Method:  r.Method,
+		Path:    redact.String(r.URL.Path),
+		XAction: redact.String(r.Header.Get("X-Action")),
+		Time:    s.now(),
+	}
+	s.reqMu.Lock()
+	s.requests = append(s.requests, rec)
+	if len(s.requests) > maxRecords {
+		s.requests = append([]*RequestRecord(nil), s.requests[len(s.requests)-maxRecords:]...)
+	}
+	s.reqMu.Unlock()
+	return rec
+}
+
+func (s *Server) setGrant(rec *RequestRecord, grant string) {
+	s.reqMu.Lock()
+	rec.GrantType = redact.String(grant)
+	s.reqMu.Unlock()
+}
+
+func (s *Server) setFault(rec *RequestRecord, what string) {
+	s.reqMu.Lock()
+	rec.Fault = what
+	s.reqMu.Unlock()
+}
+
+func (s *Server) logRequest(rec *RequestRecord) {
+	if !s.log.Enabled(logging.Info) {
+		return
+	}
+	s.reqMu.Lock()
+	r := *rec
+	s.reqMu.Unlock()
+	line := fmt.Sprintf("%s %s -> %d", r.Method, r.Path, r.Status)
+	if r.GrantType != "" {
+		line += " grant_type=" + r.GrantType
+	}
+	if r.XAction != "" {
+		line += " x-action=" + r.XAction
+	}
+	if r.Fault != "" {
+		line += " fault=" + r.Fault
+	}
+	s.log.Infof("%s", line)
+}
+
+// Requests returns what the sandbox saw, oldest first.
+func (s *Server) Requests() []RequestRecord {
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	out := make([]RequestRecord, len(s.requests))
+	for i, r := range s.requests {
+		out[i] = *r
+	}
+	return out
+}
+
+// ResetRequests forgets every recorded request.
+func (s *Server) ResetRequests() {
+	s.reqMu.Lock()
+	s.requests = nil
+	s.reqMu.Unlock()
+}
+
+// recordingWriter stores the final status in the record before the answer
+// is written, so a client that has its answer also sees it in Requests().
+type recordingWriter struct {
+	http.ResponseWriter
+	s       *Server
+	rec     *RequestRecord
+	written bool
+}
+
+func (w *recordingWriter) WriteHeader(status int) {
+	if !w.written {
+		w.written = true
+		w.s.reqMu.Lock()
+		w.rec.Status = status
+		w.s.reqMu.Unlock()
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *recordingWriter) Write(b []byte) (int, error) {
+	if !w.written {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
 }

@@ -2,51 +2,58 @@ package sandbox
 
 import (
 	"context"
+	"net/http"
 	"time"
 )
 
-// idemEntry is one X-Action id: in flight until done is closed, then the
-// answer every duplicate gets.
+// idemEntry is the first execution of one X-Action id.
 type idemEntry struct {
-	done     chan struct{}
-	resp     DispatchResponse // written before done is closed
-	finished time.Time
+	done chan struct{} // closed when resp is set
+	resp DispatchResponse
+	at   time.Time
 }
 
-// idempotent runs a mutating call once per (client, X-Action) within the
-// window (IdempotencyWindow after the first call finished) and answers every
-// duplicate — also one arriving while the first still runs — with the first
-// answer. The real server's semantics are unknown (spec §9.2); this is what
-// the Java offline resend path presumes.
-func (s *Server) idempotent(ctx context.Context, client, xAction, lang string, run func() DispatchResponse) DispatchResponse {
+// idempotent runs fn once per (client, X-Action) within IdempotencyWindow
+// and answers repeats, even concurrent ones, with the first result (same
+// status and body). The real server's semantics are unknown (spec §9.2); this
+// is what a client retrying a timed-out create or start needs. Errors are
+// remembered too, except that authorization is checked before, so a 401
+// from an expired token never sticks to the id.
+func (s *Server) idempotent(ctx context.Context, client, xAction string, fn func() DispatchResponse) DispatchResponse {
 	key := client + "\x00" + xAction
-	now := time.Now()
+	now := s.now()
 	s.mu.Lock()
-	for k, e := range s.idem {
-		if !e.finished.IsZero() && now.Sub(e.finished) > s.opts.IdempotencyWindow {
-			delete(s.idem, k)
-		}
-	}
-	if e := s.idem[key]; e != nil {
+	if e, ok := s.idem[key]; ok && now.Sub(e.at) < IdempotencyWindow {
 		s.mu.Unlock()
 		select {
 		case <-e.done:
-			return e.resp
+			return DispatchResponse{Status: e.resp.Status, Body: append([]byte(nil), e.resp.Body...)}
 		case <-ctx.Done():
-			return s.errorResponse(errConflict("a request with this X-Action is still being processed"), lang)
-		case <-s.life.Done():
-			return s.errorResponse(errConflict("a request with this X-Action is still being processed"), lang)
+		case <-s.ctx.Done():
+		}
+		return s.envelope(http.StatusServiceUnavailable, excInternal, codeUnavailable,
+			"gave up waiting for the first request with this X-Action", "Please try again.")
+	}
+	e := &idemEntry{done: make(chan struct{}), at: now}
+	s.idem[key] = e
+	if len(s.idem)%64 == 0 {
+		s.pruneIdemLocked(now)
+	}
+	s.mu.Unlock()
+	defer close(e.done)
+	e.resp = s.envelope(http.StatusInternalServerError, excInternal, codeUnavailable, "the request failed inside the sandbox", "Please try again.")
+	e.resp = fn()
+	return e.resp
+}
+
+func (s *Server) pruneIdemLocked(now time.Time) {
+	for k, e := range s.idem {
+		if now.Sub(e.at) >= IdempotencyWindow {
+			select {
+			case <-e.done:
+				delete(s.idem, k)
+			default:
+			}
 		}
 	}
-	e := &idemEntry{done: make(chan struct{})}
-	s.idem[key] = e
-	s.mu.Unlock()
-
-	resp := run()
-	s.mu.Lock()
-	e.resp = resp
-	e.finished = time.Now()
-	s.mu.Unlock()
-	close(e.done)
-	return resp
 }

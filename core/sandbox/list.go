@@ -1,6 +1,9 @@
 package sandbox
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
@@ -12,365 +15,396 @@ import (
 // 10 items (spec §3.3).
 const defaultPageSize = 10
 
-type sortKey struct {
+// listBody is the list envelope. Data is null when empty, as recorded
+// (spec §3.6), so clients must normalize.
+type listBody struct {
+	Count    int    `json:"count"`
+	Data     []any  `json:"data"`
+	ScrollID string `json:"scroll_id,omitempty"`
+}
+
+// scroll is a started scrollable list: a snapshot of the matching objects.
+type scroll struct {
+	items   []object
+	pos     int
+	count   int
+	fields  []string
+	ttl     time.Duration
+	expires time.Time
+}
+
+type sortKeyDir struct {
 	path []string
 	desc bool
+	name string
 }
 
-// listParams are the list parameters of one request (spec §3.3). preset,
-// geo[...], expand and meta are accepted and ignored.
-type listParams struct {
-	count, offset int
-	fields        [][]string
-	sort          []sortKey
-	q             qnode
-	scrollID      string
-	scrollExpire  time.Duration // > 0 starts (or extends) a scroll
-}
+// list answers get-without-id. Parameters the sandbox does not interpret
+// (preset, geo[...], expand, meta) are accepted and ignored.
+func (s *Server) list(c *call) DispatchResponse {
+	q := c.query
+	if q == nil {
+		q = url.Values{}
+	}
+	if id := q.Get("scroll_id"); id != "" {
+		return s.nextScrollPage(id, q)
+	}
+	count, resp, ok := s.intParam(q, "count", defaultPageSize)
+	if !ok {
+		return resp
+	}
+	offset, resp, ok := s.intParam(q, "offset", 0)
+	if !ok {
+		return resp
+	}
+	filter, err := parseQuery(q.Get("q"))
+	if err != nil {
+		return s.badRequest(codeBadQuery, "q: "+err.Error())
+	}
+	keys, resp, ok := s.sortKeys(q)
+	if !ok {
+		return resp
+	}
+	fields := splitFields(q.Get("fields"))
 
-type scroll struct {
-	resource string
-	ids      []string // the matching objects, sorted, when the scroll began
-	pos      int
-	total    int
-	count    int
-	fields   [][]string
-	expire   time.Duration
-	expires  time.Time
-}
-
-func parseListParams(v url.Values) (*listParams, *apiError) {
-	p := &listParams{count: defaultPageSize, q: qAll{}}
-	for _, f := range []struct {
-		name string
-		dst  *int
-	}{{"count", &p.count}, {"offset", &p.offset}} {
-		raw := strings.TrimSpace(v.Get(f.name))
-		if raw == "" {
-			continue
-		}
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 0 {
-			return nil, errFormat("%s must be a non-negative integer, got %s", f.name, quote(raw))
-		}
-		*f.dst = n
-	}
-	p.fields = parseFields(v["fields"])
-	keys, aerr := parseSortParams(v)
-	if aerr != nil {
-		return nil, aerr
-	}
-	p.sort = keys
-	if q := v.Get("q"); q != "" {
-		n, err := parseQuery(q)
-		if err != nil {
-			return nil, errFormat("q: %v", err)
-		}
-		p.q = n
-	}
-	p.scrollID = v.Get("scroll_id")
-	if raw := strings.TrimSpace(v.Get("scroll_expire")); raw != "" {
-		d, ok := parseExpire(raw)
-		if !ok {
-			return nil, errFormat("scroll_expire must be a duration such as \"5m\" or \"30s\", got %s", quote(raw))
-		}
-		p.scrollExpire = d
-	}
-	return p, nil
-}
-
-func parseFields(values []string) [][]string {
-	var out [][]string
-	for _, v := range values {
-		for _, f := range strings.Split(v, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				out = append(out, strings.Split(f, "."))
-			}
-		}
-	}
-	return out
-}
-
-// parseSortParams reads "sort=field:order,..." (successor SDK; the REST
-// handler also folds the legacy sort[field] keys into it in request order)
-// and any remaining sort[field]=order keys, which url.Values cannot order, by
-// field name.
-func parseSortParams(v url.Values) ([]sortKey, *apiError) {
-	var keys []sortKey
-	add := func(field, order string) *apiError {
-		field = strings.TrimSpace(field)
-		switch strings.ToLower(strings.TrimSpace(order)) {
-		case "", "asc":
-			keys = append(keys, sortKey{path: strings.Split(field, ".")})
-		case "desc":
-			keys = append(keys, sortKey{path: strings.Split(field, "."), desc: true})
-		default:
-			return errFormat("sort[%s] must be \"asc\" or \"desc\", got %s", field, quote(order))
-		}
-		if field == "" {
-			return errFormat("sort has an empty field name")
-		}
-		return nil
-	}
-	for _, s := range v["sort"] {
-		for _, part := range strings.Split(s, ",") {
-			if strings.TrimSpace(part) == "" {
-				continue
-			}
-			f, o, _ := strings.Cut(part, ":")
-			if e := add(f, o); e != nil {
-				return nil, e
-			}
-		}
-	}
-	var bracketed []string
-	for k := range v {
-		if strings.HasPrefix(k, "sort[") && strings.HasSuffix(k, "]") {
-			bracketed = append(bracketed, k)
-		}
-	}
-	sort.Strings(bracketed)
-	for _, k := range bracketed {
-		if e := add(k[len("sort["):len(k)-1], v.Get(k)); e != nil {
-			return nil, e
-		}
-	}
-	return keys, nil
-}
-
-// parseExpire reads "5m", "30s", "1h30m", "2d" or bare seconds.
-func parseExpire(s string) (time.Duration, bool) {
-	if n, err := strconv.Atoi(s); err == nil && n > 0 {
-		return time.Duration(n) * time.Second, true
-	}
-	if strings.HasSuffix(s, "d") {
-		if n, err := strconv.Atoi(strings.TrimSuffix(s, "d")); err == nil && n > 0 {
-			return time.Duration(n) * 24 * time.Hour, true
-		}
-	}
-	d, err := time.ParseDuration(s)
-	return d, err == nil && d > 0
-}
-
-// list answers a list request: {"count": total, "data": [...] | null,
-// "scroll_id"?}. data is null when empty, as recorded from the real server
-// (spec §3.6), so clients normalize it.
-func (s *Server) list(resource string, v url.Values) (any, *apiError) {
-	p, aerr := parseListParams(v)
-	if aerr != nil {
-		return nil, aerr
-	}
-	if p.scrollID != "" {
-		return s.continueScroll(resource, p)
-	}
 	s.mu.Lock()
-	objs := s.collection(resource).all()
-	s.mu.Unlock()
-
-	matched := objs[:0]
-	for _, o := range objs {
-		if p.q.match(o) {
-			matched = append(matched, o)
+	var items []object
+	for _, id := range c.coll.order {
+		o := c.coll.items[id]
+		if filter == nil || filter.match(o) {
+			items = append(items, cloneObject(o))
 		}
 	}
-	sortObjects(matched, p.sort)
-	total := len(matched)
+	s.mu.Unlock()
+	sortObjects(items, keys)
 
-	if p.scrollExpire > 0 {
-		// A scroll starts at the beginning: clients suppress offset (spec §3.3).
-		if p.count == 0 {
-			p.count = defaultPageSize // a scroll of empty pages would never end
+	if exp := q.Get("scroll_expire"); exp != "" {
+		ttl, err := parseScrollExpire(exp)
+		if err != nil {
+			return s.badRequest(codeBadQuery, "scroll_expire: "+err.Error())
 		}
-		ids := make([]string, len(matched))
-		for i, o := range matched {
-			ids[i], _ = o["id"].(string)
-		}
-		sc := &scroll{resource: resource, ids: ids, pos: min(p.count, len(ids)), total: total, count: p.count,
-			fields: p.fields, expire: p.scrollExpire, expires: time.Now().Add(p.scrollExpire)}
-		id := s.randFrom(lowerAlnum, 40)
+		sc := &scroll{items: items, pos: min(offset, len(items)), count: count, fields: fields, ttl: ttl}
+		id := randomHex(20)
+		page := sc.next(s.now())
 		s.mu.Lock()
-		s.purgeScrollsLocked(time.Now())
+		s.pruneScrollsLocked()
 		s.scrolls[id] = sc
 		s.mu.Unlock()
-		return listBody(total, project(matched[:sc.pos], p.fields), id), nil
+		return s.reply(listBody{Count: len(items), Data: project(page, fields), ScrollID: id})
 	}
-	start := min(p.offset, total)
-	end := min(start+p.count, total)
-	return listBody(total, project(matched[start:end], p.fields), ""), nil
+	lo := min(offset, len(items))
+	hi := min(lo+count, len(items))
+	return s.reply(listBody{Count: len(items), Data: project(items[lo:hi], fields)})
 }
 
-// continueScroll returns the next page of a scroll; past the end it returns
-// an empty page (the PHP guide loops until one comes back).
-func (s *Server) continueScroll(resource string, p *listParams) (any, *apiError) {
-	now := time.Now()
+func (sc *scroll) next(now time.Time) []object {
+	lo := sc.pos
+	hi := min(lo+sc.count, len(sc.items))
+	sc.pos = hi
+	sc.expires = now.Add(sc.ttl)
+	return sc.items[lo:hi]
+}
+
+// nextScrollPage continues a scroll; an exhausted scroll answers empty pages
+// until it expires (the PHP guide loops until an empty page, spec §3.3).
+func (s *Server) nextScrollPage(id string, q url.Values) DispatchResponse {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.purgeScrollsLocked(now)
-	sc := s.scrolls[p.scrollID]
-	if sc == nil || sc.resource != resource {
-		// 400, not 404: Java reads ProductNotFoundException on a list as
-		// "empty result" (spec §4.7), which would hide the lost scroll.
-		return nil, errFormat("scroll_id is unknown or expired")
+	sc, ok := s.scrolls[id]
+	now := s.now()
+	if ok && !now.Before(sc.expires) {
+		delete(s.scrolls, id)
+		ok = false
 	}
-	if p.scrollExpire > 0 {
-		sc.expire = p.scrollExpire
+	if !ok {
+		s.mu.Unlock()
+		// 400, not 404: Java treats ProductNotFoundException on a list as an
+		// empty result and would silently stop paging.
+		return s.envelope(http.StatusBadRequest, excFormat, codeNoScroll,
+			"scroll_id is unknown or expired; start a new scroll with scroll_expire", "The list has expired. Please reload it.")
 	}
-	sc.expires = now.Add(sc.expire)
-	end := min(sc.pos+sc.count, len(sc.ids))
-	page := make([]object, 0, end-sc.pos)
-	coll := s.collection(resource)
-	for _, id := range sc.ids[sc.pos:end] {
-		if o, ok := coll.byID[id]; ok { // deleted since the scroll began: skipped
-			page = append(page, cloneObject(o))
+	if exp := q.Get("scroll_expire"); exp != "" {
+		if ttl, err := parseScrollExpire(exp); err == nil {
+			sc.ttl = ttl
 		}
 	}
-	sc.pos = end
-	return listBody(sc.total, project(page, sc.fields), p.scrollID), nil
+	if n, err := strconv.Atoi(q.Get("count")); err == nil && n >= 0 {
+		sc.count = n
+	}
+	page := sc.next(now)
+	body := listBody{Count: len(sc.items), Data: project(page, sc.fields), ScrollID: id}
+	s.mu.Unlock()
+	return s.reply(body)
 }
 
-func (s *Server) purgeScrollsLocked(now time.Time) {
+func (s *Server) pruneScrollsLocked() {
+	now := s.now()
 	for id, sc := range s.scrolls {
-		if now.After(sc.expires) {
+		if !now.Before(sc.expires) {
 			delete(s.scrolls, id)
 		}
 	}
 }
 
-func listBody(total int, page []object, scrollID string) map[string]any {
-	body := map[string]any{"count": total, "data": nil}
-	if len(page) > 0 {
-		body["data"] = page
+// parseScrollExpire reads Elasticsearch-style durations ("30s", "5m", "1h",
+// "1d") and Go durations.
+func parseScrollExpire(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return d, nil
 	}
-	if scrollID != "" {
-		body["scroll_id"] = scrollID
+	if n, err := strconv.Atoi(strings.TrimSuffix(v, "d")); err == nil && n > 0 && strings.HasSuffix(v, "d") {
+		return time.Duration(n) * 24 * time.Hour, nil
 	}
-	return body
+	return 0, fmt.Errorf("must be a positive duration such as 30s, 5m or 1h, got %q", v)
 }
 
-// sortObjects sorts stably (ties keep creation order). Missing values sort
-// last in either direction; numbers compare numerically and before strings.
-func sortObjects(objs []object, keys []sortKey) {
+func (s *Server) intParam(q url.Values, name string, def int) (int, DispatchResponse, bool) {
+	v := strings.TrimSpace(q.Get(name))
+	if v == "" {
+		return def, DispatchResponse{}, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, s.badRequest(codeBadQuery, fmt.Sprintf("%s must be a non-negative integer, got %q", name, v)), false
+	}
+	// count=0 is taken literally (only the total comes back); the real
+	// server's reading is unknown.
+	return n, DispatchResponse{}, true
+}
+
+// sortKeys reads sort=a:asc,b:desc (ordered) and sort[a]=asc keys (url.Values
+// has no order: several of those sort by field name).
+func (s *Server) sortKeys(q url.Values) ([]sortKeyDir, DispatchResponse, bool) {
+	var pairs [][2]string
+	for _, v := range q["sort"] {
+		for _, part := range strings.Split(v, ",") {
+			if part = strings.TrimSpace(part); part == "" {
+				continue
+			}
+			f, d, _ := strings.Cut(part, ":")
+			pairs = append(pairs, [2]string{f, d})
+		}
+	}
+	var bracketed []string
+	for k := range q {
+		if f, ok := sortKey(k); ok {
+			bracketed = append(bracketed, f)
+		}
+	}
+	sort.Strings(bracketed)
+	for _, f := range bracketed {
+		pairs = append(pairs, [2]string{f, q.Get("sort[" + f + "]")})
+	}
+	var out []sortKeyDir
+	for _, p := range pairs {
+		f, d := strings.TrimSpace(p[0]), strings.ToLower(strings.TrimSpace(p[1]))
+		if f == "" {
+			return nil, s.badRequest(codeBadQuery, "sort needs a field name"), false
+		}
+		switch d {
+		case "", "asc":
+			out = append(out, sortKeyDir{path: strings.Split(f, "."), name: f})
+		case "desc":
+			out = append(out, sortKeyDir{path: strings.Split(f, "."), desc: true, name: f})
+		default:
+			return nil, s.badRequest(codeBadQuery, fmt.Sprintf("sort[%s] must be asc or desc, got %q", f, p[1])), false
+		}
+	}
+	return out, DispatchResponse{}, true
+}
+
+// sortObjects sorts stably; objects missing a field come last either way.
+func sortObjects(items []object, keys []sortKeyDir) {
 	if len(keys) == 0 {
 		return
 	}
-	sort.SliceStable(objs, func(i, j int) bool {
+	sort.SliceStable(items, func(i, j int) bool {
 		for _, k := range keys {
-			c := compareValues(firstScalar(objs[i], k.path), firstScalar(objs[j], k.path), k.desc)
-			if c != 0 {
-				return c < 0
+			a, aok := firstValue(items[i], k.path)
+			b, bok := firstValue(items[j], k.path)
+			switch {
+			case !aok && !bok:
+				continue
+			case !aok:
+				return false
+			case !bok:
+				return true
 			}
+			c := compareValues(a, b)
+			if c == 0 {
+				continue
+			}
+			if k.desc {
+				return c > 0
+			}
+			return c < 0
 		}
 		return false
 	})
 }
 
-func firstScalar(o object, path []string) any {
-	for _, v := range lookupPath(map[string]any(o), path) {
-		if _, ok := scalarString(v); ok {
-			return v
+// compareValues orders numbers numerically, then everything else as text.
+func compareValues(a, b any) int {
+	fa, aNum := numberOf(a)
+	fb, bNum := numberOf(b)
+	if aNum && bNum {
+		switch {
+		case fa < fb:
+			return -1
+		case fa > fb:
+			return 1
 		}
+		return 0
+	}
+	if aNum != bNum { // numbers before text
+		if aNum {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(strings.ToLower(scalarText(a)), strings.ToLower(scalarText(b)))
+}
+
+func numberOf(v any) (float64, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	f, err := n.Float64()
+	return f, err == nil
+}
+
+func scalarText(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case json.Number:
+		return t.String()
+	case bool:
+		return strconv.FormatBool(t)
+	case nil:
+		return ""
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// firstValue returns the first scalar at path (arrays on the way: first
+// element that has it).
+func firstValue(v any, path []string) (any, bool) {
+	vals := valuesAt(v, path)
+	if len(vals) == 0 {
+		return nil, false
+	}
+	return vals[0], true
+}
+
+// valuesAt collects every value at path, descending into arrays on the way
+// (idents.type matches any ident's type).
+func valuesAt(v any, path []string) []any {
+	if len(path) == 0 {
+		if a, ok := v.([]any); ok {
+			var out []any
+			for _, e := range a {
+				out = append(out, valuesAt(e, nil)...)
+			}
+			return out
+		}
+		return []any{v}
+	}
+	switch t := v.(type) {
+	case object:
+		return valuesAt(map[string]any(t), path)
+	case map[string]any:
+		next, ok := t[path[0]]
+		if !ok {
+			// JSON keys are case-sensitive, but a query written as
+			// merchantref should still find merchantRef.
+			for k, e := range t {
+				if strings.EqualFold(k, path[0]) {
+					next, ok = e, true
+					break
+				}
+			}
+		}
+		if !ok {
+			return nil
+		}
+		return valuesAt(next, path[1:])
+	case []any:
+		var out []any
+		for _, e := range t {
+			out = append(out, valuesAt(e, path)...)
+		}
+		return out
 	}
 	return nil
 }
 
-// compareValues orders a before b (<0) for the given direction.
-func compareValues(a, b any, desc bool) int {
-	switch {
-	case a == nil && b == nil:
-		return 0
-	case a == nil:
-		return 1
-	case b == nil:
-		return -1
-	}
-	c := 0
-	an, aNum := number(a)
-	bn, bNum := number(b)
-	aNum, bNum = aNum && isNumeric(a), bNum && isNumeric(b)
-	switch {
-	case aNum && bNum:
-		switch {
-		case an < bn:
-			c = -1
-		case an > bn:
-			c = 1
+func splitFields(v string) []string {
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
 		}
-	case aNum:
-		c = -1
-	case bNum:
-		c = 1
-	default:
-		as, _ := scalarString(a)
-		bs, _ := scalarString(b)
-		c = strings.Compare(strings.ToLower(as), strings.ToLower(bs))
-	}
-	if desc {
-		c = -c
-	}
-	return c
-}
-
-// project keeps only the requested fields (nested a.b allowed). object and
-// id are always kept so a client can still tell what it got; the spec says
-// only "all other fields are filtered out" (spec §3.3).
-func project(objs []object, fields [][]string) []object {
-	if len(fields) == 0 {
-		return objs
-	}
-	out := make([]object, len(objs))
-	for i, o := range objs {
-		out[i] = projectOne(o, fields)
 	}
 	return out
 }
 
-func projectOne(o object, fields [][]string) object {
-	p := object{}
-	for _, k := range []string{"object", "id"} {
-		if v, ok := o[k]; ok {
-			p[k] = v
+// project keeps only the named fields (nested as a.b). "object" and "id" are
+// always kept: a client needs the id to address the object and the object
+// name to type it; whether the real server keeps them is unknown.
+func project(items []object, fields []string) []any {
+	if len(items) == 0 {
+		return nil
+	}
+	out := make([]any, len(items))
+	for i, o := range items {
+		if len(fields) == 0 {
+			out[i] = o
+			continue
 		}
+		paths := [][]string{{"object"}, {"id"}}
+		for _, f := range fields {
+			paths = append(paths, strings.Split(f, "."))
+		}
+		out[i] = object(projectMap(o, paths))
 	}
-	for _, f := range fields {
-		copyPath(o, p, f)
-	}
-	return p
+	return out
 }
 
-func copyPath(src, dst map[string]any, path []string) {
-	v, ok := src[path[0]]
-	if !ok {
-		return
-	}
-	if len(path) == 1 {
-		dst[path[0]] = v
-		return
-	}
-	switch t := v.(type) {
-	case map[string]any:
-		sub, _ := dst[path[0]].(map[string]any)
-		if sub == nil {
-			sub = map[string]any{}
+func projectMap(m map[string]any, paths [][]string) map[string]any {
+	groups := map[string][][]string{}
+	whole := map[string]bool{}
+	for _, p := range paths {
+		if len(p) == 1 {
+			whole[p[0]] = true
+		} else {
+			groups[p[0]] = append(groups[p[0]], p[1:])
 		}
-		copyPath(t, sub, path[1:])
-		dst[path[0]] = sub
-	case []any:
-		arr, _ := dst[path[0]].([]any)
-		if len(arr) != len(t) {
-			arr = make([]any, len(t))
+	}
+	out := map[string]any{}
+	for k, v := range m {
+		if whole[k] {
+			out[k] = v
+			continue
 		}
-		for i, e := range t {
-			m, ok := e.(map[string]any)
-			if !ok {
-				continue
+		sub, ok := groups[k]
+		if !ok {
+			continue
+		}
+		switch t := v.(type) {
+		case map[string]any:
+			out[k] = projectMap(t, sub)
+		case []any:
+			a := make([]any, 0, len(t))
+			for _, e := range t {
+				if em, ok := e.(map[string]any); ok {
+					a = append(a, projectMap(em, sub))
+				}
 			}
-			sub, _ := arr[i].(map[string]any)
-			if sub == nil {
-				sub = map[string]any{}
-			}
-			copyPath(m, sub, path[1:])
-			arr[i] = sub
+			out[k] = a
 		}
-		dst[path[0]] = arr
 	}
+	return out
 }

@@ -1,8 +1,11 @@
 package sandbox
 
 import (
+	"bytes"
+	crand "crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -13,18 +16,24 @@ import (
 	"github.com/libsecucard/libsecucard/core/errs"
 )
 
-// TokenInfo describes who an access token was issued to.
-type TokenInfo struct {
-	ClientID   string    `json:"client_id"`
-	Grant      string    `json:"grant"`                 // client_credentials | device | appuser (kept across refreshes)
-	DeviceUUID string    `json:"device_uuid,omitempty"` // device grant: the uuid of step 1; appuser: the "device" parameter
-	Username   string    `json:"username,omitempty"`    // appuser grant
-	Expires    time.Time `json:"expires"`
+// tokenInfo is what the sandbox remembers about an access or refresh token.
+type tokenInfo struct {
+	clientID   string
+	deviceUUID string // device grant: the vendor uuid of step 1
+	username   string // appuser grant
+	expires    time.Time
 }
 
-type accessToken struct{ TokenInfo }
-
-type refreshToken struct{ TokenInfo }
+// deviceCode is one device-flow authorization in progress.
+type deviceCode struct {
+	userCode string
+	clientID string
+	uuid     string
+	issued   time.Time
+	expires  time.Time
+	lastPoll time.Time
+	state    deviceState
+}
 
 type deviceState int
 
@@ -35,67 +44,97 @@ const (
 	deviceConsumed
 )
 
-type deviceCode struct {
-	code, userCode, clientID, uuid string
-	issued, expires, lastPoll      time.Time
-	state                          deviceState
+// Exact OAuth strings (spec §2.3).
+const (
+	tokenScope = "https://scope.secucard.com/e/api"
+	tokenType  = "bearer"
+)
+
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	ExpiresIn    int64  `json:"expires_in"`
+	TokenType    string `json:"token_type"`
+	Scope        string `json:"scope"`
+	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
-const scope = "https://scope.secucard.com/e/api"
+type deviceCodesResponse struct {
+	DeviceCode      string `json:"device_code"`
+	UserCode        string `json:"user_code"`
+	VerificationURL string `json:"verification_url"`
+	ExpiresIn       int64  `json:"expires_in"`
+	Interval        int    `json:"interval"`
+}
 
-// serveToken answers POST /oauth/token for form and JSON bodies alike (spec
-// §2.1); the Accept header is ignored (Java asks for form-encoding).
+// maxBody bounds request bodies; real payloads are a few kilobytes.
+const maxBody = 10 << 20
+
+// serveToken implements POST /oauth/token for every grant.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, rec *RequestRecord) {
 	if r.Method != http.MethodPost {
-		e := oauthErr(http.StatusMethodNotAllowed, "invalid_request", "the token endpoint only accepts POST")
-		s.write(w, rec, e.status, e.body())
+		s.oauthError(w, http.StatusMethodNotAllowed, "invalid_request", "the token endpoint only accepts POST")
 		return
 	}
-	params, err := readTokenParams(r)
+	p, err := tokenParams(r)
 	if err != nil {
-		e := oauthErr(http.StatusBadRequest, "invalid_request", "the request body cannot be read: %v", err)
-		s.write(w, rec, e.status, e.body())
+		s.oauthError(w, http.StatusBadRequest, "invalid_request", err.Error())
 		return
 	}
-	rec.GrantType = params.Get("grant_type")
-	body, oerr := s.grant(params, "http://"+r.Host)
-	if oerr != nil {
-		s.write(w, rec, oerr.status, oerr.body())
+	grant := p.Get("grant_type")
+	s.setGrant(rec, grant)
+	switch grant {
+	case "":
+		s.oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type is required")
+		return
+	case "client_credentials", "device", "refresh_token", "appuser":
+	default:
+		// The PHP SDK's "password" grant is included here: whether the real
+		// server supports it is unknown, so the sandbox does not.
+		s.oauthError(w, http.StatusBadRequest, "unsupported_grant_type", fmt.Sprintf("grant_type %q is not supported", grant))
 		return
 	}
-	s.write(w, rec, http.StatusOK, body)
+	if status, body, ok := s.checkClient(p); !ok {
+		s.oauthError(w, status, body.Error, body.Description)
+		return
+	}
+	switch grant {
+	case "client_credentials":
+		s.writeToken(w, tokenInfo{clientID: s.clientID})
+	case "device":
+		s.deviceGrant(w, r, p)
+	case "refresh_token":
+		s.refreshGrant(w, p)
+	case "appuser":
+		s.appUserGrant(w, p)
+	}
 }
 
-// readTokenParams reads a form or JSON body into form values. Nested JSON
-// objects (deviceinfo) become bracket keys, as the form encoding has them.
-func readTokenParams(r *http.Request) (url.Values, error) {
-	raw, err := io.ReadAll(r.Body)
+// tokenParams reads a form or a JSON body (spec §2.1: both occur). JSON
+// objects are flattened to the form's bracket keys (deviceinfo[name]). The
+// Accept header is ignored: Java sends a form media type there.
+func tokenParams(r *http.Request) (url.Values, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cannot read the request body")
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	trimmed := strings.TrimSpace(string(raw))
-	if strings.Contains(ct, "json") || strings.HasPrefix(trimmed, "{") {
-		v, err := decodeJSON(raw)
-		if err != nil {
-			return nil, err
-		}
+	trimmed := bytes.TrimSpace(body)
+	if ct == "application/json" || strings.HasSuffix(ct, "+json") || (ct != "application/x-www-form-urlencoded" && len(trimmed) > 0 && trimmed[0] == '{') {
+		v, err := decodeValue(trimmed)
 		m, ok := v.(map[string]any)
-		if !ok && v != nil {
-			return nil, errNotObject
+		if err != nil || !ok {
+			return nil, fmt.Errorf("the body is not a JSON object")
 		}
 		out := url.Values{}
 		flattenParams(out, "", m)
 		return out, nil
 	}
-	return url.ParseQuery(trimmed)
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, fmt.Errorf("the body is not a valid form")
+	}
+	return vals, nil
 }
-
-type notObjectError struct{}
-
-func (notObjectError) Error() string { return "the JSON body is not an object" }
-
-var errNotObject error = notObjectError{}
 
 func flattenParams(out url.Values, prefix string, m map[string]any) {
 	for k, v := range m {
@@ -104,323 +143,335 @@ func flattenParams(out url.Values, prefix string, m map[string]any) {
 			key = prefix + "[" + k + "]"
 		}
 		switch t := v.(type) {
+		case nil:
+		case string:
+			out.Set(key, t)
+		case json.Number:
+			out.Set(key, t.String())
+		case bool:
+			out.Set(key, fmt.Sprint(t))
 		case map[string]any:
 			flattenParams(out, key, t)
-		case nil:
 		default:
-			if str, ok := scalarString(t); ok {
-				out.Set(key, str)
-			}
+			b, _ := json.Marshal(t)
+			out.Set(key, string(b))
 		}
 	}
 }
 
-// grant runs one token request and returns the answer body.
-func (s *Server) grant(p url.Values, baseURL string) ([]byte, *oauthError) {
-	gt := p.Get("grant_type")
-	switch gt {
-	case "":
-		return nil, oauthErr(http.StatusBadRequest, "invalid_request", "grant_type is required")
-	case "client_credentials", "device", "refresh_token", "appuser":
-	default:
-		// "password" (PHP only) is unknown to every other SDK; whether the
-		// real server supports it is unknown, so the sandbox does not.
-		return nil, oauthErr(http.StatusBadRequest, "unsupported_grant_type", "grant_type %q is not supported", gt)
+// checkClient validates client_id/client_secret, which every grant sends as
+// body parameters (spec §2.1: no HTTP Basic).
+func (s *Server) checkClient(p url.Values) (int, oauthBody, bool) {
+	id, secret := p.Get("client_id"), p.Get("client_secret")
+	if id == "" {
+		return http.StatusBadRequest, oauthBody{"invalid_request", "client_id is required"}, false
 	}
-	for _, k := range []string{"client_id", "client_secret"} {
-		if p.Get(k) == "" {
-			return nil, oauthErr(http.StatusBadRequest, "invalid_request", "%s is required", k)
-		}
+	if secret == "" {
+		return http.StatusBadRequest, oauthBody{"invalid_request", "client_secret is required"}, false
 	}
-	if !equalSecret(p.Get("client_id"), s.clientID) || !equalSecret(p.Get("client_secret"), s.clientSecret) {
-		return nil, oauthErr(http.StatusUnauthorized, "invalid_client", "client authentication failed: unknown client_id or wrong client_secret")
+	idOK := subtle.ConstantTimeCompare([]byte(id), []byte(s.clientID)) == 1
+	secretOK := subtle.ConstantTimeCompare([]byte(secret), []byte(s.clientSecret)) == 1
+	if !idOK || !secretOK {
+		return http.StatusUnauthorized, oauthBody{"invalid_client", "the client credentials are invalid"}, false
 	}
-	now := time.Now()
+	return 0, oauthBody{}, true
+}
+
+func (s *Server) oauthError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, mustJSON(oauthBody{Error: code, Description: desc}))
+}
+
+// issue stores a new access and refresh token for info.
+func (s *Server) issue(info tokenInfo) tokenResponse {
+	now := s.now()
+	access, refresh := randomHex(20), randomHex(20) // 40 hex, like recorded tokens
+	a, rt := info, info
+	a.expires = now.Add(s.opts.TokenTTL)
+	rt.expires = now.Add(s.opts.RefreshTokenTTL)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch gt {
-	case "client_credentials":
-		return s.issueLocked(TokenInfo{ClientID: s.clientID, Grant: gt}, now), nil
-	case "device":
-		code, uuid := p.Get("code"), p.Get("uuid")
-		// The successor SDK sends the device_code of step 2 under "uuid" (spec
-		// §2.2); whether the real server accepts that is unknown, so tolerate it.
-		if code == "" && s.devices[uuid] != nil {
+	s.accessToks[access] = &a
+	s.refreshToks[refresh] = &rt
+	s.mu.Unlock()
+	return tokenResponse{
+		AccessToken: access, ExpiresIn: wholeSeconds(s.opts.TokenTTL), TokenType: tokenType,
+		Scope: tokenScope, RefreshToken: refresh,
+	}
+}
+
+func (s *Server) writeToken(w http.ResponseWriter, info tokenInfo) {
+	writeJSON(w, http.StatusOK, mustJSON(s.issue(info)))
+}
+
+// wholeSeconds rounds down but never below 1: expires_in 0 would tell a
+// client the token is already dead.
+func wholeSeconds(d time.Duration) int64 {
+	if n := int64(d / time.Second); n >= 1 {
+		return n
+	}
+	return 1
+}
+
+// deviceGrant serves both steps: step 1 carries uuid, step 2 carries code
+// (spec §2.2).
+func (s *Server) deviceGrant(w http.ResponseWriter, r *http.Request, p url.Values) {
+	code, uuid := p.Get("code"), p.Get("uuid")
+	if code == "" && uuid != "" {
+		// The successor SDK polls with the device_code under "uuid" (spec
+		// §2.2); whether the real server accepts that is unknown, the
+		// sandbox does when the value is a device code it issued.
+		s.mu.Lock()
+		_, isCode := s.devices[uuid]
+		s.mu.Unlock()
+		if isCode {
 			code, uuid = uuid, ""
 		}
-		switch {
-		case code != "":
-			return s.pollDeviceLocked(code, now)
-		case uuid != "":
-			return s.issueDeviceCodeLocked(uuid, baseURL, now), nil
+	}
+	switch {
+	case code != "":
+		s.pollDevice(w, code)
+	case uuid != "":
+		s.issueDeviceCodes(w, r, uuid)
+	default:
+		s.oauthError(w, http.StatusBadRequest, "invalid_request", "the device grant needs uuid (step 1) or code (step 2)")
+	}
+}
+
+func (s *Server) issueDeviceCodes(w http.ResponseWriter, r *http.Request, uuid string) {
+	now := s.now()
+	dc := &deviceCode{clientID: s.clientID, uuid: uuid, issued: now, expires: now.Add(s.opts.DeviceCodeTTL)}
+	deviceCodeStr := randomHex(16)
+	s.mu.Lock()
+	for {
+		dc.userCode = s.userCodeLocked()
+		if _, taken := s.userCodes[dc.userCode]; !taken {
+			break
 		}
-		return nil, oauthErr(http.StatusBadRequest, "invalid_request", "uuid (to request codes) or code (to poll) is required")
-	case "refresh_token":
-		return s.refreshLocked(p.Get("refresh_token"), now)
-	default: // appuser
-		return s.appUserLocked(p, now)
 	}
+	s.devices[deviceCodeStr] = dc
+	s.userCodes[dc.userCode] = deviceCodeStr
+	s.mu.Unlock()
+	interval := s.opts.DeviceInterval
+	if interval < 0 {
+		interval = 0
+	}
+	writeJSON(w, http.StatusOK, mustJSON(deviceCodesResponse{
+		DeviceCode:      deviceCodeStr,
+		UserCode:        dc.userCode,
+		VerificationURL: requestBase(r) + "/sandbox/verify",
+		ExpiresIn:       wholeSeconds(s.opts.DeviceCodeTTL),
+		Interval:        interval,
+	}))
 }
 
-func equalSecret(got, want string) bool {
-	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+// userCodeLocked makes 8 lowercase letters/digits (spec §2.3, e.g. vfazyp5f).
+func (s *Server) userCodeLocked() string {
+	const alphabet = "abcdefghijkmnpqrstuvwxyz23456789" // no 0/o/1/l: read aloud at a till
+	b := make([]byte, 8)
+	_, _ = crand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)] // 256 % 32 == 0: uniform
+	}
+	return string(b)
 }
 
-// issueLocked creates an access token and a refresh token. Every grant gets a
-// refresh token, so clients exercise refresh (spec §2.3 leaves open whether
-// client_credentials gets one).
-func (s *Server) issueLocked(info TokenInfo, now time.Time) []byte {
-	access, refresh := s.randHex(40), s.randHex(40)
-	info.Expires = now.Add(s.opts.TokenTTL)
-	s.tokens[access] = &accessToken{info}
-	rinfo := info
-	rinfo.Expires = now.Add(s.opts.RefreshTokenTTL)
-	s.refreshes[refresh] = &refreshToken{rinfo}
-	return mustEncode(map[string]any{
-		"access_token":  access,
-		"expires_in":    wholeSeconds(s.opts.TokenTTL),
-		"token_type":    "bearer",
-		"scope":         scope,
-		"refresh_token": refresh,
-	})
+// requestBase is the scheme://host the client used, so verification_url
+// works whether the sandbox runs via Start or inside an httptest server.
+func requestBase(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
 }
 
-// wholeSeconds is a duration as the wire states it: whole seconds, at least 1.
-// The server still honours the exact duration (sub-second TTLs in tests).
-func wholeSeconds(d time.Duration) int {
-	return max(1, int(d/time.Second))
+// pollDevice answers step 2. The order of checks: unknown, consumed,
+// expired, too fast, denied, pending, approved.
+func (s *Server) pollDevice(w http.ResponseWriter, code string) {
+	now := s.now()
+	s.mu.Lock()
+	dc, ok := s.devices[code]
+	if !ok || dc.state == deviceConsumed {
+		s.mu.Unlock()
+		s.oauthError(w, http.StatusBadRequest, "invalid_grant", "the device code is unknown or was already used")
+		return
+	}
+	if !now.Before(dc.expires) {
+		s.mu.Unlock()
+		s.oauthError(w, http.StatusBadRequest, "expired_token", "the device code has expired")
+		return
+	}
+	// slow_down is RFC 8628 behaviour; whether the real server sends it is
+	// unknown (spec §2.4: no SDK handles it). Every poll counts, so a client
+	// that keeps hammering keeps being told.
+	tooFast := s.opts.DeviceInterval > 0 && !dc.lastPoll.IsZero() &&
+		now.Sub(dc.lastPoll) < time.Duration(s.opts.DeviceInterval)*time.Second-pollSlack
+	dc.lastPoll = now
+	if tooFast {
+		s.mu.Unlock()
+		s.oauthError(w, http.StatusBadRequest, "slow_down", fmt.Sprintf("poll at most every %d seconds", s.opts.DeviceInterval))
+		return
+	}
+	if dc.state == devicePending && s.opts.DeviceAutoApprove >= 0 && !now.Before(dc.issued.Add(s.opts.DeviceAutoApprove)) {
+		dc.state = deviceApproved
+	}
+	switch dc.state {
+	case deviceDenied:
+		s.mu.Unlock()
+		// 400, not 401: Java and JS treat any 401 during polling as
+		// "pending" and would poll a denied code until it expires.
+		s.oauthError(w, http.StatusBadRequest, "access_denied", "the user denied the authorization")
+		return
+	case devicePending:
+		s.mu.Unlock()
+		// 401 is recorded real behaviour (spec §2.4).
+		s.oauthError(w, http.StatusUnauthorized, "authorization_pending", "the user has not yet entered the user code")
+		return
+	}
+	dc.state = deviceConsumed
+	info := tokenInfo{clientID: dc.clientID, deviceUUID: dc.uuid}
+	s.mu.Unlock()
+	s.writeToken(w, info)
 }
 
-func (s *Server) issueDeviceCodeLocked(uuid, baseURL string, now time.Time) []byte {
-	d := &deviceCode{
-		code:     s.randHex(32),
-		userCode: s.randFrom(lowerAlnum, 8),
-		clientID: s.clientID,
-		uuid:     uuid,
-		issued:   now,
-		expires:  now.Add(s.opts.DeviceCodeTTL),
-	}
-	for s.userCodes[d.userCode] != nil {
-		d.userCode = s.randFrom(lowerAlnum, 8)
-	}
-	s.devices[d.code] = d
-	s.userCodes[d.userCode] = d
-	return mustEncode(map[string]any{
-		"device_code":      d.code,
-		"user_code":        d.userCode,
-		"verification_url": baseURL + "/sandbox/verify",
-		"expires_in":       wholeSeconds(s.opts.DeviceCodeTTL),
-		"interval":         max(0, s.opts.DeviceInterval),
-	})
-}
+// pollSlack tolerates clients that time polls from when they sent the
+// previous request rather than from its answer.
+const pollSlack = 250 * time.Millisecond
 
-// pollDeviceLocked answers step 2 of the device flow.
-func (s *Server) pollDeviceLocked(code string, now time.Time) ([]byte, *oauthError) {
-	d := s.devices[code]
-	if d == nil || d.clientID != s.clientID {
-		return nil, oauthErr(http.StatusBadRequest, "invalid_grant", "the device code is unknown")
-	}
-	if d.state == deviceConsumed {
-		return nil, oauthErr(http.StatusBadRequest, "invalid_grant", "the device code was already exchanged for a token")
-	}
-	if !now.Before(d.expires) {
-		return nil, oauthErr(http.StatusBadRequest, "expired_token", "the device code has expired")
-	}
-	if d.state == deviceDenied {
-		// 400, not 401: Java and JS treat any 401 while polling as "pending"
-		// and would poll until their deadline (spec §2.4).
-		return nil, oauthErr(http.StatusBadRequest, "access_denied", "the user denied the device authorization")
-	}
-	if d.state == devicePending && s.opts.DeviceAutoApprove > 0 && !now.Before(d.issued.Add(s.opts.DeviceAutoApprove)) {
-		d.state = deviceApproved
-	}
-	if d.state == devicePending {
-		// slow_down is RFC 8628 behaviour; whether the real server sends it is
-		// unknown (no SDK handles it, spec §2.4). A little slack absorbs
-		// latency jitter between polls that keep the interval.
-		interval := time.Duration(s.opts.DeviceInterval) * time.Second
-		tooSoon := interval > 0 && !d.lastPoll.IsZero() && now.Sub(d.lastPoll) < interval-min(250*time.Millisecond, interval/4)
-		d.lastPoll = now
-		if tooSoon {
-			return nil, oauthErr(http.StatusBadRequest, "slow_down", "polling faster than the interval of %d s", s.opts.DeviceInterval)
-		}
-		return nil, oauthErr(http.StatusUnauthorized, "authorization_pending", "the user has not yet entered the user code")
-	}
-	d.state = deviceConsumed
-	return s.issueLocked(TokenInfo{ClientID: d.clientID, Grant: "device", DeviceUUID: d.uuid}, now), nil
-}
-
-// refreshLocked rotates: the old refresh token stops working, so clients must
-// store the new one (spec §2.6: Java and .NET tolerate rotation).
-func (s *Server) refreshLocked(rt string, now time.Time) ([]byte, *oauthError) {
+func (s *Server) refreshGrant(w http.ResponseWriter, p url.Values) {
+	rt := p.Get("refresh_token")
 	if rt == "" {
-		return nil, oauthErr(http.StatusBadRequest, "invalid_request", "refresh_token is required")
+		s.oauthError(w, http.StatusBadRequest, "invalid_request", "refresh_token is required")
+		return
 	}
-	old := s.refreshes[rt]
-	if old == nil || old.ClientID != s.clientID {
-		return nil, oauthErr(http.StatusBadRequest, "invalid_grant", "the refresh token is unknown or was revoked")
+	now := s.now()
+	s.mu.Lock()
+	info, ok := s.refreshToks[rt]
+	if ok {
+		// Rotation: the old refresh token dies with its first use, so clients
+		// must store the new one (Java/.NET tolerate rotation, spec §2.6).
+		delete(s.refreshToks, rt)
 	}
-	delete(s.refreshes, rt)
-	if !now.Before(old.Expires) {
-		return nil, oauthErr(http.StatusBadRequest, "invalid_grant", "the refresh token has expired")
+	s.mu.Unlock()
+	if !ok || info.clientID != s.clientID || !now.Before(info.expires) {
+		s.oauthError(w, http.StatusBadRequest, "invalid_grant", "the refresh token is invalid, revoked or expired")
+		return
 	}
-	return s.issueLocked(old.TokenInfo, now), nil
+	s.writeToken(w, *info)
 }
 
-// appUserLocked checks an app user's password. A wrong one is 401
-// invalid_grant: RFC 6749 would say 400, but Java and PHP map 401 to "access
-// denied", which is what a wrong password means to a cashier (spec §2.4).
-func (s *Server) appUserLocked(p url.Values, now time.Time) ([]byte, *oauthError) {
+func (s *Server) appUserGrant(w http.ResponseWriter, p url.Values) {
 	user, pass := p.Get("username"), p.Get("password")
-	for k, v := range map[string]string{"username": user, "password": pass} {
-		if v == "" {
-			return nil, oauthErr(http.StatusBadRequest, "invalid_request", "%s is required", k)
-		}
+	if user == "" {
+		s.oauthError(w, http.StatusBadRequest, "invalid_request", "username is required")
+		return
 	}
-	want, ok := s.opts.AppUsers[user]
-	if !ok || !equalSecret(pass, want) {
-		return nil, oauthErr(http.StatusUnauthorized, "invalid_grant", "wrong username or password")
+	if pass == "" {
+		s.oauthError(w, http.StatusBadRequest, "invalid_request", "password is required")
+		return
 	}
-	return s.issueLocked(TokenInfo{ClientID: s.clientID, Grant: "appuser", Username: user, DeviceUUID: p.Get("device")}, now), nil
+	want, ok := s.appUsers[user]
+	if !ok || subtle.ConstantTimeCompare([]byte(want), []byte(pass)) != 1 {
+		// RFC 6749 would answer 400; 401 is chosen because the legacy SDKs
+		// turn 401 into "auth denied", which is what a wrong password is.
+		s.oauthError(w, http.StatusUnauthorized, "invalid_grant", "the username or password is wrong")
+		return
+	}
+	s.writeToken(w, tokenInfo{clientID: s.clientID, username: user, deviceUUID: p.Get("device")})
 }
 
 // ValidToken reports whether accessToken was issued by this sandbox and has
-// not expired. Safe for concurrent use.
+// not expired.
 func (s *Server) ValidToken(accessToken string) bool {
-	_, ok := s.tokenInfo(accessToken, time.Now())
+	_, ok := s.tokenClient(accessToken)
 	return ok
 }
 
-// TokenInfo describes a valid access token (false when unknown or expired).
-func (s *Server) TokenInfo(accessToken string) (TokenInfo, bool) {
-	return s.tokenInfo(accessToken, time.Now())
-}
-
-func (s *Server) tokenInfo(accessToken string, now time.Time) (TokenInfo, bool) {
+// tokenClient returns the client a valid token belongs to.
+func (s *Server) tokenClient(accessToken string) (string, bool) {
+	if accessToken == "" {
+		return "", false
+	}
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.tokens[accessToken]
-	if t == nil || !now.Before(t.Expires) {
-		return TokenInfo{}, false
+	info, ok := s.accessToks[accessToken]
+	if !ok || !now.Before(info.expires) {
+		return "", false
 	}
-	return t.TokenInfo, true
+	return info.clientID, true
 }
 
-// clientOf names the client a token was issued to, expired or not ("" when
-// unknown), for event routing.
+// clientOf returns the client of any token it issued, expired or not.
 func (s *Server) clientOf(accessToken string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t := s.tokens[accessToken]; t != nil {
-		return t.ClientID
+	if info, ok := s.accessToks[accessToken]; ok {
+		return info.clientID
 	}
 	return ""
 }
 
-// ExpireTokens makes every issued access token expire now.
+// ExpireTokens makes every issued access token expire now; refresh tokens
+// stay valid.
 func (s *Server) ExpireTokens() {
-	now := time.Now()
+	past := s.now().Add(-time.Nanosecond)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, t := range s.tokens {
-		if t.Expires.After(now) {
-			t.Expires = now
-		}
+	for _, t := range s.accessToks {
+		t.expires = past
 	}
 }
 
-// RevokeRefreshTokens invalidates every refresh token (refresh then answers
-// invalid_grant).
+// RevokeRefreshTokens makes every refresh token invalid (invalid_grant).
 func (s *Server) RevokeRefreshTokens() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	clear(s.refreshes)
+	s.refreshToks = map[string]*tokenInfo{}
 }
 
-// adminError is a failed admin operation: HTTP status, code and message.
-type adminError struct {
-	status  int
-	code    string
-	message string
-	field   string
-}
-
-func (e *adminError) err() error {
-	if e == nil {
-		return nil
-	}
-	return errs.Invalid(e.field, "%s", e.message)
-}
-
-func (e *adminError) body() []byte {
-	return adminJSON(map[string]any{"error": e.code, "message": e.message})
-}
-
-// ApproveDevice approves the device code with this user code, as a person at
-// the verification URL would. Approving twice is not an error.
+// ApproveDevice approves the device code shown as userCode.
 func (s *Server) ApproveDevice(userCode string) error {
-	return s.setDeviceState(userCode, deviceApproved).err()
+	return s.setDeviceErr("sandbox.approve_device", userCode, func(dc *deviceCode) { dc.state = deviceApproved })
 }
 
-// DenyDevice denies the device code: polls answer access_denied.
+// DenyDevice denies the device code shown as userCode (polls get access_denied).
 func (s *Server) DenyDevice(userCode string) error {
-	return s.setDeviceState(userCode, deviceDenied).err()
+	return s.setDeviceErr("sandbox.deny_device", userCode, func(dc *deviceCode) { dc.state = deviceDenied })
 }
 
-// ExpireDevice makes the device code expire now: polls answer expired_token.
+// ExpireDevice makes the code expire now (polls get expired_token).
 func (s *Server) ExpireDevice(userCode string) error {
-	return s.setDeviceState(userCode, -1).err()
+	past := s.now().Add(-time.Nanosecond)
+	return s.setDeviceErr("sandbox.expire_device", userCode, func(dc *deviceCode) { dc.expires = past })
 }
 
-// setDeviceState moves a device code; to -1 means "expire now".
-func (s *Server) setDeviceState(userCode string, to deviceState) *adminError {
-	userCode = strings.ToLower(strings.TrimSpace(userCode))
-	if userCode == "" {
-		return &adminError{http.StatusBadRequest, "invalid_request", "user_code is required", "user_code"}
+// setDeviceErr is setDevice for the Go API, which returns a plain error.
+func (s *Server) setDeviceErr(op, userCode string, f func(*deviceCode)) error {
+	if _, err := s.setDevice(op, userCode, f); err != nil {
+		return err
 	}
-	now := time.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d := s.userCodes[userCode]
-	if d == nil {
-		return &adminError{http.StatusNotFound, "not_found", "user_code " + quote(userCode) + " was never issued", "user_code"}
-	}
-	if to == -1 {
-		if d.state == deviceConsumed {
-			return &adminError{http.StatusConflict, "invalid_state", "user_code " + quote(userCode) + " was already exchanged for a token", "user_code"}
-		}
-		d.expires = now
-		return nil
-	}
-	switch {
-	case d.state == to:
-		return nil
-	case d.state == deviceConsumed:
-		return &adminError{http.StatusConflict, "invalid_state", "user_code " + quote(userCode) + " was already exchanged for a token", "user_code"}
-	case !now.Before(d.expires):
-		return &adminError{http.StatusConflict, "invalid_state", "user_code " + quote(userCode) + " has expired", "user_code"}
-	case d.state != devicePending:
-		return &adminError{http.StatusConflict, "invalid_state", "user_code " + quote(userCode) + " was already " + d.state.String(), "user_code"}
-	}
-	d.state = to
 	return nil
 }
 
-func (st deviceState) String() string {
-	switch st {
-	case devicePending:
-		return "pending"
-	case deviceApproved:
-		return "approved"
-	case deviceDenied:
-		return "denied"
-	case deviceConsumed:
-		return "consumed"
+// setDevice changes the device code shown as userCode. The status is what
+// the admin API answers: 400 for a missing or used code, 404 for an unknown.
+func (s *Server) setDevice(op, userCode string, f func(*deviceCode)) (int, *errs.Error) {
+	if userCode == "" {
+		return http.StatusBadRequest, errs.Invalid("user_code", "is required")
 	}
-	return "unknown"
-}
-
-func quote(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dc, ok := s.devices[s.userCodes[strings.ToLower(strings.TrimSpace(userCode))]]
+	if !ok {
+		e := errs.New(errs.InvalidArgument, op, "user_code %q is not a device code this sandbox issued", userCode)
+		e.Field = "user_code"
+		return http.StatusNotFound, e
+	}
+	if dc.state == deviceConsumed {
+		e := errs.New(errs.InvalidArgument, op, "user_code %q was already exchanged for a token", userCode)
+		e.Field = "user_code"
+		return http.StatusBadRequest, e
+	}
+	f(dc)
+	return http.StatusOK, nil
 }

@@ -1,114 +1,117 @@
 package sandbox
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
-
-	"github.com/libsecucard/libsecucard/core/product"
 )
 
-// serveREST translates /api/v2/<product>/<resource>[/<id>[/<action>[/<arg>...]]]
-// onto Dispatch (spec §3.1). Product, resource and action match
-// case-insensitively (spec §9.1); ids are exact.
-func (s *Server) serveREST(w http.ResponseWriter, r *http.Request, rec *RequestRecord) {
-	lang := r.Header.Get("Accept-Language")
+// serveREST translates an HTTP request under /api/v2 into a Dispatch call:
+// /api/v2/<product>/<resource>[/<id>[/<action>[/<arg>...]]] (spec §3.1).
+func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	var segs []string
-	for _, p := range strings.Split(strings.Trim(r.URL.Path[len("/api/v2"):], "/"), "/") {
-		if p != "" {
+	for _, p := range strings.Split(r.URL.Path[len("/api/v2"):], "/") {
+		if p != "" { // .NET's trailing-slash base gives "//"
 			segs = append(segs, p)
 		}
 	}
 	if len(segs) < 2 {
-		s.writeAPIError(w, rec, errNotFound("no product.resource in the path %s", r.URL.Path), lang)
+		writeDispatch(w, s.notFound(codeNoRoute, "the path needs /api/v2/<product>/<resource>"))
 		return
 	}
 	req := DispatchRequest{
 		Product:  segs[0],
 		Resource: segs[1],
-		Token:    bearerToken(r.Header.Get("Authorization")),
+		Token:    bearer(r.Header.Get("Authorization")),
 		XAction:  r.Header.Get("X-Action"),
-		Language: lang,
 		Query:    restQuery(r.URL.RawQuery),
 	}
-	rest := segs[2:]
-	// POST <resource>/<action> without an id (smart/transactions/Diagnosis).
-	if res, ok := product.Lookup(segs[0] + "." + segs[1]); ok && len(rest) == 1 && r.Method == http.MethodPost {
-		if a, ok := res.Action(rest[0]); ok && a.NoID {
-			req.Action, rest = rest[0], nil
-		}
+	if len(segs) > 2 {
+		req.ID = segs[2]
 	}
-	if len(rest) > 0 {
-		req.ID, rest = rest[0], rest[1:]
+	if len(segs) > 3 {
+		req.Action = segs[3]
 	}
-	if len(rest) > 0 {
-		req.Action, req.Args = rest[0], rest[1:]
+	if len(segs) > 4 {
+		req.Args = segs[4:]
 	}
 	switch r.Method {
-	case http.MethodGet:
+	case http.MethodGet, http.MethodHead:
 		req.Op = "get"
 	case http.MethodPost:
 		req.Op = "add"
 		if req.Action != "" {
 			req.Op = "exec"
-		} else if req.ID != "" {
-			s.writeAPIError(w, rec, errNotAllowed("POST on an object needs an action; use PUT to update %s", quote(req.ID)), lang)
-			return
 		}
-	case http.MethodPut, http.MethodPatch: // PATCH: JS SDK only (spec §3.2)
+	case http.MethodPut, http.MethodPatch: // PATCH: JS only (spec §3.2)
 		req.Op = "update"
 	case http.MethodDelete:
 		req.Op = "delete"
 	default:
-		s.writeAPIError(w, rec, errMethod(r.Method), lang)
+		writeDispatch(w, s.envelope(http.StatusMethodNotAllowed, excNotAllowed, codeBadMethod,
+			"method "+r.Method+" is not supported (GET, POST, PUT, PATCH, DELETE)", "This action is not allowed."))
 		return
 	}
-	if r.Method != http.MethodGet {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				s.writeAPIError(w, rec, &apiError{http.StatusRequestEntityTooLarge, "ProductFormatException",
-					"the request body is larger than 16 MiB", "The request is too large.", "Die Anfrage ist zu groß."}, lang)
-			}
-			return // the client went away mid-body: nobody to answer
-		}
-		req.Body = body
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	if err != nil {
+		writeDispatch(w, s.badRequest(codeBadBody, "the request body could not be read"))
+		return
 	}
-	resp := s.Dispatch(r.Context(), req)
-	s.write(w, rec, resp.Status, resp.Body)
+	req.Body = body
+	writeDispatch(w, s.Dispatch(r.Context(), req))
 }
 
-// bearerToken extracts the token of "Bearer <token>" (scheme in any case).
-func bearerToken(h string) string {
-	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+func writeDispatch(w http.ResponseWriter, resp DispatchResponse) {
+	writeJSON(w, resp.Status, resp.Body)
+}
+
+// bearer extracts the token of "Bearer <token>" (scheme case-insensitive).
+func bearer(h string) string {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
 	if !ok || !strings.EqualFold(scheme, "bearer") {
 		return ""
 	}
-	return strings.TrimSpace(token)
+	return strings.TrimSpace(tok)
 }
 
-// restQuery parses the query string, raw or percent-encoded brackets alike
-// (.NET sends sort[created] unencoded, Java sort%5Bcreated%5D; spec §3.3),
-// and folds the sort[field] keys into one "sort" value that keeps their
-// order, which url.Values alone would lose. Malformed pairs are skipped.
+// restQuery parses the query string tolerantly: brackets raw or
+// percent-encoded (.NET does not encode, spec §3.3), undecodable pairs
+// skipped. sort[x] keys are additionally joined, in their order, into one
+// sort=x:dir,y:dir value, because url.Values loses the order that gives
+// sort priority.
 func restQuery(raw string) url.Values {
-	v, _ := url.ParseQuery(raw)
-	var order []string
+	out := url.Values{}
+	var sorts []string
 	for _, pair := range strings.Split(raw, "&") {
-		k, val, _ := strings.Cut(pair, "=")
-		key, err1 := url.QueryUnescape(k)
-		value, err2 := url.QueryUnescape(val)
-		if err1 != nil || err2 != nil || !strings.HasPrefix(key, "sort[") || !strings.HasSuffix(key, "]") {
+		if pair == "" {
 			continue
 		}
-		order = append(order, key[len("sort["):len(key)-1]+":"+value)
-		v.Del(key)
+		k, v, _ := strings.Cut(pair, "=")
+		key, err1 := url.QueryUnescape(k)
+		val, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil {
+			key, val = k, v
+		}
+		if f, ok := sortKey(key); ok {
+			sorts = append(sorts, f+":"+val)
+			continue
+		}
+		out.Add(key, val)
 	}
-	if len(order) > 0 {
-		v["sort"] = append(v["sort"], strings.Join(order, ","))
+	if len(sorts) > 0 {
+		if prev := out.Get("sort"); prev != "" {
+			sorts = append([]string{prev}, sorts...)
+		}
+		out.Set("sort", strings.Join(sorts, ","))
 	}
-	return v
+	return out
+}
+
+// sortKey returns x for "sort[x]".
+func sortKey(k string) (string, bool) {
+	if strings.HasPrefix(k, "sort[") && strings.HasSuffix(k, "]") && len(k) > len("sort[]") {
+		return k[len("sort[") : len(k)-1], true
+	}
+	return "", false
 }

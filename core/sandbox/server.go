@@ -1,7 +1,19 @@
+// Package sandbox owns the local, in-memory, stateful stand-in for the
+// secucard services: the OAuth token endpoint, the REST API under /api/v2 for
+// every resource of the product catalog, smart.transactions with simulated
+// terminal steps and push events, fault injection, and an admin API under
+// /sandbox. Every test tier, the examples and the bindings run against it;
+// cmd/secucard-sandbox ships it as a program.
+//
+// Where the real server's behaviour is unknown (spec secucard-wire.md says so),
+// the sandbox chooses the tolerant answer and says so in a comment; the README
+// section "Sandbox" lists what it does not reproduce.
 package sandbox
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"math/rand/v2"
 	"net"
@@ -14,140 +26,153 @@ import (
 	"github.com/libsecucard/libsecucard/core/logging"
 )
 
-// Options configure a Server. The zero value is a usable sandbox.
+// Options configure a Server. Zero values mean the defaults below, except
+// DeviceAutoApprove: its zero value approves device codes at once (use -1,
+// the CLI default, for manual approval).
 type Options struct {
-	ClientID, ClientSecret string        // generated when empty: 32 / 64 lowercase hex
-	TokenTTL               time.Duration // access-token lifetime, default 20m; expires_in on the wire is whole seconds, min 1
+	ClientID, ClientSecret string        // generated when empty: 32 lowercase hex / 64 lowercase hex
+	TokenTTL               time.Duration // access-token lifetime, default 20m (expires_in on the wire, whole seconds, min 1)
 	RefreshTokenTTL        time.Duration // default 30 days
-	DeviceCodeTTL          time.Duration // device code lifetime (expires_in), default 1200s
+	DeviceCodeTTL          time.Duration // device code expires_in, default 1200s
 	// DeviceInterval is the device poll interval in whole seconds on the wire,
-	// default 5. Negative: interval 0 on the wire and no slow_down answers (fast
-	// tests of clients that poll back to back).
+	// default 5. Negative: 0 on the wire and no slow_down (for tests that poll
+	// back to back).
 	DeviceInterval int
-	// DeviceAutoApprove approves device codes that long after they were issued.
-	// Zero or negative (the default) never auto-approves: the zero value of
-	// Options must not approve by surprise. For "immediately" use any tiny
-	// positive value such as time.Nanosecond (the CLI maps "0s" to that).
+	// DeviceAutoApprove < 0: never; >= 0: approve that long after the codes
+	// are issued (0 = immediately).
 	DeviceAutoApprove time.Duration
 	// StartDelay is the pause between the simulated terminal steps of
-	// smart.transactions start, default 150ms; negative means no pause.
+	// smart.transactions start, default 150ms; negative: no pause.
 	StartDelay time.Duration
-	AppUsers   map[string]string // appuser grant username -> password; nil: {"cashier": "cashier-password"}
-	Logger     *logging.Logger   // optional request log (lines are redacted by the logger)
-	Seed       int64             // random seed for ids and outcomes; 0 = time-based
-	// IdempotencyWindow is how long an X-Action id is remembered, default 3m.
-	IdempotencyWindow time.Duration
+	AppUsers   map[string]string // appuser grant username -> password; nil: {"cashier":"cashier-password"}
+	Logger     *logging.Logger   // optional request log (redacted)
+	Seed       int64             // random seed for ids/outcomes; 0 = time-based
 }
+
+// Defaults of Options.
+const (
+	DefaultTokenTTL        = 20 * time.Minute
+	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
+	DefaultDeviceCodeTTL   = 1200 * time.Second
+	DefaultDeviceInterval  = 5
+	DefaultStartDelay      = 150 * time.Millisecond
+	// IdempotencyWindow is how long an X-Action id is remembered. The real
+	// server's window is unknown (spec §9.2); 3 minutes covers any client
+	// retry loop.
+	IdempotencyWindow = 3 * time.Minute
+)
 
 // Server is the sandbox. All methods are safe for concurrent use.
 type Server struct {
-	opts                   Options
-	clientID, clientSecret string
-	log                    *logging.Logger
+	opts         Options
+	clientID     string
+	clientSecret string
+	appUsers     map[string]string
+	log          *logging.Logger
+	zone         *time.Location
+	now          func() time.Time // swapped by tests for expiry checks
 
-	// life ends at Close; simulated terminal steps and fault delays stop then.
-	life     context.Context
-	stopLife context.CancelFunc
+	// ctx ends on Close; simulated terminal steps and delays stop with it.
+	ctx    context.Context
+	cancel context.CancelFunc
 
-	rngMu sync.Mutex
-	rng   *rand.Rand
-
-	mu          sync.Mutex
-	tokens      map[string]*accessToken  // access token -> grant record
-	refreshes   map[string]*refreshToken // refresh token -> grant record
-	devices     map[string]*deviceCode   // device_code -> state
-	userCodes   map[string]*deviceCode   // user_code -> state
-	colls       map[string]*collection   // resource name -> objects
-	cardSecrets map[string]cardSecret    // card number -> CSC and PIN (never served)
-	idSeq       map[string]int           // lower-case prefixes (smi_, sls_) count up
-	receiptSeq  int
-	endOfDay    time.Time            // payments completed after this go into the next EndofDay
-	completedAt map[string]time.Time // smart.transactions id -> when start finished
+	mu          sync.Mutex // guards everything below
+	rng         *rand.Rand
+	accessToks  map[string]*tokenInfo
+	refreshToks map[string]*tokenInfo
+	devices     map[string]*deviceCode // by device_code
+	userCodes   map[string]string      // user_code -> device_code
+	colls       map[string]*collection // by resource name
 	scrolls     map[string]*scroll
+	starting    map[string]bool // smart.transactions ids inside start
+	settled     map[string]bool // smart.transactions counted by an EndofDay
+	cardSecrets map[string]cardSecret
+	receiptSeq  int
 	idem        map[string]*idemEntry
-	faults      []*Fault
-	requests    []RequestRecord
+	faults      []*faultEntry
+
+	reqMu    sync.Mutex
+	requests []*RequestRecord
 
 	hub hub
 
-	httpMu  sync.Mutex
-	httpSrv *http.Server
-	baseURL string
+	lifeMu   sync.Mutex
+	httpSrv  *http.Server
+	baseURL  string
+	serveErr chan error
+	closed   bool
 }
-
-// Defaults (spec §2.3, §3.3, brief).
-const (
-	defaultTokenTTL          = 20 * time.Minute
-	defaultRefreshTokenTTL   = 30 * 24 * time.Hour
-	defaultDeviceCodeTTL     = 1200 * time.Second
-	defaultDeviceInterval    = 5
-	defaultStartDelay        = 150 * time.Millisecond
-	defaultIdempotencyWindow = 3 * time.Minute
-	maxRequestRecords        = 10000
-	maxBodyBytes             = 16 << 20 // uploads carry base64 documents
-)
 
 // New builds a sandbox with seed data. It does not listen; use Start or Handler.
 func New(opts Options) (*Server, error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"TokenTTL", opts.TokenTTL}, {"RefreshTokenTTL", opts.RefreshTokenTTL}, {"DeviceCodeTTL", opts.DeviceCodeTTL}, {"IdempotencyWindow", opts.IdempotencyWindow}} {
+	}{{"TokenTTL", opts.TokenTTL}, {"RefreshTokenTTL", opts.RefreshTokenTTL}, {"DeviceCodeTTL", opts.DeviceCodeTTL}} {
 		if d.v < 0 {
-			return nil, errs.Invalid("Options."+d.name, "must not be negative, got %s", d.v)
+			return nil, errs.Invalid(d.name, "must not be negative, got %s", d.v)
 		}
 	}
 	if opts.TokenTTL == 0 {
-		opts.TokenTTL = defaultTokenTTL
+		opts.TokenTTL = DefaultTokenTTL
 	}
 	if opts.RefreshTokenTTL == 0 {
-		opts.RefreshTokenTTL = defaultRefreshTokenTTL
+		opts.RefreshTokenTTL = DefaultRefreshTokenTTL
 	}
 	if opts.DeviceCodeTTL == 0 {
-		opts.DeviceCodeTTL = defaultDeviceCodeTTL
+		opts.DeviceCodeTTL = DefaultDeviceCodeTTL
 	}
 	if opts.DeviceInterval == 0 {
-		opts.DeviceInterval = defaultDeviceInterval
+		opts.DeviceInterval = DefaultDeviceInterval
 	}
 	if opts.StartDelay == 0 {
-		opts.StartDelay = defaultStartDelay
-	}
-	if opts.IdempotencyWindow == 0 {
-		opts.IdempotencyWindow = defaultIdempotencyWindow
-	}
-	if opts.AppUsers == nil {
-		opts.AppUsers = map[string]string{"cashier": "cashier-password"}
-	}
-	seed := opts.Seed
-	if seed == 0 {
-		seed = time.Now().UnixNano()
+		opts.StartDelay = DefaultStartDelay
 	}
 	s := &Server{
-		opts:        opts,
-		log:         opts.Logger.With("sandbox: "),
-		rng:         rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x5ec0ca7d)),
-		tokens:      map[string]*accessToken{},
-		refreshes:   map[string]*refreshToken{},
-		devices:     map[string]*deviceCode{},
-		userCodes:   map[string]*deviceCode{},
-		colls:       map[string]*collection{},
-		cardSecrets: map[string]cardSecret{},
-		idSeq:       map[string]int{},
-		scrolls:     map[string]*scroll{},
-		idem:        map[string]*idemEntry{},
-		endOfDay:    time.Now(),
-		completedAt: map[string]time.Time{},
+		opts:         opts,
+		clientID:     opts.ClientID,
+		clientSecret: opts.ClientSecret,
+		log:          opts.Logger.With("sandbox: "),
+		zone:         serverZone(),
+		now:          time.Now,
+		accessToks:   map[string]*tokenInfo{},
+		refreshToks:  map[string]*tokenInfo{},
+		devices:      map[string]*deviceCode{},
+		userCodes:    map[string]string{},
+		colls:        map[string]*collection{},
+		scrolls:      map[string]*scroll{},
+		starting:     map[string]bool{},
+		settled:      map[string]bool{},
+		cardSecrets:  map[string]cardSecret{},
+		idem:         map[string]*idemEntry{},
 	}
-	s.life, s.stopLife = context.WithCancel(context.Background())
-	s.clientID, s.clientSecret = opts.ClientID, opts.ClientSecret
 	if s.clientID == "" {
-		s.clientID = s.randHex(32)
+		s.clientID = randomHex(16)
 	}
 	if s.clientSecret == "" {
-		s.clientSecret = s.randHex(64)
+		s.clientSecret = randomHex(32)
 	}
+	s.appUsers = opts.AppUsers
+	if s.appUsers == nil {
+		s.appUsers = map[string]string{"cashier": "cashier-password"}
+	}
+	seed := uint64(opts.Seed)
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	s.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.hub.init(s.ctx, s.log)
 	s.seed()
 	return s, nil
+}
+
+// serverZone is the zone of the real server's timestamps (+01:00/+02:00).
+func serverZone() *time.Location {
+	if loc, err := time.LoadLocation("Europe/Berlin"); err == nil {
+		return loc
+	}
+	return time.FixedZone("CET", 3600)
 }
 
 // ClientID is the one client id the sandbox accepts.
@@ -161,133 +186,136 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 // Start listens on addr (e.g. "127.0.0.1:0") and serves in the background.
 func (s *Server) Start(addr string) error {
-	s.httpMu.Lock()
-	defer s.httpMu.Unlock()
-	if s.httpSrv != nil {
-		return errs.New(errs.InvalidArgument, "sandbox.start", "the sandbox is already started at %s", s.baseURL)
-	}
-	if s.life.Err() != nil {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if s.closed {
 		return errs.New(errs.Closed, "sandbox.start", "the sandbox is closed")
+	}
+	if s.httpSrv != nil {
+		return errs.New(errs.InvalidArgument, "sandbox.start", "the sandbox already listens at %s", s.baseURL)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return errs.Classify("sandbox.start", err)
+		return errs.Wrap(errs.Network, "sandbox.start", err, "cannot listen on %s: %s", addr, err.Error())
 	}
-	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	s.baseURL = "http://" + ln.Addr().String()
-	srv := s.httpSrv
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Errorf("serve: %v", err)
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	s.baseURL = "http://" + net.JoinHostPort(host, port)
+	s.httpSrv = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return s.ctx },
+	}
+	s.serveErr = make(chan error, 1)
+	go func(srv *http.Server) {
+		err := srv.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
 		}
-	}()
-	s.log.Infof("listening on %s", s.baseURL)
+		s.serveErr <- err
+	}(s.httpSrv)
 	return nil
 }
 
 // URL is "http://127.0.0.1:PORT" after Start, "" before.
 func (s *Server) URL() string {
-	s.httpMu.Lock()
-	defer s.httpMu.Unlock()
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
 	return s.baseURL
 }
 
-// Close stops simulated work and event delivery, lets running requests finish
-// for a moment, then closes every connection. It is safe to call twice.
+// Close stops listening, ends simulated terminal steps and event delivery,
+// and waits for running requests. It is idempotent.
 func (s *Server) Close() error {
-	s.stopLife()
-	s.hub.closeAll()
-	s.httpMu.Lock()
-	srv := s.httpSrv
-	s.httpMu.Unlock()
-	if srv == nil {
+	s.lifeMu.Lock()
+	if s.closed {
+		s.lifeMu.Unlock()
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		_ = srv.Close()
+	s.closed = true
+	srv := s.httpSrv
+	s.lifeMu.Unlock()
+
+	s.cancel()
+	var err error
+	if srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if e := srv.Shutdown(ctx); e != nil {
+			_ = srv.Close()
+			err = errs.Wrap(errs.Internal, "sandbox.close", e, "shutdown: %s", e.Error())
+		}
+		cancel()
+		if e := <-s.serveErr; e != nil && err == nil {
+			err = errs.Wrap(errs.Network, "sandbox.close", e, "serve: %s", e.Error())
+		}
 	}
-	return nil
+	s.hub.wait()
+	return err
 }
 
-// serveHTTP routes one request. API and OAuth requests are recorded and may
-// be faulted; the admin API is plumbing and is neither.
+// serveHTTP routes the three areas. Admin calls are neither faulted nor
+// recorded, so a test can always inspect and repair the sandbox.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Server", "secucard-sandbox")
 	path := r.URL.Path
 	lower := strings.ToLower(path)
 	if lower == "/sandbox" || strings.HasPrefix(lower, "/sandbox/") {
 		s.serveAdmin(w, r)
 		return
 	}
-	started := time.Now()
-	rec := &RequestRecord{Method: r.Method, Path: path, XAction: r.Header.Get("X-Action"), Time: started}
-	defer func() {
-		s.record(*rec)
-		s.log.Infof("%s %s -> %d%s (%s)", rec.Method, rec.Path, rec.Status, faultSuffix(rec.Fault), time.Since(started).Round(time.Millisecond))
-	}()
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-
-	if f := s.takeFault(r.Method, path); f != nil {
-		if handled := s.applyFault(w, r, f, rec); handled {
-			return
-		}
+	rec := s.beginRecord(r)
+	rw := &recordingWriter{ResponseWriter: w, s: s, rec: rec}
+	defer s.logRequest(rec)
+	if s.applyFault(rw, r, rec) {
+		return
 	}
 	switch {
 	case lower == "/oauth/token" || lower == "/oauth/token/":
-		s.serveToken(w, r, rec)
+		s.serveToken(rw, r, rec)
 	case lower == "/api/v2" || strings.HasPrefix(lower, "/api/v2/"):
-		s.serveREST(w, r, rec)
+		s.serveREST(rw, r)
 	default:
-		s.writeAPIError(w, rec, errNotFound("no such endpoint: %s", path), r.Header.Get("Accept-Language"))
+		writeJSON(rw, http.StatusNotFound, s.envelope(http.StatusNotFound, excNotFound, codeNoRoute,
+			"no such path: the sandbox serves /oauth/token, /api/v2/<product>/<resource>/... and /sandbox/...",
+			"The requested service does not exist.").Body)
 	}
 }
 
-func faultSuffix(f string) string {
-	if f == "" {
-		return ""
-	}
-	return " [fault " + f + "]"
-}
-
-// write sends a JSON answer and notes its status in the record.
-func (s *Server) write(w http.ResponseWriter, rec *RequestRecord, status int, body []byte) {
-	rec.Status = status
+// writeJSON answers with a JSON body; every sandbox response is JSON.
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
 
-func (s *Server) writeAPIError(w http.ResponseWriter, rec *RequestRecord, e *apiError, lang string) {
-	s.write(w, rec, e.status, e.envelope(lang, s.supportID()))
-}
-
-// --- randomness (seeded, so ids and demo outcomes are reproducible) ---
-
-const (
-	hexDigits   = "0123456789abcdef"
-	upperAlnum  = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	lowerAlnum  = "abcdefghijklmnopqrstuvwxyz0123456789"
-	idRandomLen = 30 // ids are a prefix plus 30 upper-case alphanumerics (spec §7)
-)
-
-func (s *Server) randFrom(alphabet string, n int) string {
-	s.rngMu.Lock()
-	defer s.rngMu.Unlock()
+// randomHex returns n random bytes as lowercase hex from crypto/rand: it
+// makes credentials, tokens and codes, which must not follow from Seed.
+func randomHex(n int) string {
 	b := make([]byte, n)
-	for i := range b {
-		b[i] = alphabet[s.rng.IntN(len(alphabet))]
+	_, _ = crand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// stamp formats t like the real server: 2006-01-02T15:04:05+01:00.
+func (s *Server) stamp(t time.Time) string {
+	return t.In(s.zone).Format("2006-01-02T15:04:05-07:00")
+}
+
+// sleep waits d, or until ctx or the server ends (false then).
+func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return s.ctx.Err() == nil
 	}
-	return string(b)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-s.ctx.Done():
+		return false
+	}
 }
-
-func (s *Server) randHex(n int) string { return s.randFrom(hexDigits, n) }
-
-// chance reports true with probability p.
-func (s *Server) chance(p float64) bool {
-	s.rngMu.Lock()
-	defer s.rngMu.Unlock()
-	return s.rng.Float64() < p
-}
-
-func (s *Server) supportID() string { return s.randHex(32) }

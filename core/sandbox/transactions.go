@@ -1,497 +1,548 @@
 package sandbox
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/libsecucard/libsecucard/core/redact"
 )
 
-// smart.transactions (spec §7.1, §9.3): create -> "created"; update while
-// created; start/<type> simulates the terminal (display events StartDelay
-// apart, then a "changed" event) and answers the final transaction; cancel,
-// cancelTrx, Diagnosis, EndofDay, preTransaction.
+// StartTypes are the payment types of smart.transactions start (spec §6.2).
+var StartTypes = []string{"demo", "cash", "auto", "cashless", "loyalty", "debit", "creditcard", "invoice", "prepaid", "paypal"}
 
-const txResource = "smart.transactions"
+// Transaction statuses the sandbox uses (spec §7.1; "canceled" as the Java
+// demo spells it, PHP spells it "cancelled").
+const (
+	statusCreated  = "created"
+	statusOK       = "ok"
+	statusFailed   = "failed"
+	statusCanceled = "canceled"
+)
 
-// startTypes are the payment types of start (Java: demo, cash, auto,
-// cashless, loyalty; .NET/PHP add the rest; spec §6.2).
-var startTypes = map[string]bool{
-	"demo": true, "cash": true, "auto": true, "cashless": true, "loyalty": true,
-	"debit": true, "creditcard": true, "invoice": true, "prepaid": true, "paypal": true,
+// demoDeclineRate is the share of demo payments that fail (spec §6.2: demo
+// simulates a random outcome).
+const demoDeclineRate = 0.2
+
+// smartTransactions handles the calls with behaviour beyond generic CRUD.
+func (s *Server) smartTransactions(ctx context.Context, c *call) (DispatchResponse, bool) {
+	switch {
+	case c.op == "add":
+		return s.create(c, func(o object) (DispatchResponse, bool) {
+			o["status"] = statusCreated
+			return s.checkTransaction(o)
+		}), true
+	case c.op == "update" && c.action == "":
+		return s.update(c, func(old, merged object) (DispatchResponse, bool) {
+			id, _ := old["id"].(string)
+			if st, _ := old["status"].(string); st != statusCreated || s.starting[id] {
+				return s.notAllowed(codeBadState, fmt.Sprintf("transaction %s cannot be changed in status %q; only %q transactions can", id, st, statusCreated)), false
+			}
+			merged["status"] = statusCreated
+			return s.checkTransaction(merged)
+		}), true
+	}
+	switch c.action {
+	case "start":
+		return s.startTransaction(c), true
+	case "cancel":
+		return s.cancelTransaction(c), true
+	case "Diagnosis":
+		return s.terminalReport(c, "Diagnose", diagnosisLines), true
+	case "EndofDay":
+		return s.terminalReport(c, "Kassenschnitt", s.endOfDayLines), true
+	case "cancelTrx":
+		return s.cancelByReceipt(c), true
+	case "preTransaction":
+		return s.preTransaction(c), true
+	}
+	return DispatchResponse{}, false
 }
 
-// demoFailureRate is how often a demo start fails: the Java demo notes the
-// server simulates random outcomes (spec §6.2).
-const demoFailureRate = 0.2
-
-// bonusThreshold is the basket sum from which preTransaction offers a bonus
-// product (invented; the real rules are merchant configuration).
-const bonusThreshold = 1000
-
-// serverOwnedTxFields are set by the server only; a client cannot write them.
-var serverOwnedTxFields = []string{"status", "receipt", "receipt_merchant", "receipt_number", "payment_method", "error"}
-
-func init() {
-	createHooks[txResource] = txCreate
-	updateHooks[txResource] = txUpdate
-	for name, h := range map[string]actionHandler{
-		"start":          {fn: (*Server).txStart},
-		"cancel":         {fn: (*Server).txCancel},
-		"canceltrx":      {fn: (*Server).txCancelByReceipt, ownLookup: true},
-		"diagnosis":      {fn: (*Server).txDiagnosis},
-		"endofday":       {fn: (*Server).txEndOfDay},
-		"pretransaction": {fn: (*Server).txPreTransaction},
-	} {
-		actionHandlers[txResource+"."+name] = h
-	}
-}
-
-func txCreate(s *Server, o object) *apiError {
-	for _, k := range serverOwnedTxFields {
-		delete(o, k)
-	}
-	if aerr := validateTx(o); aerr != nil {
-		return aerr
-	}
-	o["status"] = "created"
-	s.completeIdentsLocked(o)
-	return nil
-}
-
-func txUpdate(s *Server, old, merged object) *apiError {
-	if st, _ := old["status"].(string); st != "created" {
-		return errNotAllowed("%s %s has status %s; only transactions with status created can be updated", txResource, quote(old["id"].(string)), quote(st))
-	}
-	for _, k := range serverOwnedTxFields {
-		if v, ok := old[k]; ok {
-			merged[k] = v
-		} else {
-			delete(merged, k)
-		}
-	}
-	if aerr := validateTx(merged); aerr != nil {
-		return aerr
-	}
-	s.completeIdentsLocked(merged)
-	return nil
-}
-
-// validateTx checks the types that matter for money: cents are integers
-// (spec §7: money is integer minor units). Unknown keys are accepted.
-func validateTx(o object) *apiError {
-	if bi, ok := o["basket_info"]; ok {
+// checkTransaction validates money fields: cents are integers (spec §7.1).
+// It runs under s.mu (create and update call their checks locked).
+func (s *Server) checkTransaction(o object) (DispatchResponse, bool) {
+	if bi, ok := o["basket_info"]; ok && bi != nil {
 		m, ok := bi.(map[string]any)
 		if !ok {
-			return errFormat("basket_info must be an object {\"sum\": <cents>, \"currency\": \"EUR\"}")
+			return s.fieldError("basket_info", "must be an object {sum, currency}, got "+jsonType(bi)), false
 		}
-		if v, ok := m["sum"]; ok {
-			if _, ok := integer(v); !ok {
-				return errFormat("basket_info.sum must be an integer number of cents, got %s", jsonText(v))
-			}
+		if sum, ok := m["sum"]; ok && !isInteger(sum) {
+			return s.fieldError("basket_info.sum", "must be an integer amount in cents, got "+describeValue(sum)), false
 		}
-		if v, ok := m["currency"]; ok {
-			if _, ok := v.(string); !ok {
-				return errFormat("basket_info.currency must be a string such as \"EUR\", got %s", jsonText(v))
+		if cur, ok := m["currency"]; ok && cur != nil {
+			if _, isStr := cur.(string); !isStr {
+				return s.fieldError("basket_info.currency", "must be a currency code string such as \"EUR\", got "+jsonType(cur)), false
 			}
 		}
 	}
-	if b, ok := o["basket"]; ok {
-		m, ok := b.(map[string]any)
+	if b, ok := o["basket"]; ok && b != nil {
+		bm, ok := b.(map[string]any)
 		if !ok {
-			return errFormat("basket must be an object {\"products\": [...]}")
+			return s.fieldError("basket", "must be an object {products, texts}, got "+jsonType(b)), false
 		}
-		if p, ok := m["products"]; ok {
-			products, ok := p.([]any)
+		if ps, ok := bm["products"]; ok && ps != nil {
+			list, ok := ps.([]any)
 			if !ok {
-				return errFormat("basket.products must be an array")
+				return s.fieldError("basket.products", "must be an array, got "+jsonType(ps)), false
 			}
-			for i, item := range products {
-				prod, ok := item.(map[string]any)
+			for i, p := range list {
+				pm, ok := p.(map[string]any)
+				field := fmt.Sprintf("basket.products[%d]", i)
 				if !ok {
-					return errFormat("basket.products[%d] must be an object", i)
+					return s.fieldError(field, "must be an object, got "+jsonType(p)), false
 				}
-				for _, k := range []string{"priceOne", "id", "parent", "tax"} {
-					if v, ok := prod[k]; ok {
-						if _, ok := integer(v); !ok {
-							what := "an integer"
-							if k == "priceOne" {
-								what = "an integer number of cents"
-							}
-							return errFormat("basket.products[%d].%s must be %s, got %s", i, k, what, jsonText(v))
-						}
-					}
+				if v, ok := pm["priceOne"]; ok && !isInteger(v) {
+					return s.fieldError(field+".priceOne", "must be an integer amount in cents, got "+describeValue(v)), false
 				}
-				if v, ok := prod["quantity"]; ok {
+				if v, ok := pm["quantity"]; ok && v != nil {
 					if _, isNum := v.(json.Number); !isNum {
-						return errFormat("basket.products[%d].quantity must be a number, got %s", i, jsonText(v))
+						return s.fieldError(field+".quantity", "must be a number, got "+jsonType(v)), false
 					}
 				}
+				if v, ok := pm["tax"]; ok && v != nil && !isInteger(v) {
+					return s.fieldError(field+".tax", "must be an integer percentage, got "+describeValue(v)), false
+				}
 			}
 		}
 	}
-	if v, ok := o["idents"]; ok {
-		idents, ok := v.([]any)
+	if ids, ok := o["idents"]; ok && ids != nil {
+		list, ok := ids.([]any)
 		if !ok {
-			return errFormat("idents must be an array of {\"type\", \"value\"} objects")
+			return s.fieldError("idents", "must be an array, got "+jsonType(ids)), false
 		}
-		for i, x := range idents {
-			if _, ok := x.(map[string]any); !ok {
-				return errFormat("idents[%d] must be an object", i)
+		for i, e := range list {
+			if _, ok := e.(map[string]any); !ok {
+				return s.fieldError(fmt.Sprintf("idents[%d]", i), "must be an object, got "+jsonType(e)), false
 			}
 		}
+		o["idents"] = s.completeIdentsLocked(list)
 	}
-	return nil
+	return DispatchResponse{}, true
 }
 
-func jsonText(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
+// describeValue names a wrong value's type, or the number itself.
+func describeValue(v any) string {
+	if n, ok := v.(json.Number); ok {
+		return n.String()
 	}
-	return string(b)
+	return jsonType(v)
 }
 
-// completeIdentsLocked echoes each ident the way the real server does (spec
-// §7.2): prefix, name, type and length from the matching smart.idents entry,
-// valid when the value fits it (and, for cards, names a known card), and the
-// merchant card of a known card.
-func (s *Server) completeIdentsLocked(tx object) {
-	idents, _ := tx["idents"].([]any)
-	known := s.collection("smart.idents")
-	for _, x := range idents {
-		in := x.(map[string]any)
-		value, _ := in["value"].(string)
-		var def object
-		if id, _ := in["id"].(string); id != "" {
-			def = known.byID[id]
-		}
-		if def == nil {
-			for _, id := range known.order {
-				d := known.byID[id]
-				prefix, _ := d["prefix"].(string)
-				if prefix != "" && strings.HasPrefix(value, prefix) && (in["type"] == nil || in["type"] == d["type"]) {
-					def = d
-					break
+func (s *Server) fieldError(field, msg string) DispatchResponse {
+	return s.envelope(http.StatusBadRequest, excFormat, codeBadBody, field+": "+msg,
+		"The transaction data is invalid ("+field+").")
+}
+
+// completeIdentsLocked echoes idents the way the recorded transactions do:
+// a known ident id is filled with prefix/name/type, and valid says whether
+// the value is a card the sandbox knows (recorded false for an unknown card).
+func (s *Server) completeIdentsLocked(list []any) []any {
+	out := make([]any, len(list))
+	for i, e := range list {
+		m := clone(e).(map[string]any)
+		if id, _ := m["id"].(string); id != "" {
+			if seed, ok := s.colls["smart.idents"].items[id]; ok {
+				for _, k := range []string{"prefix", "name", "type"} {
+					if _, has := m[k]; !has {
+						m[k] = seed[k]
+					}
 				}
+				m["object"] = "smart.idents"
 			}
 		}
-		valid := false
-		if def != nil {
-			for _, k := range []string{"id", "object", "prefix", "name", "type", "length"} {
-				if _, ok := in[k]; !ok && def[k] != nil {
-					in[k] = def[k]
-				}
-			}
-			prefix, _ := def["prefix"].(string)
-			length, _ := integer(def["length"])
-			valid = value != "" && strings.HasPrefix(value, prefix) && (length == 0 || int64(len(value)) == length)
-		}
-		if valid && in["type"] == "card" {
-			mc, ok := s.findLocked("loyalty.merchantcards", value)
-			valid = ok
-			if ok {
-				in["merchantcard"] = ref("loyalty.merchantcards", mc["id"].(string))
-			}
-		}
-		in["valid"] = valid
+		value, _ := m["value"].(string)
+		_, known := s.cardSecrets[value]
+		m["valid"] = known
+		out[i] = m
 	}
+	return out
 }
 
-// txSum is the basket sum in cents and its currency.
-func txSum(tx object) (int64, string) {
-	bi, _ := tx["basket_info"].(map[string]any)
-	sum, _ := integer(bi["sum"])
-	currency, _ := bi["currency"].(string)
-	return sum, currency
+// displaySteps are the cashier display texts of the simulated terminal.
+func displaySteps(typ string, sum int64) []string {
+	amount := "Betrag: " + euro(sum)
+	switch typ {
+	case "cash":
+		return []string{amount, "Barzahlung wird gebucht", "Bitte Wechselgeld prüfen"}
+	case "loyalty", "prepaid":
+		return []string{amount, "Kundenkarte wird geprüft", "Guthaben wird gebucht"}
+	case "invoice", "paypal":
+		return []string{amount, "Zahlung wird angelegt", "Bitte warten"}
+	}
+	return []string{amount, "Bitte Karte einstecken oder auflegen", "Verbindung zum Zahlungsnetz", "Zahlung wird geprüft"}
 }
 
-// txCardNumber is the value of the first valid card ident.
-func txCardNumber(tx object) string {
-	idents, _ := tx["idents"].([]any)
-	for _, x := range idents {
-		in, _ := x.(map[string]any)
-		if in["type"] == "card" && in["valid"] == true {
-			v, _ := in["value"].(string)
-			return v
-		}
+// startTransaction simulates the terminal: display events StartDelay apart,
+// then the final status, a changed event and the answer. Once started it
+// runs to completion even if the caller gives up, as a real terminal would
+// (spec §11: a timed-out start may still run); only Close stops it.
+func (s *Server) startTransaction(c *call) DispatchResponse {
+	if c.id == "" {
+		return s.notAllowed(codeBadMethod, "start needs a transaction id: smart/transactions/<id>/start/<type>")
 	}
-	return ""
-}
-
-// txStart runs POST smart/transactions/<id>/start/<type>.
-func (s *Server) txStart(c *call) (any, *apiError) {
-	if len(c.args) == 0 || c.args[0] == "" {
-		return nil, errFormat("start needs a payment type: smart/transactions/<id>/start/<type> (demo, cash, auto, cashless, loyalty, debit, creditcard, invoice, prepaid, paypal)")
+	typ := ""
+	if len(c.args) > 0 {
+		typ = strings.ToLower(c.args[0])
 	}
-	typ := strings.ToLower(c.args[0])
-	if !startTypes[typ] {
-		return nil, errFormat("unknown payment type %s for start (demo, cash, auto, cashless, loyalty, debit, creditcard, invoice, prepaid, paypal)", quote(c.args[0]))
+	if !contains(StartTypes, typ) {
+		return s.badRequest(codeBadBody, fmt.Sprintf("start needs a payment type (%s), got %q", strings.Join(StartTypes, ", "), typ))
 	}
-
 	s.mu.Lock()
-	tx, ok := s.findLocked(txResource, c.id)
+	tx, ok := s.lookupLocked(c.coll, c.id)
 	if !ok {
 		s.mu.Unlock()
-		return nil, errNotFound("%s %s does not exist", txResource, quote(c.id))
+		return s.notFound(codeNoObject, fmt.Sprintf("smart.transactions %q does not exist", c.id))
 	}
 	id := tx["id"].(string)
-	if st, _ := tx["status"].(string); st != "created" {
+	st, _ := tx["status"].(string)
+	if st != statusCreated || s.starting[id] {
 		s.mu.Unlock()
-		return nil, errNotAllowed("%s %s has status %s; only transactions with status created can be started", txResource, quote(id), quote(st))
-	}
-	bi, _ := tx["basket_info"].(map[string]any)
-	if _, ok := integer(bi["sum"]); !ok {
-		s.mu.Unlock()
-		return nil, errFormat("basket_info.sum is required to start a transaction")
-	}
-	tx["status"] = "processing" // PHP's constant; a second start is refused meanwhile
-	snapshot := cloneObject(tx)
-	failure := s.startOutcomeLocked(snapshot, typ)
-	s.mu.Unlock()
-
-	sum, currency := txSum(snapshot)
-	for i, text := range displaySteps(typ, euro(sum, currency), failure == "") {
-		if i > 0 && !s.pause() {
-			return nil, &apiError{503, "ProductInternalException", "the sandbox is shutting down",
-				"The service is temporarily unavailable.", "Der Dienst ist vorübergehend nicht verfügbar."}
+		if s.starting[id] {
+			st = "being started"
 		}
-		s.pushToClient(c.client, Event{Target: "general.notifications", Type: "display", Data: mustEncode(map[string]any{"text": text})})
+		return s.notAllowed(codeBadState, fmt.Sprintf("transaction %s cannot be started in status %q; only %q transactions can", id, st, statusCreated))
 	}
-	if !s.pause() {
-		return nil, &apiError{503, "ProductInternalException", "the sandbox is shutting down",
-			"The service is temporarily unavailable.", "Der Dienst ist vorübergehend nicht verfügbar."}
-	}
-
-	now := time.Now()
-	s.mu.Lock()
-	tx, ok = s.findLocked(txResource, id)
-	if !ok {
-		s.mu.Unlock()
-		return nil, errNotFound("%s %s was deleted while it was being processed", txResource, quote(id))
+	s.starting[id] = true
+	sum := transactionSum(tx)
+	ok = true
+	if typ == "demo" {
+		ok = s.rng.Float64() >= demoDeclineRate
 	}
 	s.receiptSeq++
-	number := strconv.Itoa(s.receiptSeq)
-	method := typ
-	tx["status"] = "ok"
-	if failure != "" {
-		tx["status"] = "failed"
-		tx["error"] = failure
-	} else if typ == "loyalty" {
-		s.chargeCardLocked(txCardNumber(tx), sum)
+	receiptNo := fmt.Sprintf("%06d", s.receiptSeq)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.starting, id)
+		s.mu.Unlock()
+	}()
+
+	for i, text := range displaySteps(typ, sum) {
+		if i > 0 && !s.sleep(context.Background(), s.opts.StartDelay) {
+			return s.envelope(http.StatusServiceUnavailable, excInternal, codeUnavailable, "the sandbox is shutting down", "Please try again.")
+		}
+		s.pushTo(c.client, Event{Target: "general.notifications", Type: "display", Data: mustJSON(map[string]string{"text": text})})
 	}
-	tx["payment_method"] = method
-	tx["receipt_number"] = number
-	tx["receipt"] = paymentReceipt(tx, "Kundenbeleg", number, method, failure == "", now)
-	tx["receipt_merchant"] = paymentReceipt(tx, "Händlerbeleg", number, method, failure == "", now)
-	tx["receipt_merchant_print"] = failure == ""
-	tx["updated"] = timestamp(now)
-	s.completedAt[id] = now
-	final := cloneObject(tx)
+	if !s.sleep(context.Background(), s.opts.StartDelay) {
+		return s.envelope(http.StatusServiceUnavailable, excInternal, codeUnavailable, "the sandbox is shutting down", "Please try again.")
+	}
+
+	now := s.stamp(s.now())
+	s.mu.Lock()
+	cur, exists := c.coll.items[id]
+	if !exists {
+		s.mu.Unlock()
+		return s.notFound(codeNoObject, fmt.Sprintf("smart.transactions %q was deleted during start", id))
+	}
+	tx = cloneObject(cur)
+	tx["payment_method"] = typ
+	tx["receipt_number"] = receiptNo
+	tx["updated"] = now
+	merchantName := s.merchantNameLocked()
+	if ok {
+		tx["status"] = statusOK
+		delete(tx, "error")
+	} else {
+		tx["status"] = statusFailed
+		tx["error"] = "Zahlung abgelehnt"
+	}
+	tx["receipt"] = paymentReceipt(merchantName, typ, sum, receiptNo, now, ok, false, cardOf(tx))
+	tx["receipt_merchant"] = paymentReceipt(merchantName, typ, sum, receiptNo, now, ok, true, cardOf(tx))
+	tx["receipt_merchant_print"] = typ != "cash"
+	c.coll.put(id, tx)
+	out := cloneObject(tx)
 	s.mu.Unlock()
 
-	s.pushToClient(c.client, txChangedEvent(id))
-	return final, nil
+	s.pushTo(c.client, Event{Target: "smart.transactions", Type: "changed", Data: mustJSON([]any{ref("smart.transactions", id)})})
+	return s.reply(out)
 }
 
-// startOutcomeLocked decides how a start ends: "" for success, otherwise the
-// error text. demo fails at random (seedable); loyalty needs a valid card
-// with enough balance, which gives tests a deterministic decline.
-func (s *Server) startOutcomeLocked(tx object, typ string) string {
-	switch typ {
-	case "demo":
-		if s.chance(demoFailureRate) {
-			return "Zahlung abgelehnt (Demo)"
+func contains(list []string, v string) bool {
+	for _, e := range list {
+		if e == v {
+			return true
 		}
-	case "loyalty":
-		card := txCardNumber(tx)
-		if card == "" {
-			return "Keine gültige Kundenkarte"
-		}
-		mc, ok := s.findLocked("loyalty.merchantcards", card)
-		if !ok {
-			return "Keine gültige Kundenkarte"
-		}
-		if mc["lock_status"] == "locked" {
-			return "Karte gesperrt"
-		}
-		balance, _ := integer(mc["balance"])
-		sum, _ := txSum(tx)
-		if balance < sum {
-			return "Guthaben nicht ausreichend"
+	}
+	return false
+}
+
+func transactionSum(tx object) int64 {
+	if bi, ok := tx["basket_info"].(map[string]any); ok && isInteger(bi["sum"]) {
+		return asInt(bi["sum"])
+	}
+	return 0
+}
+
+// cardOf returns the first ident value, masked, for the receipt.
+func cardOf(tx object) string {
+	ids, _ := tx["idents"].([]any)
+	for _, e := range ids {
+		if m, ok := e.(map[string]any); ok {
+			if v, _ := m["value"].(string); v != "" {
+				return redact.Last4(v)
+			}
 		}
 	}
 	return ""
 }
 
-func (s *Server) chargeCardLocked(card string, sum int64) {
-	mc, ok := s.findLocked("loyalty.merchantcards", card)
-	if !ok {
-		return
+func (s *Server) merchantNameLocked() string {
+	if m, ok := s.colls["general.merchants"].items[SeedMerchantID]; ok {
+		if n, _ := m["name"].(string); n != "" {
+			return n
+		}
 	}
-	balance, _ := integer(mc["balance"])
-	mc["balance"] = json.Number(strconv.FormatInt(balance-sum, 10))
-	mc["last_usage"] = timestamp(time.Now())
+	return "Sandbox"
 }
 
-// displaySteps are the cashier-display texts a terminal shows during start.
-func displaySteps(typ, amount string, ok bool) []string {
-	last := "Zahlung erfolgt"
-	if !ok {
-		last = "Zahlung abgelehnt"
+// euro formats cents the German way: 504 -> "5,04 EUR".
+func euro(cents int64) string {
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
 	}
-	switch typ {
-	case "demo":
-		return []string{"DEMO: Betrag " + amount, "DEMO: Bitte Karte vorhalten", "DEMO: Bitte warten …", "DEMO: " + last}
-	case "cash":
-		return []string{"Barzahlung " + amount, "Bitte Wechselgeld prüfen", "Kassenlade geöffnet"}
-	case "loyalty":
-		return []string{"Betrag " + amount, "Kundenkarte wird geprüft", "Guthaben wird belastet", last}
-	case "invoice", "prepaid", "paypal":
-		return []string{"Betrag " + amount, "Zahlung wird angefordert", "Bitte warten …", last}
-	}
-	return []string{"Betrag " + amount, "Bitte Karte einstecken oder vorhalten", "Bitte PIN eingeben", "Bitte warten …", last}
+	return fmt.Sprintf("%s%d,%02d EUR", sign, cents/100, cents%100)
 }
 
-// pause waits StartDelay. A simulated terminal step keeps going when the
-// caller gives up (a timed-out start may still run on the server, spec §11);
-// only Close stops it. It reports false when the sandbox closed.
-func (s *Server) pause() bool {
-	if s.opts.StartDelay <= 0 {
-		return s.life.Err() == nil
-	}
-	t := time.NewTimer(s.opts.StartDelay)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-s.life.Done():
-		return false
-	}
+// Receipt lines in the recorded shape (spec §7.1): separator {caption},
+// space (no value), textline {text, decoration}, name-value {name, value,
+// decoration}.
+func separator(caption string) map[string]any {
+	return map[string]any{"type": "separator", "value": map[string]any{"caption": caption}}
 }
 
-func txChangedEvent(id string) Event {
-	return Event{Target: txResource, Type: "changed", Data: mustEncode([]any{ref(txResource, id)})}
+func space() map[string]any { return map[string]any{"type": "space"} }
+
+func textline(text string, deco ...string) map[string]any {
+	return map[string]any{"type": "textline", "value": map[string]any{"text": text, "decoration": decorations(deco)}}
 }
 
-// txCancel runs smart/transactions/<id>/cancel: created and completed
-// transactions become "canceled" (Java's spelling; PHP expects "cancelled",
-// spec §7.1); a completed payment gets a reversal receipt.
-func (s *Server) txCancel(c *call) (any, *apiError) {
+func nameValue(name, value string, deco ...string) map[string]any {
+	return map[string]any{"type": "name-value", "value": map[string]any{"name": name, "value": value, "decoration": decorations(deco)}}
+}
+
+func decorations(d []string) []any {
+	out := make([]any, len(d)) // [] rather than null, as recorded
+	for i, x := range d {
+		out[i] = x
+	}
+	return out
+}
+
+func paymentReceipt(merchant, typ string, sum int64, receiptNo, when string, ok, merchantCopy bool, card string) []any {
+	copyName := "Kundenbeleg"
+	if merchantCopy {
+		copyName = "Händlerbeleg"
+	}
+	method := map[string]string{
+		"cash": "Barzahlung", "loyalty": "Kundenkarte", "prepaid": "Guthabenkarte", "invoice": "Rechnung",
+		"paypal": "PayPal", "debit": "girocard", "creditcard": "Kreditkarte", "demo": "Demo-Zahlung",
+	}[typ]
+	if method == "" {
+		method = "Kartenzahlung"
+	}
+	lines := []any{
+		textline(merchant, "important", "align-center"),
+		textline(copyName, "align-center"),
+		separator(method),
+		nameValue("Datum:", when[:10]),
+		nameValue("Uhrzeit:", when[11:19]),
+		nameValue("Beleg-Nr.:", receiptNo),
+		nameValue("Terminal-ID:", "SANDBOX1"),
+	}
+	if card != "" && typ != "cash" {
+		lines = append(lines, nameValue("Karte:", card))
+	}
+	lines = append(lines, space(), nameValue("Betrag:", euro(sum), "important"), space())
+	if ok {
+		lines = append(lines, textline("Zahlung erfolgt", "important", "align-center"))
+	} else {
+		lines = append(lines, textline("Zahlung abgelehnt", "important", "align-center"),
+			textline("Bitte andere Zahlungsart wählen", "align-center"))
+	}
+	if merchantCopy {
+		lines = append(lines, space(), textline("Bitte Beleg aufbewahren", "align-left"))
+	} else {
+		lines = append(lines, space(), textline("Vielen Dank für Ihren Einkauf!", "align-center"))
+	}
+	return lines
+}
+
+// cancelTransaction sets status canceled. Canceling a canceled transaction
+// answers it unchanged, so a retried cancel without X-Action is harmless.
+func (s *Server) cancelTransaction(c *call) DispatchResponse {
+	if c.id == "" {
+		return s.notAllowed(codeBadMethod, "cancel needs a transaction id")
+	}
 	s.mu.Lock()
-	tx, ok := s.findLocked(txResource, c.id)
+	defer s.mu.Unlock()
+	tx, ok := s.lookupLocked(c.coll, c.id)
 	if !ok {
-		s.mu.Unlock()
-		return nil, errNotFound("%s %s does not exist", txResource, quote(c.id))
+		return s.notFound(codeNoObject, fmt.Sprintf("smart.transactions %q does not exist", c.id))
 	}
-	final, aerr := s.cancelLocked(tx)
-	s.mu.Unlock()
-	if aerr != nil {
-		return nil, aerr
+	id := tx["id"].(string)
+	if s.starting[id] {
+		return s.notAllowed(codeBadState, fmt.Sprintf("transaction %s is being started and cannot be canceled now", id))
 	}
-	s.pushToClient(c.client, txChangedEvent(final["id"].(string)))
-	return final, nil
-}
-
-func (s *Server) cancelLocked(tx object) (object, *apiError) {
-	now := time.Now()
 	switch st, _ := tx["status"].(string); st {
-	case "created":
-	case "ok":
-		tx["receipt"] = reversalReceipt(tx, "Kundenbeleg", now)
-		tx["receipt_merchant"] = reversalReceipt(tx, "Händlerbeleg", now)
-		if tx["payment_method"] == "loyalty" {
-			sum, _ := txSum(tx)
-			s.chargeCardLocked(txCardNumber(tx), -sum)
-		}
+	case statusCanceled:
+		return s.reply(cloneObject(tx))
+	case statusCreated, statusOK:
 	default:
-		return nil, errNotAllowed("%s %s has status %s; only transactions with status created or ok can be canceled", txResource, quote(tx["id"].(string)), quote(st))
+		return s.notAllowed(codeBadState, fmt.Sprintf("transaction %s cannot be canceled in status %q", id, st))
 	}
-	tx["status"] = "canceled"
-	tx["updated"] = timestamp(now)
-	return cloneObject(tx), nil
+	tx = s.cancelLocked(c.coll, tx)
+	return s.reply(cloneObject(tx))
 }
 
-// txCancelByReceipt runs smart/transactions/<receipt_number>/cancelTrx.
-func (s *Server) txCancelByReceipt(c *call) (any, *apiError) {
+func (s *Server) cancelLocked(coll *collection, tx object) object {
+	tx = cloneObject(tx)
+	now := s.stamp(s.now())
+	tx["status"] = statusCanceled
+	tx["updated"] = now
+	if rn, _ := tx["receipt_number"].(string); rn != "" {
+		tx["receipt"] = []any{
+			textline(s.merchantNameLocked(), "important", "align-center"),
+			separator("Storno"),
+			nameValue("Beleg-Nr.:", rn),
+			nameValue("Betrag:", euro(-transactionSum(tx)), "important"),
+			space(),
+			textline("Storno erfolgt", "important", "align-center"),
+		}
+	}
+	coll.put(tx["id"].(string), tx)
+	return tx
+}
+
+// cancelByReceipt is smart/transactions/<receipt_number>/cancelTrx.
+func (s *Server) cancelByReceipt(c *call) DispatchResponse {
+	if c.id == "" {
+		return s.notAllowed(codeBadMethod, "cancelTrx needs a receipt number: smart/transactions/<receipt_number>/cancelTrx")
+	}
 	s.mu.Lock()
-	var tx object
-	coll := s.collection(txResource)
+	defer s.mu.Unlock()
+	for _, id := range c.coll.order {
+		tx := c.coll.items[id]
+		if rn, _ := tx["receipt_number"].(string); rn == c.id || id == c.id {
+			if st, _ := tx["status"].(string); st != statusOK && st != statusCanceled {
+				return s.notAllowed(codeBadState, fmt.Sprintf("transaction with receipt number %s cannot be canceled in status %q", c.id, st))
+			}
+			if tx["status"] == statusCanceled {
+				return s.reply(cloneObject(tx))
+			}
+			return s.reply(cloneObject(s.cancelLocked(c.coll, tx)))
+		}
+	}
+	return s.notFound(codeNoObject, fmt.Sprintf("no smart.transactions with receipt number %q", c.id))
+}
+
+// terminalReport answers Diagnosis and EndofDay: a transaction-shaped object
+// with receipt lines, stored like any transaction.
+func (s *Server) terminalReport(c *call, title string, lines func(string) []any) DispatchResponse {
+	now := s.stamp(s.now())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := s.newIDLocked(c.coll)
+	s.receiptSeq++
+	body := lines(now)
+	tx := object{
+		"object": "smart.transactions", "id": id, "created": now, "updated": now, "status": statusOK,
+		"receipt_number": fmt.Sprintf("%06d", s.receiptSeq), "device_source": ref("smart.devices", SeedDeviceID),
+		"receipt":          append([]any{textline(s.merchantNameLocked(), "important", "align-center"), separator(title)}, body...),
+		"receipt_merchant": append([]any{separator(title)}, body...),
+	}
+	c.coll.put(id, tx)
+	return s.reply(cloneObject(tx))
+}
+
+func diagnosisLines(now string) []any {
+	return []any{
+		nameValue("Terminal-ID:", "SANDBOX1"),
+		nameValue("Zeit:", now),
+		nameValue("Verbindung:", "OK"),
+		nameValue("Drucker:", "OK"),
+		space(),
+		textline("Diagnose erfolgreich", "important", "align-center"),
+	}
+}
+
+// endOfDayLines totals the ok transactions since the last end of day.
+func (s *Server) endOfDayLines(now string) []any {
+	var n, total int64
+	coll := s.colls["smart.transactions"]
 	for _, id := range coll.order {
-		if o := coll.byID[id]; o["receipt_number"] == c.id {
-			tx = o
-			break
+		tx := coll.items[id]
+		if tx["status"] == statusOK && tx["payment_method"] != nil && !s.settled[id] {
+			n++
+			total += transactionSum(tx)
+			s.settled[id] = true
 		}
 	}
-	if tx == nil {
-		s.mu.Unlock()
-		return nil, errNotFound("no %s with receipt_number %s", txResource, quote(c.id))
+	return []any{
+		nameValue("Terminal-ID:", "SANDBOX1"),
+		nameValue("Zeit:", now),
+		nameValue("Anzahl Zahlungen:", strconv.FormatInt(n, 10)),
+		nameValue("Summe:", euro(total), "important"),
+		space(),
+		textline("Kassenschnitt erfolgreich", "important", "align-center"),
 	}
-	if tx["status"] != "ok" {
-		s.mu.Unlock()
-		return nil, errNotAllowed("the payment with receipt_number %s has status %s and cannot be canceled", quote(c.id), quote(fmt.Sprint(tx["status"])))
-	}
-	final, aerr := s.cancelLocked(tx)
-	s.mu.Unlock()
-	if aerr != nil {
-		return nil, aerr
-	}
-	s.pushToClient(c.client, txChangedEvent(final["id"].(string)))
-	return final, nil
 }
 
-// terminalResult is the transaction-shaped answer of Diagnosis and EndofDay.
-// It is not stored: what the real server does with it is unknown.
-func (s *Server) terminalResult(receipt []any, method string) object {
-	now := time.Now()
+// preTransaction answers the loyalty bonus of a transaction: invented rule,
+// one bonus product per full 10 EUR.
+func (s *Server) preTransaction(c *call) DispatchResponse {
+	const threshold = 1000
 	s.mu.Lock()
-	id := s.newIDLocked(mustLookup(txResource))
-	s.mu.Unlock()
-	return object{
-		"object": txResource, "id": id, "status": "ok", "created": timestamp(now),
-		"payment_method": method, "receipt": receipt, "receipt_merchant": receipt,
+	tx, ok := s.lookupLocked(c.coll, c.id)
+	var sum int64
+	if ok {
+		sum = transactionSum(tx)
 	}
+	s.mu.Unlock()
+	if !ok {
+		return s.notFound(codeNoObject, fmt.Sprintf("smart.transactions %q does not exist", c.id))
+	}
+	bonus := []any{}
+	for i := int64(0); i < sum/threshold; i++ {
+		bonus = append(bonus, map[string]any{"id": num(i + 1), "articleNumber": "BONUS", "desc": "Bonusartikel",
+			"quantity": num(1), "priceOne": num(0), "tax": num(7)})
+	}
+	return s.reply(map[string]any{"missing_sum": num(threshold - sum%threshold), "bonus_products": bonus})
 }
 
-func (s *Server) txDiagnosis(*call) (any, *apiError) {
-	return s.terminalResult(diagnosisReceipt(time.Now()), "diagnosis"), nil
-}
-
-// txEndOfDay totals the payments completed since the previous EndofDay
-// ("Kassenschnitt").
-func (s *Server) txEndOfDay(*call) (any, *apiError) {
-	now := time.Now()
+// merchantCards handles CheckCsc and CheckPasscode against the seed cards.
+func (s *Server) merchantCards(c *call) (DispatchResponse, bool) {
+	var key string
+	switch c.action {
+	case "CheckCsc":
+		key = "csc"
+	case "CheckPasscode":
+		key = "pin"
+	default:
+		return DispatchResponse{}, false
+	}
+	body, resp, ok := s.bodyObject(c.body)
+	if !ok {
+		return resp, true
+	}
+	card := scalarText(body["cardnumber"])
+	given := scalarText(body[key])
+	if card == "" {
+		return s.envelope(http.StatusBadRequest, excFormat, codeBadCredential, "cardnumber is required", "Please enter the card number."), true
+	}
+	if given == "" {
+		return s.envelope(http.StatusBadRequest, excFormat, codeBadCredential, key+" is required", "Please enter the "+key+"."), true
+	}
 	s.mu.Lock()
-	since := s.endOfDay
-	s.endOfDay = now
-	count, total := 0, int64(0)
-	coll := s.collection(txResource)
-	for _, id := range coll.order {
-		tx := coll.byID[id]
-		if tx["status"] != "ok" {
-			continue
-		}
-		if done, ok := s.completedAt[id]; !ok || done.Before(since) {
-			continue
-		}
-		sum, _ := txSum(tx)
-		count++
-		total += sum
-	}
+	sec, known := s.cardSecrets[card]
 	s.mu.Unlock()
-	return s.terminalResult(endOfDayReceipt(count, total, now), "endofday"), nil
-}
-
-// txPreTransaction answers the loyalty bonus check (Java
-// appendLoyaltyBonusProducts): baskets from 10 EUR get a free coffee.
-func (s *Server) txPreTransaction(c *call) (any, *apiError) {
-	tx, _ := s.find(txResource, c.id)
-	sum, _ := txSum(tx)
-	if sum < bonusThreshold {
-		return map[string]any{"missing_sum": bonusThreshold - sum, "bonus_products": []any{}}, nil
+	want := sec.csc
+	if key == "pin" {
+		want = sec.pin
 	}
-	return map[string]any{"missing_sum": 0, "bonus_products": []any{map[string]any{
-		"id": 1, "articleNumber": "BONUS-1", "desc": "Gratis Kaffee", "quantity": 1, "priceOne": 0, "tax": 19,
-	}}}, nil
+	return okResult(known && given == want), true
 }

@@ -1,5 +1,4 @@
-// Package sandboxtest starts a sandbox for a test and hands out a client
-// configuration pointing at it.
+// Package sandboxtest starts a sandbox for one test.
 package sandboxtest
 
 import (
@@ -14,17 +13,21 @@ func Start(t testing.TB, opts sandbox.Options) *sandbox.Server {
 	t.Helper()
 	s, err := sandbox.New(opts)
 	if err != nil {
-		t.Fatalf("sandboxtest: %v", err)
+		t.Fatalf("sandbox: %v", err)
 	}
 	if err := s.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("sandboxtest: %v", err)
+		t.Fatalf("sandbox: %v", err)
 	}
-	t.Cleanup(func() { _ = s.Close() })
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("sandbox close: %v", err)
+		}
+	})
 	return s
 }
 
-// Config is a client configuration for the sandbox:
-// {"environment": "sandbox", "sandbox_url": ..., "credentials": {"client_id", "client_secret"}}.
+// Config is a client config map for the sandbox (JSON-encode it for the C
+// API, or decode it into core.Config).
 func Config(s *sandbox.Server) map[string]any {
 	return map[string]any{
 		"environment": "sandbox",
