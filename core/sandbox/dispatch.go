@@ -20,10 +20,10 @@ type DispatchRequest struct {
 	// Op is "get" | "list" | "add" | "update" | "delete" | "exec" (the STOMP
 	// verbs). "get" without ID and Action lists. REST maps GET->get, POST->add
 	// (no action) or exec (with action), PUT/PATCH->update, DELETE->delete.
-	Op                         string
-	Product, Resource, ID      string // matched case-insensitively
-	Action                     string // matched case-insensitively
-	Args                       []string
+	Op                    string
+	Product, Resource, ID string // matched case-insensitively
+	Action                string // matched case-insensitively
+	Args                  []string
 	// Query holds list parameters as REST sends them: count, offset, fields,
 	// sort[x]=asc|desc, q, scroll_id, scroll_expire. url.Values has no order,
 	// so several sort keys are also accepted in order as one

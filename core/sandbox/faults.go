@@ -16,13 +16,13 @@ import (
 
 // Fault is an injected failure. It is matched before normal handling.
 type Fault struct {
-	Path       string          `json:"path"`        // prefix of the path after /api/v2 ("/smart/idents"), or absolute ("/oauth/token"); "" = every path
-	Method     string          `json:"method"`      // "" = any
-	Status     int             `json:"status"`      // e.g. 503; 0 when only delaying/dropping
-	RetryAfter int             `json:"retry_after"` // seconds, sent as Retry-After with Status
-	Count      int             `json:"count"`       // how many matching requests it affects (default 1; negative: all until ClearFaults)
-	DelayMS    int             `json:"delay_ms"`    // delay before answering (then answer normally unless Status/Drop)
-	Drop       string          `json:"drop"`        // "" | "before_read" | "after_read"
+	Path       string          `json:"path"`           // prefix of the path after /api/v2 ("/smart/idents"), or absolute ("/oauth/token"); "" = every path
+	Method     string          `json:"method"`         // "" = any
+	Status     int             `json:"status"`         // e.g. 503; 0 when only delaying/dropping
+	RetryAfter int             `json:"retry_after"`    // seconds, sent as Retry-After with Status
+	Count      int             `json:"count"`          // how many matching requests it affects (default 1; negative: all until ClearFaults)
+	DelayMS    int             `json:"delay_ms"`       // delay before answering (then answer normally unless Status/Drop)
+	Drop       string          `json:"drop"`           // "" | "before_read" | "after_read"
 	Body       json.RawMessage `json:"body,omitempty"` // optional body for Status (default: the real error envelope)
 }
 

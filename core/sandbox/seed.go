@@ -83,11 +83,11 @@ func (s *Server) seed() {
 	s.colls["general.merchants"].me = m1
 
 	stores := []struct {
-		n                  int
-		merchant, name     string
-		street, zip, city  string
-		lat, lon           float64
-		category           string
+		n                 int
+		merchant, name    string
+		street, zip, city string
+		lat, lon          float64
+		category          string
 	}{
 		{1, m1, "Filiale Hauptstraße", "Hauptstraße 1", "01097", "Dresden", 51.0603, 13.7430, "bakery"},
 		{2, m1, "Filiale Hauptbahnhof", "Wiener Platz 4", "01069", "Dresden", 51.0404, 13.7320, "bakery"},
