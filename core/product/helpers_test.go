@@ -45,23 +45,44 @@ func TestHelperRequestShapes(t *testing.T) {
 		want api.Request
 		data string
 	}{
-		{"create", func(ctx context.Context, d api.Doer) error { _, err := NewSmartTransactions(d).Create(ctx, tx); return err },
+		{"create", func(ctx context.Context, d api.Doer) error {
+			_, err := NewSmartTransactions(d).Create(ctx, tx)
+			return err
+		},
 			api.Request{Resource: "smart.transactions", Op: api.Create}, txBody},
-		{"get", func(ctx context.Context, d api.Doer) error { _, err := NewSmartTransactions(d).Get(ctx, "STX_1"); return err },
+		{"get", func(ctx context.Context, d api.Doer) error {
+			_, err := NewSmartTransactions(d).Get(ctx, "STX_1")
+			return err
+		},
 			api.Request{Resource: "smart.transactions", Op: api.Get, ID: "STX_1"}, ""},
-		{"update", func(ctx context.Context, d api.Doer) error { _, err := NewSmartTransactions(d).Update(ctx, tx); return err },
+		{"update", func(ctx context.Context, d api.Doer) error {
+			_, err := NewSmartTransactions(d).Update(ctx, tx)
+			return err
+		},
 			api.Request{Resource: "smart.transactions", Op: api.Update, ID: "STX_1"}, txBody},
 		{"start", func(ctx context.Context, d api.Doer) error {
 			_, err := NewSmartTransactions(d).Start(ctx, "STX_1", "demo")
 			return err
 		}, api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_1", Action: "start", Arg: "demo"}, ""},
-		{"cancel", func(ctx context.Context, d api.Doer) error { _, err := NewSmartTransactions(d).Cancel(ctx, "STX_1"); return err },
+		{"cancel", func(ctx context.Context, d api.Doer) error {
+			_, err := NewSmartTransactions(d).Cancel(ctx, "STX_1")
+			return err
+		},
 			api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_1", Action: "cancel"}, `"smart.transactions"`},
-		{"diagnosis", func(ctx context.Context, d api.Doer) error { _, err := NewSmartTransactions(d).Diagnosis(ctx); return err },
+		{"diagnosis", func(ctx context.Context, d api.Doer) error {
+			_, err := NewSmartTransactions(d).Diagnosis(ctx)
+			return err
+		},
 			api.Request{Resource: "smart.transactions", Op: api.Execute, Action: "Diagnosis"}, `"smart.transactions"`},
-		{"end of day", func(ctx context.Context, d api.Doer) error { _, err := NewSmartTransactions(d).EndOfDay(ctx); return err },
+		{"end of day", func(ctx context.Context, d api.Doer) error {
+			_, err := NewSmartTransactions(d).EndOfDay(ctx)
+			return err
+		},
 			api.Request{Resource: "smart.transactions", Op: api.Execute, Action: "EndofDay"}, `"smart.transactions"`},
-		{"cancelTrx", func(ctx context.Context, d api.Doer) error { _, err := NewSmartTransactions(d).CancelTrx(ctx, "1207"); return err },
+		{"cancelTrx", func(ctx context.Context, d api.Doer) error {
+			_, err := NewSmartTransactions(d).CancelTrx(ctx, "1207")
+			return err
+		},
 			api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "1207", Action: "cancelTrx"}, `"smart.transactions"`},
 		{"preTransaction", func(ctx context.Context, d api.Doer) error {
 			_, err := NewSmartTransactions(d).PreTransaction(ctx, "STX_1")
@@ -69,7 +90,10 @@ func TestHelperRequestShapes(t *testing.T) {
 		}, api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_1", Action: "preTransaction"}, `"smart.transactions"`},
 		{"idents list", func(ctx context.Context, d api.Doer) error { _, err := NewSmartIdents(d).List(ctx); return err },
 			api.Request{Resource: "smart.idents", Op: api.List}, ""},
-		{"ident read", func(ctx context.Context, d api.Doer) error { _, err := NewSmartIdents(d).Read(ctx, "smi_1"); return err },
+		{"ident read", func(ctx context.Context, d api.Doer) error {
+			_, err := NewSmartIdents(d).Read(ctx, "smi_1")
+			return err
+		},
 			api.Request{Resource: "smart.idents", Op: api.Execute, ID: "smi_1", Action: "read"}, ""},
 		{"checkins list", func(ctx context.Context, d api.Doer) error { _, err := NewSmartCheckins(d).List(ctx); return err },
 			api.Request{Resource: "smart.checkins", Op: api.List}, ""},
@@ -179,7 +203,10 @@ func TestHelperAnswerErrors(t *testing.T) {
 		{"answer of the wrong shape", &recorder{answer: `{"basket_info":{"sum":"lots"}}`},
 			func(d api.Doer) error { _, err := NewSmartTransactions(d).Get(ctx, "STX_1"); return err }, errs.Network},
 		{"bool answer without result", &recorder{answer: `[1]`},
-			func(d api.Doer) error { _, err := NewLoyaltyMerchantCards(d).CheckPasscode(ctx, "9276", "1"); return err }, errs.Network},
+			func(d api.Doer) error {
+				_, err := NewLoyaltyMerchantCards(d).CheckPasscode(ctx, "9276", "1")
+				return err
+			}, errs.Network},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -216,7 +243,10 @@ func TestHelperInputValidation(t *testing.T) {
 		{"read empty id", func(d api.Doer) error { _, err := NewSmartIdents(d).Read(ctx, ""); return err }, "id"},
 		{"csc without card", func(d api.Doer) error { _, err := NewLoyaltyMerchantCards(d).CheckCsc(ctx, " ", "123"); return err }, "cardnumber"},
 		{"csc empty", func(d api.Doer) error { _, err := NewLoyaltyMerchantCards(d).CheckCsc(ctx, "9276", ""); return err }, "csc"},
-		{"pin empty", func(d api.Doer) error { _, err := NewLoyaltyMerchantCards(d).CheckPasscode(ctx, "9276", ""); return err }, "pin"},
+		{"pin empty", func(d api.Doer) error {
+			_, err := NewLoyaltyMerchantCards(d).CheckPasscode(ctx, "9276", "")
+			return err
+		}, "pin"},
 		{"typed delete empty", func(d api.Doer) error { return NewPaymentCustomers(d).Delete(ctx, "") }, "id"},
 		{"typed create nil", func(d api.Doer) error { _, err := NewPaymentCustomers(d).Create(ctx, nil); return err }, "data"},
 	}
@@ -235,7 +265,9 @@ func TestHelperInputValidation(t *testing.T) {
 }
 
 func TestBasketValidation(t *testing.T) {
-	p := func(id int, parent *int) Product { return Product{ID: id, Parent: parent, Quantity: 1, PriceOne: 100, Tax: 19} }
+	p := func(id int, parent *int) Product {
+		return Product{ID: id, Parent: parent, Quantity: 1, PriceOne: 100, Tax: 19}
+	}
 	cases := []struct {
 		name  string
 		tx    SmartTransaction
