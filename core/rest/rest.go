@@ -113,7 +113,8 @@ func New(cfg Config) (*Channel, error) {
 	// Never follow redirects: Go turns a redirected POST into a GET, which
 	// could make a payment call "succeed" without having been made.
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Channel{cfg: cfg, base: u.String(), client: &client, log: cfg.Logger.With("rest: ")}, nil
+	// No prefix of our own: the client hands in a logger already named "rest: ".
+	return &Channel{cfg: cfg, base: u.String(), client: &client, log: cfg.Logger}, nil
 }
 
 func randomActionID() string {
@@ -158,6 +159,11 @@ func (c *Channel) Do(ctx context.Context, req *api.Request) (json.RawMessage, er
 	u, err := buildURL(c.base, req)
 	if err != nil {
 		return nil, err
+	}
+	if d := req.Timeout(); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
 	}
 	op := req.Name()
 	m := method(req.Op)
@@ -316,6 +322,9 @@ func (c *Channel) send(ctx context.Context, m string, u *url.URL, body []byte, t
 func (c *Channel) decode(op string, req *api.Request, m, actionID string, res result) (json.RawMessage, error) {
 	b := bytes.TrimSpace(res.body)
 	if res.status == http.StatusNoContent || len(b) == 0 {
+		if req.Op == api.List {
+			return json.RawMessage(`{"count":0,"data":[]}`), nil // a list is always a list
+		}
 		return json.RawMessage("null"), nil
 	}
 	if !json.Valid(b) {
@@ -360,6 +369,11 @@ func (c *Channel) failure(ctx context.Context, op string, res result, a Attempt)
 		return transportError(ctx, op, res, a)
 	}
 	e := apiError(op, res.status, res.body)
+	if res.status == http.StatusUnauthorized {
+		// Only reached without a token (anonymous call or no TokenSource):
+		// the server wants authentication, which is an auth problem.
+		e.Kind = errs.Auth
+	}
 	e.RetryAfter = a.RetryAfter
 	probe := a
 	probe.Number, probe.MaxAttempts, probe.RetryAfter = 0, 1, 0

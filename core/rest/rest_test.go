@@ -373,6 +373,20 @@ func TestTokenReplayAfter401(t *testing.T) {
 		assert.Equal(t, []string{"tok-1"}, tokens.invalidated)
 		assert.Len(t, srv.seen(), 2)
 	})
+	t.Run("401 on an anonymous call is an auth error without replay", func(t *testing.T) {
+		srv := newAPIServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, 401, `{"status":"error","error":"ProductSecurityException","error_details":"login required"}`)
+		})
+		tokens := &fakeTokens{tokens: []string{"tok-1"}}
+		ch := newTestChannel(t, srv, func(c *Config) { c.Tokens = tokens })
+		_, err := ch.Do(context.Background(), &api.Request{Resource: "general.accounts", Op: api.Create, Data: []byte(`{}`), Anonymous: true})
+		e := asErr(t, err)
+		assert.Equal(t, errs.Auth, e.Kind)
+		assert.Empty(t, e.Reason)
+		assert.Equal(t, "login required", e.Message)
+		assert.Empty(t, tokens.invalidated)
+		assert.Len(t, srv.seen(), 1)
+	})
 	t.Run("token source error returned as is", func(t *testing.T) {
 		srv := newAPIServer(t, func(n int, w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, stxJSON) })
 		want := errs.AuthError("oauth.token", errs.ReasonNotAuthorized, "an interactive grant is needed: call Open first")
@@ -445,6 +459,7 @@ func TestAnswers(t *testing.T) {
 		{"202 without body is null", api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_1", Action: "cancel"}, 202, ``, `null`, ""},
 		{"empty 200 is null", api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_1", Action: "cancel"}, 200, "  \n", `null`, ""},
 		{"list data null is []", api.Request{Resource: "general.devices", Op: api.List}, 200, `{"count":0,"data":null}`, `{"count":0,"data":[]}`, ""},
+		{"empty list answer is an empty list", api.Request{Resource: "smart.idents", Op: api.List}, 204, ``, `{"count":0,"data":[]}`, ""},
 		{"list keeps scroll_id", api.Request{Resource: "smart.idents", Op: api.List}, 200, `{"count":"3","data":[{"id":"smi_1"}],"scroll_id":"s1"}`,
 			`{"count":3,"data":[{"id":"smi_1"}],"scroll_id":"s1"}`, ""},
 		{"list as bare array", api.Request{Resource: "smart.idents", Op: api.List}, 200, `[{"id":"smi_1"},{"id":"smi_2"}]`,
@@ -547,6 +562,22 @@ func TestDeadlineAndCancelWhileWaiting(t *testing.T) {
 			t.Fatal("Do did not return after cancel")
 		}
 	})
+}
+
+func TestPerCallTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := newAPIServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	t.Cleanup(func() { close(release) })
+	ch := newTestChannel(t, srv, func(c *Config) { c.MaxAttempts = 1 })
+	_, err := ch.Do(context.Background(), &api.Request{Resource: "smart.idents", Op: api.List, TimeoutMS: 50})
+	e := asErr(t, err)
+	assert.Equal(t, errs.Timeout, e.Kind)
+	assert.True(t, e.Retryable, "a GET that timed out may be repeated")
 }
 
 func TestInvalidRequests(t *testing.T) {
