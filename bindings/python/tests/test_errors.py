@@ -1,0 +1,197 @@
+"""Errors: the mapping of the error JSON onto exceptions, and each class as a
+user meets it against the sandbox."""
+
+import builtins
+import json
+import re
+import socket
+
+import pytest
+
+import secucard
+from secucard import _native
+
+
+@pytest.mark.parametrize("type_, cls", [
+    ("invalid_argument", secucard.InvalidArgument),
+    ("auth", secucard.AuthError),
+    ("api", secucard.ApiError),
+    ("declined", secucard.DeclinedError),
+    ("network", secucard.NetworkError),
+    ("timeout", secucard.TimeoutError),
+    ("canceled", secucard.CanceledError),
+    ("closed", secucard.ClosedError),
+    ("storage", secucard.StorageError),
+    ("internal", secucard.InternalError),
+])
+def test_type_selects_the_class(type_, cls):
+    e = secucard.error_from(4, json.dumps({"status": 4, "type": type_, "message": "m",
+                                           "retryable": False}))
+    assert type(e) is cls
+    assert isinstance(e, secucard.SecucardError)
+    assert e.type == type_
+
+
+@pytest.mark.parametrize("reason, cls", [
+    ("denied", secucard.AuthDenied),
+    ("invalid_grant", secucard.AuthInvalidGrant),
+    ("expired", secucard.AuthExpired),
+    ("timeout", secucard.AuthTimeout),
+    ("canceled", secucard.AuthCanceled),
+    ("no_credentials", secucard.AuthNoCredentials),
+    ("not_authorized", secucard.AuthNotAuthorized),
+    ("token_rejected", secucard.AuthTokenRejected),
+    ("something_new", secucard.AuthError),
+])
+def test_auth_reason_selects_the_subclass(reason, cls):
+    e = secucard.error_from(3, {"status": 3, "type": "auth", "reason": reason, "message": "m"})
+    assert type(e) is cls
+    assert isinstance(e, secucard.AuthError)
+    assert e.reason == reason
+
+
+def test_every_field_of_the_error_json_is_an_attribute():
+    raw = {"status": 4, "type": "api", "message": "not found", "op": "smart.transactions.get",
+           "http_status": 404, "error": "ProductNotFoundException", "error_details": "d",
+           "error_user": "u", "code": "404", "support_id": "abc", "retryable": True}
+    e = secucard.error_from(4, json.dumps(raw))
+    assert (e.status, e.type, e.message, e.op, e.http_status) == (
+        4, "api", "not found", "smart.transactions.get", 404)
+    assert (e.error, e.error_details, e.error_user, e.code, e.support_id) == (
+        "ProductNotFoundException", "d", "u", "404", "abc")
+    assert e.retryable is True
+    assert e.field is None and e.reason is None
+    assert e.raw == raw
+    assert "not found" in str(e)
+
+
+def test_unknown_type_falls_back_to_the_status_code():
+    e = secucard.error_from(_native.ERR_NETWORK, {"type": "from_the_future", "message": "m"})
+    assert type(e) is secucard.NetworkError
+    e = secucard.error_from(99, None)
+    assert type(e) is secucard.InternalError
+    assert e.status == 99
+    assert e.message == "unknown status"  # secucard_strerror's text for an unknown code
+
+
+def test_timeout_and_network_errors_are_also_builtin_errors():
+    t = secucard.error_from(7, {"type": "timeout", "message": "m"})
+    assert isinstance(t, builtins.TimeoutError)
+    n = secucard.error_from(6, {"type": "network", "message": "m"})
+    assert isinstance(n, ConnectionError)
+    i = secucard.error_from(1, {"type": "invalid_argument", "message": "m", "field": "op"})
+    assert isinstance(i, ValueError) and i.field == "op"
+
+
+# --- as met against the sandbox ---
+
+@pytest.mark.parametrize("config, field", [
+    ({"environment": "sandbox"}, "sandbox_url"),
+    ({"environment": "staging"}, "environment"),
+    ({"no_such_key": 1}, "no_such_key"),
+    ({"timeouts": {"connect_ms": "soon"}}, "timeouts.connect_ms"),
+])
+def test_invalid_config_names_the_field(config, field):
+    with pytest.raises(secucard.InvalidArgument) as ei:
+        secucard.Client(config)
+    assert ei.value.field == field
+    assert ei.value.status == _native.ERR_INVALID_ARGUMENT
+    assert field in str(ei.value)
+
+
+def test_config_must_be_a_dict_or_json_text():
+    with pytest.raises(TypeError):
+        secucard.Client(42)
+    with pytest.raises(secucard.InvalidArgument):
+        secucard.Client("{not json")
+
+
+def test_invalid_request_names_the_field(client):
+    with pytest.raises(secucard.InvalidArgument) as ei:
+        client.call({"resource": "smart.transactions"})
+    assert ei.value.field == "op"
+    with pytest.raises(secucard.InvalidArgument) as ei:
+        list(client.smart.transactionz.list())
+    assert ei.value.field == "resource"
+
+
+def test_wrong_secret_raises_auth_denied(sandbox):
+    cfg = sandbox.config()
+    cfg["credentials"]["client_secret"] = "0" * 64
+    with pytest.raises(secucard.AuthDenied) as ei:
+        with secucard.Client(cfg) as c:
+            c.smart.idents.get("smi_1")
+    assert ei.value.type == "auth" and ei.value.reason == "denied"
+    assert ei.value.status == _native.ERR_AUTH
+    assert "0" * 64 not in json.dumps(ei.value.raw)
+
+
+def test_unknown_object_raises_api_error_with_the_envelope(client):
+    with pytest.raises(secucard.ApiError) as ei:
+        client.smart.transactions.get("STX_" + "0" * 30)
+    e = ei.value
+    assert e.http_status == 404
+    assert e.error == "ProductNotFoundException"
+    assert e.code == "404"
+    assert e.error_user
+    assert re.fullmatch(r"[0-9a-f]{32}", e.support_id)
+    assert e.retryable is False
+
+
+def test_server_errors_are_retried_and_then_reported(faults, client):
+    faults.fault(path="/smart/idents", status=503, count=1)
+    assert client.smart.idents.get("smi_1")["id"] == "smi_1"
+    assert client.stats()["retries"] >= 1
+
+    faults.fault(path="/smart/idents", status=503, count=-1)
+    with pytest.raises(secucard.ApiError) as ei:
+        client.smart.idents.get("smi_1", timeout=10)
+    assert ei.value.http_status == 503
+    assert ei.value.retryable is True
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_unreachable_server_raises_network_error(sandbox):
+    cfg = sandbox.config(sandbox_url=f"http://127.0.0.1:{closed_port()}",
+                         retry={"max_attempts": 1})
+    c = secucard.Client(cfg)
+    try:
+        with pytest.raises(secucard.NetworkError) as ei:
+            c.smart.idents.get("smi_1")
+        assert ei.value.type == "network"
+        assert ei.value.retryable is True
+    finally:
+        c.close()
+
+
+def test_deadline_raises_timeout_error(faults, client):
+    client.smart.idents.get("smi_1")  # authenticate first: only the API call is slow
+    faults.fault(path="/smart/idents", delay_ms=5000, count=-1)
+    with pytest.raises(secucard.TimeoutError) as ei:
+        client.smart.idents.get("smi_1", timeout=0.3)
+    assert isinstance(ei.value, builtins.TimeoutError)
+    assert ei.value.type == "timeout"
+
+
+def test_unopenable_sqlite_store_raises_storage_error(sandbox, tmp_path):
+    cfg = sandbox.config(store={"type": "sqlite", "path": str(tmp_path / "missing" / "t.db")})
+    with pytest.raises(secucard.StorageError) as ei:
+        secucard.Client(cfg)
+    assert ei.value.type == "storage"
+
+
+def test_use_after_close_raises_closed_error(client):
+    client.close()
+    with pytest.raises(secucard.ClosedError):
+        client.smart.idents.get("smi_1")
+    with pytest.raises(secucard.ClosedError):
+        client.open()
+    with pytest.raises(secucard.ClosedError):
+        client.handle_webhook({"object": "event.pushes", "target": "x.y", "type": "changed"})
