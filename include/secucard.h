@@ -224,9 +224,10 @@ SECUCARD_API int secucard_cancel_auth(secucard_client *client);
  * On success *result_json receives the answer: the object for get, create,
  * update and execute; {"count": total, "data": [...], "scroll_id": "..."} for
  * list (data is always an array); null when the server sent no body.
- * Mutating calls (create, update, delete, execute) are retried on network
- * failures and 5xx only with their idempotency id, so a retry cannot charge
- * twice on a server that honours it.
+ * Retries (network failures, 5xx, 429) follow one policy: get, list, update
+ * (PUT) and delete are retried; create and execute (POST) only when the
+ * request provably never left the machine or carries its idempotency id - so
+ * a retry cannot charge twice on a server that honours the id.
  * request_json: borrowed. result_json: required out. err_json: optional out.
  * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE; SECUCARD_ERR_INVALID_ARGUMENT
  * (bad request JSON, unknown resource or op - "field" says which); SECUCARD_ERR_AUTH;
