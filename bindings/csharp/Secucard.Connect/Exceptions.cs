@@ -1,0 +1,261 @@
+// Exceptions.cs - the exception classes and the ONE function that maps the
+// library's error JSON onto them (Errors.FromJson).
+
+using System;
+using System.Collections.Generic;
+
+namespace Secucard.Connect
+{
+    /// <summary>
+    /// A failure reported by libsecucard. <see cref="Type"/> is the error JSON's
+    /// "type" and decides the subclass; <see cref="RawJson"/> is the whole error JSON
+    /// (it never contains secrets: the library redacts it).
+    /// </summary>
+    public class SecucardException : Exception
+    {
+        /// <summary>The library's status code (SECUCARD_ERR_*), e.g. 4 for an API error.</summary>
+        public int Status { get; private set; }
+        /// <summary>"invalid_argument", "auth", "api", "declined", "network", "timeout", "canceled", "closed", "storage", "internal", or a type added later.</summary>
+        public string Type { get; private set; }
+        /// <summary>Refines the type, mainly for auth errors ("denied", "expired", "timeout", "canceled", ...); null when absent.</summary>
+        public string Reason { get; private set; }
+        /// <summary>What the library was doing, e.g. "smart.transactions.get"; null when absent.</summary>
+        public string Op { get; private set; }
+        /// <summary>Whether repeating the same request may succeed. Never true for a payment that may have gone through.</summary>
+        public bool Retryable { get; private set; }
+        /// <summary>The error JSON exactly as the library returned it.</summary>
+        public string RawJson { get; private set; }
+
+        internal SecucardException(ErrorInfo e) : base(e.Message)
+        {
+            Status = e.Status;
+            Type = e.Type;
+            Reason = e.Reason;
+            Op = e.Op;
+            Retryable = e.Retryable;
+            RawJson = e.Raw;
+        }
+    }
+
+    /// <summary>Bad input: a config key, request field or argument is wrong. <see cref="Field"/> names it.</summary>
+    public class InvalidArgumentException : SecucardException
+    {
+        /// <summary>The config key or request field at fault, e.g. "credentials.client_id"; null when unknown.</summary>
+        public string Field { get; private set; }
+        internal InvalidArgumentException(ErrorInfo e) : base(e) { Field = e.Field; }
+    }
+
+    /// <summary>Credentials or token refused, or the device authorization did not complete. See <see cref="SecucardException.Reason"/>.</summary>
+    public class AuthException : SecucardException
+    {
+        internal AuthException(ErrorInfo e) : base(e) { }
+    }
+
+    /// <summary>The device authorization or credential prompt was canceled (CancelAuth, or the credential provider declined).</summary>
+    public class AuthCanceledException : AuthException
+    {
+        internal AuthCanceledException(ErrorInfo e) : base(e) { }
+    }
+
+    /// <summary>The credentials or the device code were refused.</summary>
+    public class AuthDeniedException : AuthException
+    {
+        internal AuthDeniedException(ErrorInfo e) : base(e) { }
+    }
+
+    /// <summary>The device authorization ran past its deadline (auth.wait_timeout_ms).</summary>
+    public class AuthTimeoutException : AuthException
+    {
+        internal AuthTimeoutException(ErrorInfo e) : base(e) { }
+    }
+
+    /// <summary>The device code expired before anyone approved it.</summary>
+    public class AuthExpiredException : AuthException
+    {
+        internal AuthExpiredException(ErrorInfo e) : base(e) { }
+    }
+
+    /// <summary>The secucard API answered with its error envelope.</summary>
+    public class ApiException : SecucardException
+    {
+        /// <summary>The server's error name, e.g. "ProductNotFoundException".</summary>
+        public string Error { get; private set; }
+        /// <summary>Technical details from the server.</summary>
+        public string ErrorDetails { get; private set; }
+        /// <summary>A message meant for the end user (localised by the config's "language").</summary>
+        public string ErrorUser { get; private set; }
+        /// <summary>The API's error code.</summary>
+        public string Code { get; private set; }
+        /// <summary>The id to quote to secucard support.</summary>
+        public string SupportId { get; private set; }
+        /// <summary>The HTTP status of the answer, 0 when unknown.</summary>
+        public int HttpStatus { get; private set; }
+
+        internal ApiException(ErrorInfo e) : base(e)
+        {
+            Error = e.Error;
+            ErrorDetails = e.ErrorDetails;
+            ErrorUser = e.ErrorUser;
+            Code = e.Code;
+            SupportId = e.SupportId;
+            HttpStatus = e.HttpStatus;
+        }
+    }
+
+    /// <summary>A payment was declined by the processor or gateway.</summary>
+    public class DeclinedException : SecucardException
+    {
+        /// <summary>The decline code, when the processor gave one.</summary>
+        public string Code { get; private set; }
+        /// <summary>A message meant for the customer, when there is one.</summary>
+        public string ErrorUser { get; private set; }
+        internal DeclinedException(ErrorInfo e) : base(e) { Code = e.Code; ErrorUser = e.ErrorUser; }
+    }
+
+    /// <summary>The connection failed, was reset, or the answer was unreadable.</summary>
+    public class NetworkException : SecucardException
+    {
+        internal NetworkException(ErrorInfo e) : base(e) { }
+    }
+
+    /// <summary>The call's deadline passed. For a payment the outcome may be unknown: look it up before repeating it.</summary>
+    public class SecucardTimeoutException : SecucardException
+    {
+        internal SecucardTimeoutException(ErrorInfo e) : base(e) { }
+    }
+
+    /// <summary>
+    /// The library canceled the call (secucard_cancel, or the client was closed while
+    /// it was in flight). A Task canceled through its own CancellationToken is not
+    /// faulted with this exception: it ends in the Canceled state instead.
+    /// </summary>
+    public class CanceledException : SecucardException
+    {
+        internal CanceledException(ErrorInfo e) : base(e) { }
+    }
+
+    /// <summary>The client was closed with Close(). (After Dispose() calls throw ObjectDisposedException instead.)</summary>
+    public class ClosedException : SecucardException
+    {
+        internal ClosedException(ErrorInfo e) : base(e) { }
+    }
+
+    /// <summary>Token storage failed (SQLite file, or the host storage delegates).</summary>
+    public class StorageException : SecucardException
+    {
+        internal StorageException(ErrorInfo e) : base(e) { }
+    }
+
+    /// <summary>A bug in the library or the binding; the message says what.</summary>
+    public class InternalException : SecucardException
+    {
+        internal InternalException(ErrorInfo e) : base(e) { }
+    }
+
+    /// <summary>The fields of one error JSON.</summary>
+    internal sealed class ErrorInfo
+    {
+        public int Status;
+        public string Type, Message, Reason, Op, Field, Raw;
+        public string Error, ErrorDetails, ErrorUser, Code, SupportId;
+        public int HttpStatus;
+        public bool Retryable;
+    }
+
+    internal static class Errors
+    {
+        /// <summary>
+        /// THE mapping from the library's error JSON to an exception. status is the
+        /// code the function returned; json the error JSON (may be null or, defensively,
+        /// unreadable - the status code then decides).
+        /// </summary>
+        public static SecucardException FromJson(int status, string json)
+        {
+            var e = new ErrorInfo { Status = status, Raw = json };
+            Dictionary<string, object> o = null;
+            if (!string.IsNullOrEmpty(json))
+            {
+                try { o = Json.Parse(json) as Dictionary<string, object>; }
+                catch (FormatException) { o = null; }
+            }
+            if (o != null)
+            {
+                e.Status = (int)Json.Long(o, "status", status);
+                e.Type = Json.Str(o, "type");
+                e.Message = Json.Str(o, "message");
+                e.Reason = Json.Str(o, "reason");
+                e.Op = Json.Str(o, "op");
+                e.Field = Json.Str(o, "field");
+                e.Error = Json.Str(o, "error");
+                e.ErrorDetails = Json.Str(o, "error_details");
+                e.ErrorUser = Json.Str(o, "error_user");
+                e.Code = Json.Str(o, "code");
+                long code = Json.Long(o, "code", long.MinValue); // "code" is a string by contract; tolerate a number
+                if (e.Code == null && code != long.MinValue) e.Code = code.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                e.SupportId = Json.Str(o, "support_id");
+                e.HttpStatus = (int)Json.Long(o, "http_status", 0);
+                e.Retryable = Json.Bool(o, "retryable", false);
+            }
+            if (e.Type == null) e.Type = TypeOfStatus(e.Status);
+            if (string.IsNullOrEmpty(e.Message))
+                e.Message = "libsecucard: " + SafeStatusName(e.Status) + " (status " + e.Status + ")";
+            if (string.IsNullOrEmpty(e.Raw)) e.Raw = "{\"status\":" + e.Status + ",\"type\":" + Json.Quote(e.Type) + ",\"message\":" + Json.Quote(e.Message) + ",\"retryable\":false}";
+
+            switch (e.Type)
+            {
+                case "invalid_argument": return new InvalidArgumentException(e);
+                case "auth":
+                    switch (e.Reason)
+                    {
+                        case "canceled": return new AuthCanceledException(e);
+                        case "denied": return new AuthDeniedException(e);
+                        case "timeout": return new AuthTimeoutException(e);
+                        case "expired": return new AuthExpiredException(e);
+                        default: return new AuthException(e);
+                    }
+                case "api": return new ApiException(e);
+                case "declined": return new DeclinedException(e);
+                case "network": return new NetworkException(e);
+                case "timeout": return new SecucardTimeoutException(e);
+                case "canceled": return new CanceledException(e);
+                case "closed": return new ClosedException(e);
+                case "storage": return new StorageException(e);
+                case "internal": return new InternalException(e);
+                default: return new SecucardException(e); // a type added after this binding was written
+            }
+        }
+
+        /// <summary>The error type a status code stands for, when no JSON says it.</summary>
+        static string TypeOfStatus(int status)
+        {
+            switch (status)
+            {
+                case Native.ErrInvalidArgument: return "invalid_argument";
+                case Native.ErrInvalidHandle: return "invalid_argument"; // a stale handle is a misuse of the API
+                case Native.ErrAuth: return "auth";
+                case Native.ErrApi: return "api";
+                case Native.ErrDeclined: return "declined";
+                case Native.ErrNetwork: return "network";
+                case Native.ErrTimeout: return "timeout";
+                case Native.ErrCanceled: return "canceled";
+                case Native.ErrClosed: return "closed";
+                case Native.ErrStorage: return "storage";
+                case Native.ErrInternal: return "internal";
+                default: return "unknown";
+            }
+        }
+
+        static string SafeStatusName(int status)
+        {
+            try { return Native.StatusName(status); }
+            catch (Exception) { return "error"; } // the mapping must work even if the library cannot be called
+        }
+
+        /// <summary>Throws the exception for a failed status, consuming the error JSON pointer.</summary>
+        public static void Check(int status, IntPtr errJson)
+        {
+            string json = Native.TakeString(errJson); // frees even on success
+            if (status != Native.OK) throw FromJson(status, json);
+        }
+    }
+}
