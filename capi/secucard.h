@@ -1,0 +1,1 @@
+../include/secucard.h
