@@ -70,9 +70,8 @@ func (s *Server) seed() {
 	add("smart.idents", map[string]any{"id": "smi_2", "type": "checkin", "prefix": "CKI_", "length": 34, "name": "secucard Check-In"})
 	add("smart.idents", map[string]any{"id": "smi_3", "type": "checkin", "prefix": "PPT_", "length": 34, "name": "PayPal Check-In"})
 	s.colls["smart.idents"].seq = 3
-	delete(s.colls["smart.idents"].items["smi_1"], "created") // recorded idents carry no created
-	for _, id := range []string{"smi_2", "smi_3"} {
-		delete(s.colls["smart.idents"].items[id], "created")
+	for _, o := range s.colls["smart.idents"].items {
+		delete(o, "created") // the recorded idents carry none
 	}
 
 	m1, m2 := SeedMerchantID, seedID("MRC_", 2)

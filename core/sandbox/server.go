@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libsecucard/libsecucard/core/errs"
@@ -96,6 +97,7 @@ type Server struct {
 
 	hub hub
 
+	active   atomic.Int64 // requests being handled
 	lifeMu   sync.Mutex
 	httpSrv  *http.Server
 	baseURL  string
@@ -226,8 +228,13 @@ func (s *Server) URL() string {
 	return s.baseURL
 }
 
-// Close stops listening, ends simulated terminal steps and event delivery,
-// and waits for running requests. It is idempotent.
+// closeGrace is how long Close lets running requests (a start in progress)
+// finish before it stops simulated work.
+const closeGrace = 2 * time.Second
+
+// Close stops listening, lets running requests finish for a short grace
+// period, then ends simulated terminal steps, delays and event delivery
+// (waiting for subscriber calls already running). It is idempotent.
 func (s *Server) Close() error {
 	s.lifeMu.Lock()
 	if s.closed {
@@ -238,26 +245,47 @@ func (s *Server) Close() error {
 	srv := s.httpSrv
 	s.lifeMu.Unlock()
 
-	s.cancel()
 	var err error
 	if srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if e := srv.Shutdown(ctx); e != nil {
-			_ = srv.Close()
-			err = errs.Wrap(errs.Internal, "sandbox.close", e, "shutdown: %s", e.Error())
+		srv.SetKeepAlivesEnabled(false)
+		ctx, stop := context.WithCancel(context.Background())
+		shutdown := make(chan error, 1)
+		go func() { shutdown <- srv.Shutdown(ctx) }()
+		if !s.waitIdle(closeGrace) {
+			s.cancel()
+			s.waitIdle(5 * time.Second)
 		}
-		cancel()
-		if e := <-s.serveErr; e != nil && err == nil {
+		// Shutdown alone would wait up to 5s for connections a client
+		// dialed but never used; no request can be lost on those.
+		stop()
+		_ = srv.Close()
+		<-shutdown
+		if e := <-s.serveErr; e != nil {
 			err = errs.Wrap(errs.Network, "sandbox.close", e, "serve: %s", e.Error())
 		}
 	}
+	s.cancel()
 	s.hub.wait()
 	return err
+}
+
+// waitIdle waits until no request is being handled, up to d.
+func (s *Server) waitIdle(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for s.active.Load() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
 }
 
 // serveHTTP routes the three areas. Admin calls are neither faulted nor
 // recorded, so a test can always inspect and repair the sandbox.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	s.active.Add(1)
+	defer s.active.Add(-1)
 	w.Header().Set("Server", "secucard-sandbox")
 	path := r.URL.Path
 	lower := strings.ToLower(path)

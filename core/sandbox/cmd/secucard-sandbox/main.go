@@ -1,0 +1,141 @@
+// Command secucard-sandbox runs the local secucard sandbox (core/sandbox).
+//
+// When it is ready it prints exactly one JSON line on stdout with its URLs
+// and credentials, then serves until SIGINT or SIGTERM. Everything else goes
+// to stderr.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/libsecucard/libsecucard/core/logging"
+	"github.com/libsecucard/libsecucard/core/sandbox"
+)
+
+// ready is the one stdout line; the key order is part of the contract.
+type ready struct {
+	RESTURL      string `json:"rest_url"`
+	OAuthURL     string `json:"oauth_url"`
+	STOMPAddr    string `json:"stomp_addr"`
+	AdminURL     string `json:"admin_url"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+	SandboxURL   string `json:"sandbox_url"`
+}
+
+// autoApprove is the -device-auto-approve value: a Go duration ("0s",
+// "1.5s") or a whole number of seconds ("-1" = never, the default).
+type autoApprove struct{ d time.Duration }
+
+func (a *autoApprove) String() string {
+	if a.d < 0 {
+		return "-1"
+	}
+	return a.d.String()
+}
+
+func (a *autoApprove) Set(v string) error {
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+		a.d = time.Duration(n) * time.Second
+		return nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil {
+		return fmt.Errorf("want a duration such as 0s or 2s, or -1 for never")
+	}
+	a.d = d
+	return nil
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("secucard-sandbox", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	httpAddr := fs.String("http", "127.0.0.1:0", "listen address of the REST, OAuth and admin server")
+	stompAddr := fs.String("stomp", "", "listen address of the STOMP endpoint (not available yet)")
+	clientID := fs.String("client-id", "", "client id to accept (default: generated, 32 hex)")
+	clientSecret := fs.String("client-secret", "", "client secret to accept (default: generated, 64 hex)")
+	tokenTTL := fs.Duration("token-ttl", sandbox.DefaultTokenTTL, "access-token lifetime")
+	approve := &autoApprove{d: -1}
+	fs.Var(approve, "device-auto-approve", "approve device codes this long after issuing them (0s = at once; -1 = never)")
+	deviceInterval := fs.Int("device-interval", sandbox.DefaultDeviceInterval, "device poll interval in seconds (0 = none: no slow_down)")
+	startDelay := fs.Duration("start-delay", sandbox.DefaultStartDelay, "pause between the simulated terminal steps of a payment start")
+	seed := fs.Int64("seed", 0, "random seed for ids and demo outcomes (0 = time-based)")
+	verbose := fs.Bool("v", false, "log every request to stderr (secrets redacted)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "secucard-sandbox: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *tokenTTL <= 0 {
+		fmt.Fprintln(stderr, "secucard-sandbox: -token-ttl must be positive")
+		return 2
+	}
+
+	opts := sandbox.Options{
+		ClientID: *clientID, ClientSecret: *clientSecret, TokenTTL: *tokenTTL,
+		DeviceAutoApprove: approve.d, DeviceInterval: *deviceInterval, StartDelay: *startDelay, Seed: *seed,
+	}
+	// On the command line 0 means "none", not "default".
+	if *startDelay <= 0 {
+		opts.StartDelay = -1
+	}
+	if *deviceInterval <= 0 {
+		opts.DeviceInterval = -1
+	}
+	if *verbose {
+		opts.Logger = logging.New(logging.SinkFunc(func(_ logging.Level, msg string) {
+			fmt.Fprintln(stderr, msg)
+		}), logging.Info)
+	}
+	s, err := sandbox.New(opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "secucard-sandbox: %v\n", err)
+		return 2
+	}
+	if err := s.Start(*httpAddr); err != nil {
+		fmt.Fprintf(stderr, "secucard-sandbox: %v\n", err)
+		return 1
+	}
+	if *stompAddr != "" {
+		fmt.Fprintf(stderr, "secucard-sandbox: -stomp %s: the STOMP endpoint is not available in this build; stomp_addr is empty\n", *stompAddr)
+	}
+
+	base := s.URL()
+	line, _ := json.Marshal(ready{
+		RESTURL: base + "/api/v2", OAuthURL: base + "/oauth/token", STOMPAddr: "", AdminURL: base + "/sandbox",
+		ClientID: s.ClientID(), ClientSecret: s.ClientSecret(), SandboxURL: base,
+	})
+	out := bufio.NewWriter(stdout)
+	_, _ = out.Write(append(line, '\n'))
+	if err := out.Flush(); err != nil {
+		fmt.Fprintf(stderr, "secucard-sandbox: cannot write to stdout: %v\n", err)
+		_ = s.Close()
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	if err := s.Close(); err != nil {
+		fmt.Fprintf(stderr, "secucard-sandbox: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// build compiles the command into a temporary directory.
+func build(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(t.TempDir(), "secucard-sandbox")
+	out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
+}
+
+// syncBuffer collects stderr while the process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestCommandContract(t *testing.T) {
+	bin := build(t)
+	cmd := exec.Command(bin, "-http", "127.0.0.1:0", "-stomp", "127.0.0.1:0", "-seed", "3", "-v",
+		"-device-auto-approve", "0s", "-device-interval", "0", "-start-delay", "1ms", "-token-ttl", "2m")
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	exited := false
+	t.Cleanup(func() {
+		if !exited {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+
+	reader := bufio.NewReader(stdout)
+	lines := make(chan string, 1)
+	go func() {
+		line, _ := reader.ReadString('\n')
+		lines <- line
+	}()
+	var line string
+	select {
+	case line = <-lines:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no ready line within 30s; stderr: %s", stderr.String())
+	}
+	require.True(t, strings.HasSuffix(line, "\n"), "one complete line: %q (stderr: %s)", line, stderr.String())
+
+	dec := json.NewDecoder(strings.NewReader(line))
+	var order []string
+	_, err = dec.Token()
+	require.NoError(t, err)
+	for dec.More() {
+		k, err := dec.Token()
+		require.NoError(t, err)
+		order = append(order, k.(string))
+		var skip any
+		require.NoError(t, dec.Decode(&skip))
+	}
+	assert.Equal(t, []string{"rest_url", "oauth_url", "stomp_addr", "admin_url", "client_id", "client_secret", "sandbox_url"}, order)
+
+	var info map[string]string
+	require.NoError(t, json.Unmarshal([]byte(line), &info))
+	base := info["sandbox_url"]
+	assert.Regexp(t, `^http://127\.0\.0\.1:\d+$`, base)
+	assert.Equal(t, base+"/api/v2", info["rest_url"])
+	assert.Equal(t, base+"/oauth/token", info["oauth_url"])
+	assert.Equal(t, base+"/sandbox", info["admin_url"])
+	assert.Equal(t, "", info["stomp_addr"])
+	assert.Regexp(t, `^[0-9a-f]{32}$`, info["client_id"])
+	assert.Regexp(t, `^[0-9a-f]{64}$`, info["client_secret"])
+
+	httpc := &http.Client{Timeout: 10 * time.Second}
+	creds := url.Values{"client_id": {info["client_id"]}, "client_secret": {info["client_secret"]}}
+	post := func(extra url.Values) map[string]any {
+		v := url.Values{}
+		for k, vs := range creds {
+			v[k] = vs
+		}
+		for k, vs := range extra {
+			v[k] = vs
+		}
+		resp, err := httpc.PostForm(info["oauth_url"], v)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var m map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&m))
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%v", m)
+		return m
+	}
+	tok := post(url.Values{"grant_type": {"client_credentials"}})
+	assert.EqualValues(t, 120, tok["expires_in"], "-token-ttl")
+
+	codes := post(url.Values{"grant_type": {"device"}, "uuid": {"/vendor/test/pos/1"}})
+	assert.EqualValues(t, 0, codes["interval"], "-device-interval 0")
+	post(url.Values{"grant_type": {"device"}, "code": {codes["device_code"].(string)}}) // -device-auto-approve 0s
+
+	req, _ := http.NewRequest("GET", info["rest_url"]+"/smart/idents", nil)
+	req.Header.Set("Authorization", "Bearer "+tok["access_token"].(string))
+	resp, err := httpc.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(body), `"count":3`)
+
+	resp, err = httpc.Get(info["admin_url"] + "/requests")
+	require.NoError(t, err)
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(body), `"grant_type":"client_credentials"`)
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	rest, _ := io.ReadAll(reader)
+	err = cmd.Wait()
+	exited = true
+	require.NoError(t, err, "exit status 0 after SIGTERM; stderr: %s", stderr.String())
+	assert.Empty(t, string(rest), "nothing but the ready line on stdout")
+
+	log := stderr.String()
+	assert.Contains(t, log, "STOMP endpoint is not available")
+	assert.Contains(t, log, "POST /oauth/token -> 200 grant_type=client_credentials", "-v logs requests")
+	assert.NotContains(t, log, tok["access_token"].(string))
+	assert.NotContains(t, log, info["client_secret"])
+}
+
+func TestCommandFlagErrors(t *testing.T) {
+	cases := [][]string{
+		{"-device-auto-approve", "soon"},
+		{"-token-ttl", "0s"},
+		{"-nope"},
+		{"extra-arg"},
+	}
+	for _, args := range cases {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(args, &out, &errb)
+			assert.Equal(t, 2, code)
+			assert.Empty(t, out.String())
+			assert.NotEmpty(t, errb.String())
+		})
+	}
+	var out, errb bytes.Buffer
+	assert.Equal(t, 1, run([]string{"-http", "256.0.0.1:99999"}, &out, &errb), "listen failure")
+	assert.Contains(t, errb.String(), "cannot listen")
+	assert.Empty(t, out.String())
+}
