@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/libsecucard/libsecucard/core/errs"
+	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // adminError is the body of a failed admin call.
@@ -32,7 +33,7 @@ func adminFail(w http.ResponseWriter, status int, field, format string, args ...
 	case http.StatusMethodNotAllowed:
 		code = "method_not_allowed"
 	}
-	writeAdmin(w, status, adminError{Error: code, Message: fmt.Sprintf(format, args...), Field: field})
+	writeAdmin(w, status, adminError{Error: code, Message: redact.String(fmt.Sprintf(format, args...)), Field: field})
 }
 
 var adminResult = map[string]bool{"result": true}

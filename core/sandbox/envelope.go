@@ -1,6 +1,10 @@
 package sandbox
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/libsecucard/libsecucard/core/redact"
+)
 
 // Exception names in the "error" key of the envelope (spec §3.7). The first
 // four appear in the SDKs; the rest are invented for cases whose real name
@@ -44,10 +48,11 @@ type envelopeBody struct {
 }
 
 // envelope builds an error answer. details is for developers, user for the
-// person at the till; neither may carry a secret or a card number.
+// person at the till. Both are redacted: details may echo a path segment,
+// and loyalty/cards/<id> takes a card number there.
 func (s *Server) envelope(status int, exc, code, details, user string) DispatchResponse {
 	return DispatchResponse{Status: status, Body: mustJSON(envelopeBody{
-		Status: "error", Error: exc, Details: details, User: user, Code: code,
+		Status: "error", Error: exc, Details: redact.String(details), User: redact.String(user), Code: code,
 		SupportID: randomHex(16),
 	})}
 }

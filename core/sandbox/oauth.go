@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/libsecucard/libsecucard/core/errs"
+	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // tokenInfo is what the sandbox remembers about an access or refresh token.
@@ -178,7 +179,7 @@ func (s *Server) checkClient(p url.Values) (int, oauthBody, bool) {
 }
 
 func (s *Server) oauthError(w http.ResponseWriter, status int, code, desc string) {
-	writeJSON(w, status, mustJSON(oauthBody{Error: code, Description: desc}))
+	writeJSON(w, status, mustJSON(oauthBody{Error: code, Description: redact.String(desc)}))
 }
 
 // issue stores a new access and refresh token for info.
