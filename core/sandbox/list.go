@@ -65,7 +65,7 @@ func (s *Server) list(c *call) DispatchResponse {
 	if !ok {
 		return resp
 	}
-	fields := splitFields(q.Get("fields"))
+	fields := splitFields(strings.Join(q["fields"], ","))
 
 	s.mu.Lock()
 	var items []object

@@ -168,7 +168,7 @@ func TestPagingSortFieldsScroll(t *testing.T) {
 		assert.Equal(t, []int64{24, 21, 18}, nums(list("count=3&sort=g:asc,n:desc")), "successor form")
 	})
 	t.Run("fields", func(t *testing.T) {
-		m := list("count=1&fields=n,meta.a")
+		m := list("count=1&fields=n&fields=meta.a")
 		data := m["data"].([]any)
 		require.Len(t, data, 1)
 		obj := data[0].(map[string]any)
