@@ -97,6 +97,7 @@ var special = map[string]bool{
 	"smart.transactions.start": true, "smart.transactions.cancel": true, "smart.transactions.Diagnosis": true,
 	"smart.transactions.EndofDay": true, "smart.transactions.cancelTrx": true, "smart.transactions.preTransaction": true,
 	"loyalty.merchantcards.CheckCsc": true, "loyalty.merchantcards.CheckPasscode": true, "general.accounts.passwordreset": true,
+	"smart.idents.read": true, "smart.idents.validate": true,
 }
 
 func TestRESTErrors(t *testing.T) {

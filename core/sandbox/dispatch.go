@@ -197,6 +197,10 @@ func (s *Server) execute(ctx context.Context, c *call) DispatchResponse {
 		if resp, ok := s.merchantCards(c); ok {
 			return resp
 		}
+	case "smart.idents":
+		if resp, ok := s.smartIdents(c); ok {
+			return resp
+		}
 	case "general.accounts":
 		if c.action == "passwordreset" {
 			// Spec §6.1: {origin} -> {livetime:int}; the value is invented.

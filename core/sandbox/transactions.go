@@ -144,15 +144,13 @@ func (s *Server) completeIdentsLocked(list []any) []any {
 	out := make([]any, len(list))
 	for i, e := range list {
 		m := clone(e).(map[string]any)
-		if id, _ := m["id"].(string); id != "" {
-			if seed, ok := s.colls["smart.idents"].items[id]; ok {
-				for _, k := range []string{"prefix", "name", "type"} {
-					if _, has := m[k]; !has {
-						m[k] = seed[k]
-					}
+		if seed, ok := s.identForLocked(m); ok {
+			for _, k := range []string{"id", "prefix", "name", "type", "length"} {
+				if _, has := m[k]; !has {
+					m[k] = seed[k]
 				}
-				m["object"] = "smart.idents"
 			}
+			m["object"] = "smart.idents"
 		}
 		value, _ := m["value"].(string)
 		_, known := s.cardSecrets[value]
@@ -206,8 +204,14 @@ func (s *Server) startTransaction(c *call) DispatchResponse {
 		}
 		return s.notAllowed(codeBadState, fmt.Sprintf("transaction %s cannot be started in status %q; only %q transactions can", id, st, statusCreated))
 	}
-	s.starting[id] = true
 	sum := transactionSum(tx)
+	if sum <= 0 {
+		s.mu.Unlock()
+		// A terminal cannot charge nothing; the real server's answer is unknown,
+		// a till must not be able to "pay" an empty basket here.
+		return s.fieldError("basket_info.sum", "must be a positive amount in cents to start a payment")
+	}
+	s.starting[id] = true
 	ok = true
 	if typ == "demo" {
 		ok = s.rng.Float64() >= demoDeclineRate
