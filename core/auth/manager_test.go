@@ -115,7 +115,9 @@ func callMany(t *testing.T, m *Manager, n int, before func()) []string {
 }
 
 // joined closes once n callers have joined a flight in progress, so tests
-// know every goroutine is waiting before the endpoint answers.
+// know every goroutine is waiting before the endpoint answers. Handlers wait
+// on it through awaitJoined, which gives up after a while so that a broken
+// single-flight fails the test instead of hanging it.
 func joined(m *Manager, n int) <-chan struct{} {
 	var count atomic.Int32
 	ch := make(chan struct{})
@@ -127,10 +129,17 @@ func joined(m *Manager, n int) <-chan struct{} {
 	return ch
 }
 
+func awaitJoined(ch <-chan struct{}) {
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+	}
+}
+
 func TestSingleFlight(t *testing.T) {
 	var all <-chan struct{}
 	fe := newFakeEndpoint(t, func(n int, c tokenCall) reply {
-		<-all // answer only when the 99 others are waiting
+		awaitJoined(all) // answer only when the 99 others are waiting
 		return ok(tokenBody(fmt.Sprintf("at-single-%d-xyz", n), "", 1200))
 	})
 	m := newManager(t, fe, clientCreds(), nil)
@@ -146,7 +155,7 @@ func TestSingleFlight(t *testing.T) {
 func TestSingleFlightRefreshOfExpiredStoredToken(t *testing.T) {
 	var all <-chan struct{}
 	fe := newFakeEndpoint(t, func(n int, c tokenCall) reply {
-		<-all
+		awaitJoined(all)
 		return numbered(1200)(n, c)
 	})
 	clk := newClock()
@@ -169,7 +178,7 @@ func TestInvalidate(t *testing.T) {
 	var all <-chan struct{}
 	fe := newFakeEndpoint(t, func(n int, c tokenCall) reply {
 		if c.Form.Get("grant_type") == "refresh_token" {
-			<-all // the other 49 are waiting on this refresh
+			awaitJoined(all) // the other 49 are waiting on this refresh
 		}
 		return numbered(1200)(n, c)
 	})
@@ -583,7 +592,7 @@ func TestWaiterSurvivesLeaderCancel(t *testing.T) {
 		}
 		waiter <- tok
 	}()
-	<-waiting
+	awaitJoined(waiting)
 	cancelLeader()
 	assert.Equal(t, errs.Canceled, errs.KindOf(<-leaderErr))
 	tok := <-waiter
