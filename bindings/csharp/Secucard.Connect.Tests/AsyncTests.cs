@@ -43,7 +43,7 @@ namespace Secucard.Connect.Tests
             var tx = client.Smart.Transactions;
             string id = (string)T.Obj(T.Await(tx.CreateAsync(T.TransactionJson()))).Get("id");
             Assert.AreEqual("x", T.Obj(T.Await(tx.UpdateAsync(id, "{\"merchantRef\":\"x\"}")))["merchantRef"]);
-            Assert.AreEqual("ok", T.Obj(T.Await(tx.StartAsync(id, "demo")))["status"]);
+            Assert.AreEqual("ok", T.Obj(T.Await(tx.StartAsync(id, "cash")))["status"]);
         }
 
         [Test]

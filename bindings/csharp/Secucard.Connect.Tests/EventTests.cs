@@ -110,5 +110,56 @@ namespace Secucard.Connect.Tests
             client.HandleEvent(Webhook("EPS_C", "display", "{}"));
             Assert.AreEqual("smi_3", answers.WaitCount(1, "call from handler")[0]);
         }
+            // Connection events need STOMP, which the sandbox does not serve yet, and
+        // error/dropped events need failures the sandbox cannot trigger on demand;
+        // these tests hand the binding the documented envelopes directly.
+
+        [Test]
+        public void ConnectionEnvelopeRaisesConnectionStateChanged()
+        {
+            var got = new Inbox<ConnectionStateEventArgs>();
+            client.ConnectionStateChanged += (s, e) => got.Add(e);
+            client.DispatchEvent("{\"kind\":\"connection\",\"state\":\"reconnecting\",\"reason\":\"heartbeat missed\"}");
+            var ev = got.WaitCount(1, "connection event")[0];
+            Assert.AreEqual("reconnecting", ev.State);
+            Assert.AreEqual("heartbeat missed", ev.Reason);
+        }
+
+        [Test]
+        public void ErrorEnvelopeRaisesErrorOccurredWithTheMappedException()
+        {
+            var got = new Inbox<SecucardErrorEventArgs>();
+            client.ErrorOccurred += (s, e) => got.Add(e);
+            client.DispatchEvent("{\"kind\":\"error\",\"error\":{\"status\":6,\"type\":\"network\",\"message\":\"fetch failed\",\"retryable\":true}}");
+            var ev = got.WaitCount(1, "error event")[0];
+            Assert.IsInstanceOf<NetworkException>(ev.Error);
+            Assert.AreEqual("fetch failed", ev.Error.Message);
+            Assert.IsTrue(ev.Error.Retryable);
+        }
+
+        [Test]
+        public void UnknownAndDroppedKindsReachEventReceivedOnly()
+        {
+            var raw = new Inbox<SecucardEventArgs>();
+            int typed = 0;
+            client.EventReceived += (s, e) => raw.Add(e);
+            client.PushReceived += (s, e) => typed++;
+            client.AuthStatusChanged += (s, e) => typed++;
+            client.DispatchEvent("{\"kind\":\"dropped\",\"count\":3,\"reason\":\"queue_full\"}");
+            client.DispatchEvent("{\"kind\":\"hologram\",\"x\":1}");
+            var got = raw.WaitCount(2, "raw events");
+            Assert.AreEqual("dropped", got[0].Kind);
+            Assert.AreEqual("hologram", got[1].Kind);
+            Assert.AreEqual(0, typed);
+        }
+
+        [Test]
+        public void MalformedEnvelopeIsLoggedNotThrown()
+        {
+            var logs = new Inbox<LogEventArgs>();
+            client.LogReceived += (s, e) => logs.Add(e);
+            Assert.DoesNotThrow(() => client.DispatchEvent("{broken"));
+            Assert.AreEqual(LogLevel.Error, logs.WaitFor(l => l.Message.Contains("not a JSON object"), "log line").Level);
+        }
     }
 }

@@ -138,14 +138,24 @@ namespace Secucard.Connect.Tests
         }
 
         [Test]
-        public void FailingStorageIsAStorageError()
+        public void FailingStorageDoesNotStopTheTillButIsReported()
         {
             using (var c = new SecucardClient(T.Sandbox.Config(CallbackStore)))
             {
-                c.SetTokenStorage(k => { throw new System.IO.IOException("disk gone"); }, (k, v) => { throw new System.IO.IOException("disk gone"); }, k => { });
-                var e = Assert.Throws<StorageException>(() => c.Smart.Idents.List());
-                Assert.AreEqual("storage", e.Type);
-                Assert.AreEqual(10, e.Status);
+                var logs = new Inbox<LogEventArgs>();
+                c.LogReceived += (s, e) => logs.Add(e);
+                c.SetTokenStorage(k => { throw new System.IO.IOException("disk gone"); },
+                                  (k, v) => { throw new System.IO.IOException("disk gone"); },
+                                  k => { throw new System.IO.IOException("disk gone"); });
+                // By design an unreadable or unwritable token store means "authenticate
+                // again", never a till that cannot take payments.
+                Assert.AreEqual("smi_1", T.Obj(c.Smart.Idents.Get("smi_1"))["id"]);
+                logs.WaitFor(l => l.Level == LogLevel.Error && l.Message.Contains("disk gone"), "the delegate's failure in the log");
+
+                // Deleting is different: a token the host asked to forget must not linger.
+                var failure = Assert.Throws<StorageException>(() => c.ClearTokens());
+                Assert.AreEqual("storage", failure.Type);
+                Assert.AreEqual(10, failure.Status);
             }
         }
 
@@ -155,7 +165,20 @@ namespace Secucard.Connect.Tests
             using (var c = new SecucardClient(T.Sandbox.Config()))
             {
                 var e = Assert.Throws<InvalidArgumentException>(() => c.SetTokenStorage(k => null, (k, v) => { }, k => { }));
-                Assert.AreEqual("store.type", e.Field);
+                Assert.AreEqual(1, e.Status);
+                StringAssert.Contains("SetTokenStorage", e.Message);
+            }
+        }
+
+        [Test]
+        public void StorageMustBeSetBeforeAuthenticating()
+        {
+            using (var c = new SecucardClient(T.Sandbox.Config(CallbackStore)))
+            {
+                var storage = new MemoryStorage();
+                storage.Install(c);
+                c.Smart.Idents.List();
+                Assert.Throws<InvalidArgumentException>(() => storage.Install(c));
             }
         }
 
@@ -185,6 +208,7 @@ namespace Secucard.Connect.Tests
                 c.Smart.Idents.List();
                 c.Smart.Transactions.Create(T.TransactionJson());
                 logs.WaitCount(1, "log lines");
+                c.LogLevel = LogLevel.Trace; // returns once every queued line was delivered
                 foreach (var l in logs.Snapshot())
                 {
                     StringAssert.DoesNotContain(T.Sandbox.ClientSecret, l.Message);
@@ -205,6 +229,7 @@ namespace Secucard.Connect.Tests
                 c.LogReceived += (s, e) => logs.Add(e);
                 var ex = Assert.Throws<AuthDeniedException>(() => c.Smart.Idents.List());
                 logs.WaitCount(1, "log lines");
+                c.LogLevel = LogLevel.Trace; // returns once every queued line was delivered
                 foreach (var l in logs.Snapshot()) StringAssert.DoesNotContain(secret, l.Message);
                 StringAssert.DoesNotContain(secret, ex.Message);
                 StringAssert.DoesNotContain(secret, ex.RawJson);
@@ -216,22 +241,25 @@ namespace Secucard.Connect.Tests
         {
             using (var c = new SecucardClient(T.Sandbox.Config()))
             {
-                var lines = new List<LogEventArgs>();
-                EventHandler<LogEventArgs> h = (s, e) => { lock (lines) lines.Add(e); };
+                // The library delivers log lines from a queue, after the call returns;
+                // changing the level or unsubscribing waits until the queue is delivered.
+                var lines = new Inbox<LogEventArgs>();
+                EventHandler<LogEventArgs> h = (s, e) => lines.Add(e);
                 c.LogLevel = LogLevel.Error;
                 c.LogReceived += h;
                 c.Smart.Idents.List(); // a successful call logs nothing at error level
-                lock (lines) Assert.IsEmpty(lines.Where(l => l.Level > LogLevel.Error).ToList());
-
                 c.LogLevel = LogLevel.Trace;
+                Assert.IsEmpty(lines.Snapshot().Where(l => l.Level > LogLevel.Error).ToList(), "lines above the chosen level");
+
                 c.Smart.Idents.List();
-                int seen;
-                lock (lines) seen = lines.Count;
-                Assert.Greater(seen, 0, "no line at trace level");
+                lines.WaitFor(l => l.Level > LogLevel.Error, "a line above error level at trace level");
 
                 c.LogReceived -= h;
+                int seen = lines.Snapshot().Count;
                 c.Smart.Idents.List();
-                lock (lines) Assert.AreEqual(seen, lines.Count, "lines arrived after unsubscribing");
+                c.LogReceived += (s, e) => { };
+                c.LogLevel = LogLevel.Trace; // waits for anything queued
+                Assert.AreEqual(seen, lines.Snapshot().Count, "lines arrived after unsubscribing");
             }
         }
     }

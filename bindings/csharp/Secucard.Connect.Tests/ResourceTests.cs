@@ -77,7 +77,7 @@ namespace Secucard.Connect.Tests
             Assert.AreEqual("lifecycle-2", updated["merchantRef"]);
             Assert.AreEqual("lifecycle-2", T.Obj(tx.Get(id))["merchantRef"]);
 
-            var started = T.Obj(tx.Start(id, "demo"));
+            var started = T.Obj(tx.Start(id, "cash")); // cash always succeeds; demo declines at random
             Assert.AreEqual(id, started["id"]);
             Assert.AreEqual("ok", started["status"]);
             var receipt = (List<object>)started["receipt"];
@@ -90,11 +90,55 @@ namespace Secucard.Connect.Tests
         }
 
         [Test]
+        public void DemoStartEndsOkOrDeclinedWithAReceipt()
+        {
+            string id = (string)T.Obj(client.Smart.Transactions.Create(T.TransactionJson())).Get("id");
+            var started = T.Obj(client.Smart.Transactions.Start(id, "demo"));
+            CollectionAssert.Contains(new[] { "ok", "failed" }, started["status"]);
+            Assert.Greater(((List<object>)started["receipt"]).Count, 0);
+        }
+
+        [Test]
         public void ExecuteIsTheGenericAction()
         {
             string id = (string)T.Obj(client.Smart.Transactions.Create(T.TransactionJson())).Get("id");
-            var started = T.Obj(client.Resource("smart.transactions").Execute(id, "start", "demo"));
+            var started = T.Obj(client.Resource("smart.transactions").Execute(id, "start", "cash"));
             Assert.AreEqual("ok", started["status"]);
+        }
+
+        [Test]
+        public void CancelTrxReversesAPaymentByReceiptNumber()
+        {
+            var tx = client.Smart.Transactions;
+            string id = (string)T.Obj(tx.Create(T.TransactionJson())).Get("id");
+            string receiptNumber = (string)T.Obj(tx.Start(id, "cash"))["receipt_number"];
+            Assert.IsNotNullOrEmpty(receiptNumber);
+            var reversed = T.Obj(tx.CancelTrx(receiptNumber));
+            Assert.AreEqual(id, reversed["id"]);
+            Assert.AreEqual("canceled", reversed["status"]);
+        }
+
+        [Test]
+        public void DiagnosisAndEndOfDayAnswerWithReceipts()
+        {
+            var tx = client.Smart.Transactions;
+            foreach (var answer in new[] { tx.Diagnosis(), tx.EndOfDay() })
+            {
+                var o = T.Obj(answer);
+                Assert.AreEqual("ok", o["status"]);
+                Assert.IsNotEmpty(SecucardClient.FormatReceipt(answer, 40).Trim());
+            }
+        }
+
+        [Test]
+        public void StartingTwiceIsRefusedByTheApi()
+        {
+            var tx = client.Smart.Transactions;
+            string id = (string)T.Obj(tx.Create(T.TransactionJson())).Get("id");
+            tx.Start(id, "cash");
+            var e = Assert.Throws<ApiException>(() => tx.Start(id, "cash"));
+            Assert.AreNotEqual(0, e.HttpStatus);
+            Assert.IsFalse(e.Retryable);
         }
 
         [Test]

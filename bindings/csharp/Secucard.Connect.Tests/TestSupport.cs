@@ -60,9 +60,9 @@ namespace Secucard.Connect.Tests
             if (!File.Exists(bin)) throw new FileNotFoundException("secucard-sandbox not found (run make sandbox)", bin);
             var sb = new Sandbox();
             // No auto-approval: the device tests approve, deny, expire and cancel
-            // explicitly. Interval 0 (-1 on the command line) lets the library poll
-            // back to back, so a device flow takes milliseconds instead of 5 s.
-            var psi = new ProcessStartInfo(bin, "-http 127.0.0.1:0 -device-interval -1 -start-delay 10ms")
+            // explicitly. A 1 s poll interval (the smallest the library honours; 0
+            // means its 5 s default) keeps each device flow near one second.
+            var psi = new ProcessStartInfo(bin, "-http 127.0.0.1:0 -device-interval 1 -start-delay 10ms")
             {
                 UseShellExecute = false,
                 RedirectStandardOutput = true,
@@ -71,40 +71,47 @@ namespace Secucard.Connect.Tests
                 CreateNoWindow = true,
             };
             sb.process = Process.Start(psi);
-            sb.process.ErrorDataReceived += (s, e) =>
+            try
             {
-                if (e.Data == null) return;
-                lock (sb.stderrTail)
-                {
-                    sb.stderrTail.Enqueue(e.Data);
-                    while (sb.stderrTail.Count > 40) sb.stderrTail.Dequeue();
-                }
-            };
-            sb.process.BeginErrorReadLine();
-
-            // The sandbox prints exactly one JSON line when it is ready.
-            var read = Task.Run(() => sb.process.StandardOutput.ReadLine());
-            if (!read.Wait(TimeSpan.FromSeconds(30)) || read.Result == null)
-            {
-                string tail = sb.StderrTail();
-                sb.Dispose();
-                throw new InvalidOperationException("secucard-sandbox did not print its address line; stderr:\n" + tail);
+                sb.ReadAddress();
             }
-            // Keep draining stdout so the sandbox never blocks on a full pipe.
-            sb.process.OutputDataReceived += (s, e) => { };
-            sb.process.BeginOutputReadLine();
-
-            var o = Json.ParseObject(read.Result);
-            sb.SandboxUrl = Json.Str(o, "sandbox_url");
-            sb.AdminUrl = Json.Str(o, "admin_url");
-            sb.ClientId = Json.Str(o, "client_id");
-            sb.ClientSecret = Json.Str(o, "client_secret");
-            if (string.IsNullOrEmpty(sb.SandboxUrl) || string.IsNullOrEmpty(sb.AdminUrl) || string.IsNullOrEmpty(sb.ClientSecret))
+            catch
             {
-                sb.Dispose();
-                throw new InvalidOperationException("unexpected sandbox address line: " + read.Result);
+                sb.Dispose(); // never leave a sandbox running behind a failed start
+                throw;
             }
             return sb;
+        }
+
+        void ReadAddress()
+        {
+            process.ErrorDataReceived += (s, e) =>
+            {
+                if (e.Data == null) return;
+                lock (stderrTail)
+                {
+                    stderrTail.Enqueue(e.Data);
+                    while (stderrTail.Count > 40) stderrTail.Dequeue();
+                }
+            };
+            process.BeginErrorReadLine();
+
+            // The sandbox prints exactly one JSON line when it is ready; later output
+            // is drained and dropped so it never blocks on a full pipe.
+            var firstLine = new TaskCompletionSource<string>();
+            process.OutputDataReceived += (s, e) => firstLine.TrySetResult(e.Data); // null at EOF
+            process.BeginOutputReadLine();
+            var read = firstLine.Task;
+            if (!read.Wait(TimeSpan.FromSeconds(30)) || read.Result == null)
+                throw new InvalidOperationException("secucard-sandbox did not print its address line; stderr:\n" + StderrTail());
+
+            var o = Json.ParseObject(read.Result);
+            SandboxUrl = Json.Str(o, "sandbox_url");
+            AdminUrl = Json.Str(o, "admin_url");
+            ClientId = Json.Str(o, "client_id");
+            ClientSecret = Json.Str(o, "client_secret");
+            if (string.IsNullOrEmpty(SandboxUrl) || string.IsNullOrEmpty(AdminUrl) || string.IsNullOrEmpty(ClientSecret))
+                throw new InvalidOperationException("unexpected sandbox address line: " + read.Result);
         }
 
         public string StderrTail()

@@ -171,6 +171,20 @@ namespace Secucard.Connect
         /// </summary>
         public static SecucardException FromJson(int status, string json)
         {
+            return FromJson(status, json, null);
+        }
+
+        /// <summary>
+        /// For the functions that return only a status (no error JSON): the message
+        /// names the binding member that failed, since the library gives no detail.
+        /// </summary>
+        public static SecucardException FromStatus(int status, string member)
+        {
+            return FromJson(status, null, member);
+        }
+
+        static SecucardException FromJson(int status, string json, string member)
+        {
             var e = new ErrorInfo { Status = status, Raw = json };
             Dictionary<string, object> o = null;
             if (!string.IsNullOrEmpty(json))
@@ -198,7 +212,7 @@ namespace Secucard.Connect
             }
             if (e.Type == null) e.Type = TypeOfStatus(e.Status);
             if (string.IsNullOrEmpty(e.Message))
-                e.Message = "libsecucard: " + SafeStatusName(e.Status) + " (status " + e.Status + ")";
+                e.Message = (member != null ? member + " failed: " : "libsecucard: ") + SafeStatusName(e.Status) + " (status " + e.Status + ")";
             if (string.IsNullOrEmpty(e.Raw)) e.Raw = "{\"status\":" + e.Status + ",\"type\":" + Json.Quote(e.Type) + ",\"message\":" + Json.Quote(e.Message) + ",\"retryable\":false}";
 
             switch (e.Type)

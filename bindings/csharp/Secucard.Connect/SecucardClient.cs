@@ -88,7 +88,7 @@ namespace Secucard.Connect
             if (st != Native.OK)
             {
                 handle.Dispose();
-                throw Errors.FromJson(st, null);
+                throw Errors.FromStatus(st, "secucard_set_event_callback");
             }
             Smart = new SmartProduct(this);
         }
@@ -195,7 +195,7 @@ namespace Secucard.Connect
         {
             ThrowIfDisposed();
             int st = Native.secucard_cancel_auth(handle);
-            if (st != Native.OK) throw Errors.FromJson(st, null);
+            if (st != Native.OK) throw Errors.FromStatus(st, "CancelAuth");
         }
 
         void SafeCancelAuth()
@@ -486,7 +486,7 @@ namespace Secucard.Connect
                 if (throwOnError) throw;
                 return;
             }
-            if (st != Native.OK && throwOnError) throw Errors.FromJson(st, null);
+            if (st != Native.OK && throwOnError) throw Errors.FromStatus(st, "LogReceived/LogLevel");
         }
 
         /// <summary>
@@ -506,7 +506,7 @@ namespace Secucard.Connect
             Errors.Check(st, err);
         }
 
-        void DispatchEvent(string json)
+        internal void DispatchEvent(string json) // internal: the tests feed envelopes the sandbox cannot produce yet
         {
             System.Collections.Generic.Dictionary<string, object> o;
             System.Collections.Generic.Dictionary<string, string> raw;
@@ -599,7 +599,7 @@ namespace Secucard.Connect
             ThrowIfDisposed();
             credentialProvider = provider;
             int st = Native.secucard_set_credentials_callback(handle, provider != null ? CredentialsCb : null, self);
-            if (st != Native.OK) throw Errors.FromJson(st, null);
+            if (st != Native.OK) throw Errors.FromStatus(st, "SetCredentialProvider");
         }
 
         /// <summary>
@@ -621,7 +621,7 @@ namespace Secucard.Connect
             if (st != Native.OK)
             {
                 storage = previous;
-                throw Errors.FromJson(st, null);
+                throw Errors.FromStatus(st, "SetTokenStorage"); // invalid argument: store.type is not "callback", or already authenticated
             }
         }
 
@@ -640,7 +640,7 @@ namespace Secucard.Connect
             IntPtr json;
             int st = Native.secucard_client_stats(handle, out json);
             string s = Native.TakeString(json);
-            if (st != Native.OK) throw Errors.FromJson(st, null);
+            if (st != Native.OK) throw Errors.FromStatus(st, "Stats");
             return s;
         }
 
