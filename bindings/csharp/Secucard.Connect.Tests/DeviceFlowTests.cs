@@ -166,5 +166,24 @@ namespace Secucard.Connect.Tests
             T.Wait(again);
             Assert.AreEqual(TaskStatus.RanToCompletion, again.Status);
         }
+            [Test]
+        public void ReadmeCashierFlow()
+        {
+            // The README's C# example, with the sandbox admin API standing in for the
+            // person who approves the till and memory instead of a token file.
+            NewClient();
+            client.DeviceCodeIssued += (s, e) => T.Sandbox.ApproveDevice(e.UserCode);
+            client.Open();
+            Assert.GreaterOrEqual(T.Data(client.Smart.Idents.List()).Count, 3);
+            string tx = client.Smart.Transactions.Create(
+                "{\"basket_info\":{\"sum\":250,\"currency\":\"EUR\"}," +
+                "\"basket\":{\"products\":[{\"id\":1,\"desc\":\"Coffee\",\"quantity\":1,\"priceOne\":250,\"tax\":7}]}}");
+            string id = (string)T.Obj(tx)["id"];
+            string done = client.Smart.Transactions.Start(id, "demo");
+            CollectionAssert.Contains(new[] { "ok", "failed" }, T.Obj(done)["status"]);
+            string receipt = SecucardClient.FormatReceipt(done, 32);
+            StringAssert.Contains("2,50", receipt);
+            foreach (var line in receipt.Split('\n')) Assert.LessOrEqual(line.Length, 32);
+        }
     }
 }
