@@ -150,6 +150,22 @@ namespace Secucard.Connect.Tests
         }
 
         [Test]
+        public void OpenAsyncCanceledRightAwayEndsCanceled()
+        {
+            // The cancel may land before the device flow has started in the library;
+            // whichever way the race goes, the Task must end Canceled, not wait for
+            // an approval nobody will give.
+            NewClient();
+            using (var cts = new CancellationTokenSource())
+            {
+                var open = client.OpenAsync(cts.Token);
+                cts.Cancel();
+                T.Wait(open);
+                Assert.IsTrue(open.IsCanceled, "status " + open.Status);
+            }
+        }
+
+        [Test]
         public void ClearTokensForcesANewAuthorization()
         {
             NewClient();

@@ -160,24 +160,41 @@ namespace Secucard.Connect
                 tcs.TrySetCanceled(cancellationToken);
                 return tcs.Task;
             }
+            // secucard_cancel_auth cancels only a flow that is already running ("nothing
+            // to cancel is not an error"). A token canceled just before the flow starts
+            // is therefore also checked when the flow reports progress.
+            EventHandler<AuthStatusEventArgs> lateCancel = (s, e) =>
+            {
+                if (cancellationToken.IsCancellationRequested) SafeCancelAuth();
+            };
             var thread = new Thread(() =>
             {
-                using (cancellationToken.Register(() => SafeCancelAuth()))
+                AuthStatusChanged += lateCancel;
+                try
                 {
-                    try
+                    using (cancellationToken.Register(() => SafeCancelAuth()))
                     {
+                        if (cancellationToken.IsCancellationRequested)
+                        {
+                            tcs.TrySetCanceled(cancellationToken);
+                            return;
+                        }
                         Open();
                         tcs.TrySetResult(true);
                     }
-                    catch (AuthCanceledException e)
-                    {
-                        if (cancellationToken.IsCancellationRequested) tcs.TrySetCanceled(cancellationToken);
-                        else tcs.TrySetException(e);
-                    }
-                    catch (Exception e)
-                    {
-                        tcs.TrySetException(e);
-                    }
+                }
+                catch (AuthCanceledException e)
+                {
+                    if (cancellationToken.IsCancellationRequested) tcs.TrySetCanceled(cancellationToken);
+                    else tcs.TrySetException(e);
+                }
+                catch (Exception e)
+                {
+                    tcs.TrySetException(e);
+                }
+                finally
+                {
+                    AuthStatusChanged -= lateCancel;
                 }
             });
             thread.IsBackground = true;
@@ -295,9 +312,8 @@ namespace Secucard.Connect
             ThrowIfDisposed();
             IntPtr result, err;
             int st = Native.secucard_call(handle, req, out result, out err);
-            string res;
-            try { res = Native.TakeString(result); }
-            finally { Errors.Check(st, err); }
+            string res = Native.TakeString(result); // NULL on failure
+            Errors.Check(st, err);                  // frees err; throws on failure
             return res;
         }
 
@@ -439,9 +455,11 @@ namespace Secucard.Connect
             {
                 lock (logLock)
                 {
-                    bool first = logHandlers == null;
+                    var before = logHandlers;
                     logHandlers += value;
-                    if (first && logHandlers != null) ApplyLogCallback(true);
+                    if (before != null || logHandlers == null) return;
+                    try { ApplyLogCallback(true); }
+                    catch { logHandlers = before; throw; }
                 }
             }
             remove
