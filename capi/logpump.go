@@ -115,6 +115,7 @@ func (p *logPump) run() {
 func (p *logPump) set(t *logTarget, wait bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.reportDropsLocked() // drops belong to the callback they were meant for
 	p.target = t
 	if wait {
 		p.waitLocked(p.queued)
@@ -131,6 +132,7 @@ func (p *logPump) waitLocked(upTo uint64) {
 func (p *logPump) stop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.reportDropsLocked()
 	p.target = nil
 	p.waitLocked(p.queued)
 	p.stopped = true

@@ -187,11 +187,13 @@ static inline char *ex_array_next(const char **cursor) {
 }
 
 #ifndef _WIN32
-/* ex_http_post POSTs a JSON body to an http://127.0.0.1:PORT/path URL (the
- * sandbox's admin API) and returns the HTTP status, or -1. Loopback only. */
-static inline int ex_http_post(const char *url, const char *body) {
+/* ex_http sends a request with an optional JSON body to an
+ * http://127.0.0.1:PORT/path URL (the sandbox's admin API) and returns the
+ * HTTP status, or -1. Loopback only. */
+static inline int ex_http(const char *method, const char *url, const char *body) {
     unsigned port = 0;
     char path[512];
+    if (!body) body = "";
     if (sscanf(url, "http://127.0.0.1:%u%511s", &port, path) != 2 || port == 0 || port > 65535) return -1;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
@@ -203,8 +205,8 @@ static inline int ex_http_post(const char *url, const char *body) {
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) { close(fd); return -1; }
     char head[768];
     int n = snprintf(head, sizeof head,
-                     "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n", path, port, strlen(body));
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n", method, path, port, strlen(body));
     if (n <= 0 || (size_t)n >= sizeof head || write(fd, head, (size_t)n) != n ||
         write(fd, body, strlen(body)) != (ssize_t)strlen(body)) { close(fd); return -1; }
     char resp[64] = {0};

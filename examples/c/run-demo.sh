@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run-demo.sh BUILD_DIR PROGRAM - start a local sandbox (device codes approved
-# after 2 s), write a config for it, run PROGRAM with it, stop the sandbox.
-# Exits with PROGRAM's status.
+# after 2 s), write a config for it, run PROGRAM with the config file as its
+# argument and the sandbox's startup line in SECUCARD_SANDBOX, stop the
+# sandbox. Exits with PROGRAM's status.
 set -euo pipefail
 
 build_dir="${1:?usage: run-demo.sh BUILD_DIR PROGRAM}"
@@ -53,6 +54,7 @@ cat >"$work/config.json" <<JSON
  "stomp":{"enabled":false}}
 JSON
 
+export SECUCARD_SANDBOX="$line"
 set +e
 "$program" "$work/config.json"
 status=$?
