@@ -1,0 +1,200 @@
+package sqlite_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/libsecucard/libsecucard/core/auth"
+	"github.com/libsecucard/libsecucard/core/logging"
+	"github.com/libsecucard/libsecucard/core/sandbox"
+	"github.com/libsecucard/libsecucard/core/sandbox/sandboxtest"
+	"github.com/libsecucard/libsecucard/core/store"
+	"github.com/libsecucard/libsecucard/core/store/sqlite"
+)
+
+// These tests run the token manager on a real SQLite file against the local
+// sandbox: what a till does across restarts.
+
+var (
+	keyA = bytes.Repeat([]byte{0xa1}, store.KeySize)
+	keyB = bytes.Repeat([]byte{0xb2}, store.KeySize)
+)
+
+type lineLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *lineLog) logger() *logging.Logger {
+	return logging.New(logging.SinkFunc(func(lv logging.Level, msg string) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.lines = append(l.lines, lv.String()+" "+msg)
+	}), logging.Debug)
+}
+
+func (l *lineLog) count(prefix, contains string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range l.lines {
+		if strings.HasPrefix(line, prefix) && strings.Contains(line, contains) {
+			n++
+		}
+	}
+	return n
+}
+
+func tokenRequests(srv *sandbox.Server) []string {
+	var out []string
+	for _, r := range srv.Requests() {
+		if r.Path == "/oauth/token" {
+			out = append(out, r.GrantType)
+		}
+	}
+	return out
+}
+
+type offsetClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *offsetClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *offsetClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+func newManager(t *testing.T, srv *sandbox.Server, s store.Store, mutate func(*auth.Config)) *auth.Manager {
+	t.Helper()
+	cfg := auth.Config{
+		TokenURL:    srv.URL() + "/oauth/token",
+		Credentials: &auth.Credentials{Grant: auth.ClientCredentials, ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret()},
+		Store:       s,
+		TimeUnit:    10 * time.Millisecond,
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	m, err := auth.NewManager(cfg)
+	require.NoError(t, err)
+	return m
+}
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestSealedFileHoldsNoTokenInClear(t *testing.T) {
+	srv := sandboxtest.Start(t, sandbox.Options{TokenTTL: 2 * time.Second, DeviceInterval: -1, DeviceAutoApprove: 0})
+	path := filepath.Join(t.TempDir(), "tokens.db")
+	s, err := sqlite.OpenSealed(path, keyA, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	clk := &offsetClock{}
+	m := newManager(t, srv, s, func(c *auth.Config) {
+		c.Credentials = &auth.Credentials{Grant: auth.Device, ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(), DeviceUUID: "/vendor/acme/pos/17"}
+		c.Now = clk.Now
+	})
+	first, err := m.Token(ctxFor(t), true) // the sandbox approves at once
+	require.NoError(t, err)
+	clk.Advance(3 * time.Second)
+	second, err := m.Token(ctxFor(t), false)
+	require.NoError(t, err)
+	require.NotEqual(t, first.AccessToken, second.AccessToken, "refreshed")
+
+	for _, p := range []string{path, path + "-wal"} {
+		raw, err := os.ReadFile(p)
+		require.NoError(t, err)
+		require.NotEmpty(t, raw)
+		for _, secret := range []string{first.AccessToken, first.RefreshToken, second.AccessToken, second.RefreshToken} {
+			assert.False(t, bytes.Contains(raw, []byte(secret)), "%s holds a token in clear", filepath.Base(p))
+		}
+	}
+
+	// The till restarts: the sealed token is read back without a request.
+	require.NoError(t, s.Close())
+	s2, err := sqlite.OpenSealed(path, keyA, nil)
+	require.NoError(t, err)
+	defer s2.Close()
+	srv.ResetRequests()
+	m2 := newManager(t, srv, s2, func(c *auth.Config) {
+		c.Credentials = &auth.Credentials{Grant: auth.Device, ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(), DeviceUUID: "/vendor/acme/pos/17"}
+		c.Now = clk.Now
+	})
+	tok, err := m2.Token(ctxFor(t), false)
+	require.NoError(t, err)
+	assert.Equal(t, second.AccessToken, tok.AccessToken)
+	assert.Empty(t, tokenRequests(srv))
+}
+
+func TestCorruptedFileLeadsToReauthentication(t *testing.T) {
+	srv := sandboxtest.Start(t, sandbox.Options{TokenTTL: time.Minute})
+	path := filepath.Join(t.TempDir(), "tokens.db")
+	s, err := sqlite.OpenSealed(path, keyA, nil)
+	require.NoError(t, err)
+	first, err := newManager(t, srv, s, nil).Token(ctxFor(t), false)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	require.NoError(t, os.WriteFile(path, bytes.Repeat([]byte("garbage!"), 1024), 0o600))
+	srv.ResetRequests()
+
+	var lg lineLog
+	s, err = sqlite.OpenSealed(path, keyA, lg.logger())
+	require.NoError(t, err, "a corrupted file never stops the till")
+	defer s.Close()
+	tok, err := newManager(t, srv, s, nil).Token(ctxFor(t), false)
+	require.NoError(t, err)
+	assert.NotEqual(t, first.AccessToken, tok.AccessToken)
+	assert.Equal(t, []string{"client_credentials"}, tokenRequests(srv), "authenticated again")
+	assert.Equal(t, 1, lg.count("warn", "moved it to"))
+}
+
+func TestUndecryptableEntryLeadsToReauthentication(t *testing.T) {
+	srv := sandboxtest.Start(t, sandbox.Options{TokenTTL: time.Minute})
+	path := filepath.Join(t.TempDir(), "tokens.db")
+	s, err := sqlite.OpenSealed(path, keyA, nil)
+	require.NoError(t, err)
+	first, err := newManager(t, srv, s, nil).Token(ctxFor(t), false)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	srv.ResetRequests()
+
+	// The host configured another encryption key.
+	var lg lineLog
+	s, err = sqlite.OpenSealed(path, keyB, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	m := newManager(t, srv, s, func(c *auth.Config) { c.Logger = lg.logger() })
+	tok, err := m.Token(ctxFor(t), false)
+	require.NoError(t, err)
+	assert.NotEqual(t, first.AccessToken, tok.AccessToken)
+	assert.Equal(t, []string{"client_credentials"}, tokenRequests(srv))
+	assert.Equal(t, 1, lg.count("warn", "could not be read"), "logged once")
+
+	// The new token replaced the unreadable one, sealed with the new key.
+	srv.ResetRequests()
+	again, err := newManager(t, srv, s, nil).Token(ctxFor(t), false)
+	require.NoError(t, err)
+	assert.Equal(t, tok.AccessToken, again.AccessToken)
+	assert.Empty(t, tokenRequests(srv))
+}
