@@ -163,18 +163,51 @@ def test_host_storage_keeps_the_device_token_for_the_next_run(sandbox):
     assert len(approvals) == 2
 
 
-def test_failing_host_storage_raises_storage_error(sandbox, caplog):
-    class BrokenStore(DictStore):
+def test_a_store_that_cannot_read_means_authenticating_again(sandbox, caplog):
+    class UnreadableStore(DictStore):
+        def get(self, key):
+            raise OSError("disk unreadable")
+
+    c = secucard.Client(sandbox.config(store={"type": "callback"}), store=UnreadableStore())
+    try:
+        with caplog.at_level(logging.WARNING, logger="secucard"):
+            assert c.smart.idents.get("smi_1")["id"] == "smi_1"
+        assert any(r.exc_info and "disk unreadable" in str(r.exc_info[1]) for r in caplog.records)
+        assert any("could not be read" in r.getMessage() for r in caplog.records)
+    finally:
+        c.close()
+
+
+def test_a_store_that_cannot_delete_fails_clear_tokens(sandbox):
+    class StuckStore(DictStore):
+        def delete(self, key):
+            raise OSError("read-only file system")
+
+    store = StuckStore()
+    c = secucard.Client(sandbox.config(store={"type": "callback"}), store=store)
+    try:
+        c.smart.idents.get("smi_1")
+        assert store.data
+        with pytest.raises(secucard.StorageError) as ei:
+            c.clear_tokens()
+        assert ei.value.type == "storage"
+    finally:
+        c.close()
+
+
+def test_a_store_that_cannot_write_is_logged_and_the_token_kept_in_memory(sandbox, caplog):
+    class FullStore(DictStore):
         def put(self, key, value):
             raise OSError("disk full")
 
-    cfg = sandbox.config(store={"type": "callback"})
-    c = secucard.Client(cfg, store=BrokenStore())
+    c = secucard.Client(sandbox.config(store={"type": "callback"}), store=FullStore())
     try:
         with caplog.at_level(logging.ERROR, logger="secucard"):
-            with pytest.raises(secucard.StorageError):
-                c.smart.idents.get("smi_1")
-        assert any("disk full" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+            assert c.smart.idents.get("smi_1")["id"] == "smi_1"
+            assert c.smart.idents.get("smi_2")["id"] == "smi_2"
+        assert any(r.exc_info and "disk full" in str(r.exc_info[1]) for r in caplog.records)
+        assert any("could not be stored" in r.getMessage() for r in caplog.records)
+        assert c.stats()["token_requests"] == 1
     finally:
         c.close()
 
@@ -227,6 +260,9 @@ def test_raising_credential_provider_is_logged_and_declines(sandbox, caplog):
         c.close()
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "core bug: auth.Manager.credentials wraps every provider error as reason "
+    "'canceled', so the no_credentials reason of core.Client.providerFunc is lost"))
 def test_without_credentials_or_provider(sandbox):
     cfg = sandbox.config()
     del cfg["credentials"]

