@@ -180,6 +180,21 @@ func TestTokenEndpointErrors(t *testing.T) {
 	}
 }
 
+// The form carries the client secret, so a redirect is never followed.
+func TestRedirectIsNotFollowed(t *testing.T) {
+	elsewhere := newFakeEndpoint(t, func(int, tokenCall) reply { return ok(tokenBody("at-elsewhere-123", "", 1200)) })
+	fe := newFakeEndpoint(t, func(int, tokenCall) reply {
+		return reply{status: http.StatusTemporaryRedirect, header: map[string]string{"Location": elsewhere.URL()}}
+	})
+	m := newManager(t, fe, clientCreds(), func(c *Config) { c.HTTPClient = &http.Client{} })
+	_, err := m.Token(testCtx(t), false)
+	require.Error(t, err)
+	e := errs.As(err)
+	assert.Equal(t, errs.API, e.Kind)
+	assert.Equal(t, http.StatusTemporaryRedirect, e.Status)
+	assert.Empty(t, elsewhere.Calls(), "the client secret never went to the redirect target")
+}
+
 func TestNetworkErrorIsRetriedThenNetworkKind(t *testing.T) {
 	fe := newFakeEndpoint(t, func(int, tokenCall) reply { return ok("{}") })
 	url := fe.URL()

@@ -111,6 +111,12 @@ func NewManager(cfg Config) (*Manager, error) {
 	if m.http == nil {
 		m.http = &http.Client{Timeout: defaultHTTPTimeout}
 	}
+	// The request body holds the client secret: never replay it to wherever a
+	// redirect points. A 3xx is reported as an error naming the status. The
+	// copy keeps the caller's transport (TLS config) and leaves its client alone.
+	noRedirect := *m.http
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	m.http = &noRedirect
 	return m, nil
 }
 
