@@ -64,6 +64,28 @@ namespace Secucard.Connect.Tests
         }
 
         [Test]
+        public void GenericResourceCreateGetUpdateDelete()
+        {
+            var contacts = client.Resource("general.contacts");
+            var created = T.Obj(contacts.Create("{\"forename\":\"Erika\",\"surname\":\"Mustermann\"}"));
+            string id = (string)created["id"];
+            Assert.AreEqual("Mustermann", T.Obj(contacts.Get(id))["surname"]);
+            Assert.AreEqual("Gabler", T.Obj(contacts.Update(id, "{\"surname\":\"Gabler\"}"))["surname"]);
+            contacts.Delete(id);
+            var e = Assert.Throws<ApiException>(() => contacts.Get(id));
+            Assert.AreEqual(404, e.HttpStatus);
+        }
+
+        [Test]
+        public void AsyncDeleteRemovesTheObject()
+        {
+            var contacts = client.Resource("general.contacts");
+            string id = (string)T.Obj(T.Await(contacts.CreateAsync("{\"forename\":\"Max\"}")))["id"];
+            T.Await(contacts.DeleteAsync(id));
+            T.Faulted<ApiException>(contacts.GetAsync(id));
+        }
+
+        [Test]
         public void TransactionLifecycle()
         {
             var tx = client.Smart.Transactions;
