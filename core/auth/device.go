@@ -98,11 +98,14 @@ func (m *Manager) device(ctx context.Context, c *Credentials) (*oauth2.Token, er
 		}
 		switch {
 		case a.body.Error == "slow_down":
+			// No SDK handles slow_down and whether the server sends it is
+			// unknown (spec §2.4); RFC 8628 §3.5 says add 5 seconds.
 			interval += slowDownStep
 			m.log.Debugf("the server asked to slow down; polling every %d s", interval)
 		case a.body.Error == "authorization_pending" || (a.status == 401 && a.body.Error == ""):
-			// Java treats any 401 as pending (spec §2.4); a 401 naming another
-			// error (invalid_client, access_denied...) ends the flow below.
+			// The server sends authorization_pending with 401 (spec §2.4), RFC
+			// 8628 with 400: the code alone decides. A bare 401 is pending as
+			// in Java; a 401 naming another error ends the flow below.
 		default:
 			return nil, failure(opDevice, a, nil)
 		}
