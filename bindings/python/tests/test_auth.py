@@ -168,14 +168,13 @@ def test_a_store_that_cannot_read_means_authenticating_again(sandbox, caplog):
         def get(self, key):
             raise OSError("disk unreadable")
 
-    c = secucard.Client(sandbox.config(store={"type": "callback"}), store=UnreadableStore())
-    try:
-        with caplog.at_level(logging.WARNING, logger="secucard"):
+    with caplog.at_level(logging.WARNING, logger="secucard"):
+        # close() delivers the library's log lines still queued.
+        with secucard.Client(sandbox.config(store={"type": "callback"}),
+                             store=UnreadableStore()) as c:
             assert c.smart.idents.get("smi_1")["id"] == "smi_1"
-        assert any(r.exc_info and "disk unreadable" in str(r.exc_info[1]) for r in caplog.records)
-        assert any("could not be read" in r.getMessage() for r in caplog.records)
-    finally:
-        c.close()
+    assert any(r.exc_info and "disk unreadable" in str(r.exc_info[1]) for r in caplog.records)
+    assert any("could not be read" in r.getMessage() for r in caplog.records)
 
 
 def test_a_store_that_cannot_delete_fails_clear_tokens(sandbox):
@@ -200,16 +199,13 @@ def test_a_store_that_cannot_write_is_logged_and_the_token_kept_in_memory(sandbo
         def put(self, key, value):
             raise OSError("disk full")
 
-    c = secucard.Client(sandbox.config(store={"type": "callback"}), store=FullStore())
-    try:
-        with caplog.at_level(logging.ERROR, logger="secucard"):
+    with caplog.at_level(logging.ERROR, logger="secucard"):
+        with secucard.Client(sandbox.config(store={"type": "callback"}), store=FullStore()) as c:
             assert c.smart.idents.get("smi_1")["id"] == "smi_1"
             assert c.smart.idents.get("smi_2")["id"] == "smi_2"
-        assert any(r.exc_info and "disk full" in str(r.exc_info[1]) for r in caplog.records)
-        assert any("could not be stored" in r.getMessage() for r in caplog.records)
-        assert c.stats()["token_requests"] == 1
-    finally:
-        c.close()
+    assert c.stats()["token_requests"] == 1
+    assert any(r.exc_info and "disk full" in str(r.exc_info[1]) for r in caplog.records)
+    assert any("could not be stored" in r.getMessage() for r in caplog.records)
 
 
 def test_storage_callbacks_need_store_type_callback(sandbox):
