@@ -35,11 +35,13 @@ out="$(cd "$out" && pwd)"
 ldflags="-s -w -X github.com/libsecucard/libsecucard/core.version=${version}"
 case "$goos" in
 linux)
-    lib="libsecucard.so.${version}"
+    lib="libsecucard.so.${version}" built="libsecucard.so"
     ldflags+=" -extldflags=-Wl,-soname,libsecucard.so.${abi}"
     ;;
 windows)
-    lib="secucard.dll"
+    lib="secucard.dll" built="secucard.dll"
+    # libgcc statically: the DLL must not need libgcc_s_seh-1.dll next to it.
+    ldflags+=" -extldflags=-static-libgcc"
     ;;
 *)
     echo "build.sh: GOOS=$goos is not supported (linux, windows)" >&2
@@ -51,8 +53,8 @@ esac
 tmp="$(mktemp -d "$out/.build.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 CGO_ENABLED=1 GOOS="$goos" GOARCH="$goarch" \
-    "$GO" build -buildmode=c-shared -trimpath -ldflags "$ldflags" -o "$tmp/libsecucard" ./capi
-mv -f "$tmp/libsecucard" "$out/$lib"
+    "$GO" build -buildmode=c-shared -trimpath -ldflags "$ldflags" -o "$tmp/$built" ./capi
+mv -f "$tmp/$built" "$out/$lib"
 
 if [[ "$goos" == linux ]]; then
     ln -sfn "$lib" "$out/libsecucard.so.${abi}"

@@ -181,13 +181,17 @@ SECUCARD_API int secucard_client_open(secucard_client *client, char **err_json);
  * run. Events not yet delivered are discarded. Stored tokens are kept for the
  * next run. Closing twice is harmless. After close every call on the client
  * returns SECUCARD_ERR_CLOSED; the handle stays valid until secucard_client_free.
- * Must not be called from inside one of this client's callbacks.
+ * Should not be called from inside one of this client's callbacks: there it
+ * cannot wait for itself, so it closes the client at once (later calls return
+ * SECUCARD_ERR_CLOSED) and the rest of the shutdown completes after the
+ * callback returns.
  * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE. */
 SECUCARD_API int secucard_client_close(secucard_client *client, char **err_json);
 
 /* secucard_client_free closes the client if needed and releases the handle.
- * NULL and an already freed handle are no-ops. Must not be called from inside
- * one of this client's callbacks. */
+ * NULL and an already freed handle are no-ops. Should not be called from
+ * inside one of this client's callbacks: there the handle is released at once
+ * and the close completes after the callback returns. */
 SECUCARD_API void secucard_client_free(secucard_client *client);
 
 /* secucard_client_clear_tokens deletes the tokens this client stored, so the
@@ -287,7 +291,8 @@ typedef void (*secucard_event_cb)(void *user_data, const char *event_json);
 /* secucard_set_event_callback registers the event callback (NULL unregisters;
  * events then queue for secucard_next_event). When it returns, the previous
  * callback is not running and will not be called again (unless it is called
- * from inside that callback, where only later events are affected).
+ * from inside one of this client's callbacks, where only later events are
+ * affected).
  * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE; SECUCARD_ERR_CLOSED. */
 SECUCARD_API int secucard_set_event_callback(secucard_client *client, secucard_event_cb callback,
                                              void *user_data);
@@ -377,8 +382,13 @@ SECUCARD_API int secucard_set_storage_callbacks(secucard_client *client, secucar
 typedef void (*secucard_log_cb)(void *user_data, int level, const char *message);
 
 /* secucard_set_log_callback routes this client's log lines at or above
- * min_level (SECUCARD_LOG_*) to callback (NULL stops logging). Lines are
- * redacted: no secret or card number reaches the callback.
+ * min_level (SECUCARD_LOG_*) to callback (NULL stops logging); INFO delivers
+ * ERROR, WARN and INFO lines. Lines arrive in order, on a library thread;
+ * when the callback falls far behind, a WARN line reports how many lines were
+ * dropped. When it returns, every line meant for the previous callback has
+ * been delivered (except when called from inside one of this client's
+ * callbacks). Lines are redacted: no secret or card number reaches the
+ * callback.
  * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE; SECUCARD_ERR_INVALID_ARGUMENT
  * (min_level out of range); SECUCARD_ERR_CLOSED. */
 SECUCARD_API int secucard_set_log_callback(secucard_client *client, secucard_log_cb callback,
