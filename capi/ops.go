@@ -153,21 +153,31 @@ func callAsync(id uint64, request []byte, done completion) (uint64, error) {
 
 	go func() {
 		defer cl.async.Done()
-		res, err := cl.core.Call(ctx, req)
+		st, res, ej := cl.runAsync(ctx, req, callID)
+		cancel()
+		done(callID, st, res, ej)
+	}()
+	return callID, nil
+}
+
+// runAsync performs one async call and always yields an outcome: no panic
+// may kill the host process, and the callback must still run exactly once.
+func (cl *client) runAsync(ctx context.Context, req *api.Request, callID uint64) (st int, res, ej []byte) {
+	defer func() {
 		cl.asyncMu.Lock()
 		delete(cl.calls, callID)
 		cl.asyncMu.Unlock()
-		canceled := ctx.Err() != nil
-		cancel()
-		if err != nil {
-			err = asCanceled(err, canceled, req.Name())
-			st, ej := mapError(err)
-			done(callID, st, nil, ej)
-			return
+		if r := recover(); r != nil {
+			st, ej = mapError(panicError("secucard_call_async", r))
+			res = nil
 		}
-		done(callID, statusOK, resultJSON(res), nil)
 	}()
-	return callID, nil
+	out, err := cl.core.Call(ctx, req)
+	if err != nil {
+		st, ej = mapError(asCanceled(err, ctx.Err() != nil, req.Name()))
+		return st, nil, ej
+	}
+	return statusOK, resultJSON(out), nil
 }
 
 // asCanceled reports a call the host canceled (secucard_cancel, close) as
