@@ -1067,6 +1067,62 @@ static void test_format_receipt(void) {
     secucard_free(err);
 }
 
+
+/* ---- shutdown while other threads use the client */
+
+struct blocked {
+    secucard_client *client;
+    _Atomic int rc;
+};
+
+static void *next_event_forever(void *p) {
+    struct blocked *b = p;
+    char *ev = NULL;
+    b->rc = secucard_next_event(b->client, -1, &ev);
+    secucard_free(ev);
+    return NULL;
+}
+
+struct hammer {
+    secucard_client *client;
+    _Atomic int ok, stopped, other;
+};
+
+static void *call_loop(void *p) {
+    struct hammer *h = p;
+    for (int i = 0; i < 40; i++) {
+        char *res = NULL, *err = NULL;
+        int st = secucard_call(h->client, "{\"resource\":\"smart.idents\",\"op\":\"list\"}", &res, &err);
+        if (st == SECUCARD_OK) h->ok++;
+        else if (st == SECUCARD_ERR_CANCELED || st == SECUCARD_ERR_CLOSED || st == SECUCARD_ERR_INVALID_HANDLE) h->stopped++;
+        else h->other++;
+        secucard_free(res);
+        secucard_free(err);
+    }
+    return NULL;
+}
+
+static void test_shutdown_under_use(void) {
+    /* a main loop blocked in next_event(-1) wakes with CLOSED when another
+     * thread frees the client (INVALID_HANDLE if the free came first) */
+    struct blocked b = {cc_client(""), -1};
+    pthread_t t;
+    pthread_create(&t, NULL, next_event_forever, &b);
+    sleep_ms(50);
+    secucard_client_free(b.client);
+    pthread_join(t, NULL);
+    CHECKF(b.rc == SECUCARD_ERR_CLOSED || b.rc == SECUCARD_ERR_INVALID_HANDLE, "next_event returned %d", (int)b.rc);
+
+    /* free while four threads call: every call ends OK or stopped, none crash */
+    struct hammer h = {cc_client(""), 0, 0, 0};
+    pthread_t ts[4];
+    for (int i = 0; i < 4; i++) pthread_create(&ts[i], NULL, call_loop, &h);
+    for (int i = 0; i < 4000 && h.ok < 8; i++) sleep_ms(5);
+    secucard_client_free(h.client);
+    for (int i = 0; i < 4; i++) pthread_join(ts[i], NULL);
+    CHECKF(h.ok >= 8 && h.stopped > 0 && h.other == 0, "ok %d stopped %d other %d", (int)h.ok, (int)h.stopped, (int)h.other);
+}
+
 /* -------------------------------------------------- memcheck / leak / panic */
 
 /* One pass over every kind of memory the library returns. leak=1 keeps one
@@ -1162,6 +1218,7 @@ int main(int argc, char **argv) {
         RUN(test_device_flow);
         RUN(test_stats_and_tokens);
         RUN(test_format_receipt);
+        RUN(test_shutdown_under_use);
         printf("%d passed, %d failed\n", passed, failed);
         rc = failed ? 1 : 0;
     }
