@@ -153,11 +153,18 @@ namespace Secucard.Connect.Tests
         [Test]
         public void ConcurrentFirstCallsAuthenticateOnce()
         {
+            // The token endpoint answers slowly, so all ten first calls surely overlap
+            // while the token is being fetched; the till must still ask for one token.
+            T.Sandbox.AddFault("{\"path\":\"/oauth/token\",\"delay_ms\":400,\"count\":-1}");
             using (var fresh = new SecucardClient(T.Sandbox.Config()))
+            using (var start = new Barrier(10))
             {
-                var tasks = Enumerable.Range(0, 10).Select(i => Task.Factory.StartNew(() => fresh.Smart.Idents.Get("smi_1"),
-                                                                                       TaskCreationOptions.LongRunning)).ToArray();
-                Assert.IsTrue(Task.WaitAll(tasks, T.Patience));
+                var tasks = Enumerable.Range(0, 10).Select(i => Task.Factory.StartNew(() =>
+                {
+                    start.SignalAndWait();
+                    return fresh.Smart.Idents.Get("smi_1");
+                }, TaskCreationOptions.LongRunning)).ToArray();
+                Assert.IsTrue(Task.WaitAll(tasks, T.Patience), "not all first calls completed");
                 Assert.AreEqual(1L, T.Obj(fresh.Stats())["token_requests"]);
             }
         }

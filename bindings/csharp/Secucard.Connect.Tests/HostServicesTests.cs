@@ -54,25 +54,30 @@ namespace Secucard.Connect.Tests
             }
         }
 
-        [Test]
+        const string NoCredentialsBug =
+            "core/auth/manager.go credentials() re-wraps the provider's no_credentials error as reason \"canceled\"";
+
+        [Test, Category(T.KnownCoreBug)]
         public void WithoutProviderOrCredentialsTheReasonSaysSo()
         {
             using (var c = new SecucardClient(T.Sandbox.ConfigWithoutCredentials()))
             {
-                var e = Assert.Throws<AuthException>(() => c.Smart.Idents.List());
-                Assert.AreEqual("no_credentials", e.Reason);
+                var e = Assert.Catch<AuthException>(() => c.Smart.Idents.List());
+                T.ExpectKnownCoreBug(NoCredentialsBug, () => Assert.AreEqual("no_credentials", e.Reason));
             }
         }
 
-        [Test]
+        [Test, Category(T.KnownCoreBug)]
         public void RemovingTheProviderTakesEffect()
         {
             using (var c = new SecucardClient(T.Sandbox.ConfigWithoutCredentials()))
             {
-                c.SetCredentialProvider(r => Creds());
+                int asked = 0;
+                c.SetCredentialProvider(r => { asked++; return Creds(); });
                 c.SetCredentialProvider(null);
-                var e = Assert.Throws<AuthException>(() => c.Smart.Idents.List());
-                Assert.AreEqual("no_credentials", e.Reason);
+                var e = Assert.Catch<AuthException>(() => c.Smart.Idents.List());
+                Assert.AreEqual(0, asked, "the removed provider was asked");
+                T.ExpectKnownCoreBug(NoCredentialsBug, () => Assert.AreEqual("no_credentials", e.Reason));
             }
         }
     }

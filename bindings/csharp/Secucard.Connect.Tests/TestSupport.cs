@@ -11,6 +11,11 @@ using System.Threading;
 using System.Threading.Tasks;
 using NUnit.Framework;
 
+// Every test runs on its own thread and fails after 30 s. A core regression that
+// blocks a call (or Dispose) forever then fails the test that met it, and the
+// rest of the suite still runs; the Makefile's timeout stays the last resort.
+[assembly: Timeout(30000)]
+
 namespace Secucard.Connect.Tests
 {
     /// <summary>Starts one secucard-sandbox for the whole run and stops it at the end.</summary>
@@ -237,6 +242,29 @@ namespace Secucard.Connect.Tests
             Assert.AreEqual(1, t.Exception.InnerExceptions.Count);
             Assert.IsInstanceOf<TException>(t.Exception.InnerException, t.Exception.InnerException.ToString());
             return (TException)t.Exception.InnerException;
+        }
+
+        /// <summary>Category of tests that document a bug outside the binding (see ExpectKnownCoreBug).</summary>
+        public const string KnownCoreBug = "KnownCoreBug";
+
+        /// <summary>
+        /// A strict expected failure: <paramref name="contract"/> asserts what the header
+        /// promises; while the named core bug makes it fail, the test passes and prints the
+        /// bug (the Makefile counts these apart from real passes). Once the bug is fixed the
+        /// test fails, so the marker cannot outlive the bug.
+        /// </summary>
+        public static void ExpectKnownCoreBug(string bug, TestDelegate contract)
+        {
+            try
+            {
+                contract();
+            }
+            catch (AssertionException e)
+            {
+                Console.WriteLine("expected failure, known core bug: " + bug + "\n  " + e.Message.Trim().Split('\n')[0]);
+                return;
+            }
+            Assert.Fail("the known core bug is fixed (" + bug + "): remove ExpectKnownCoreBug and the KnownCoreBug category from this test");
         }
 
         public static Dictionary<string, object> Obj(string json) { return Json.ParseObject(json); }

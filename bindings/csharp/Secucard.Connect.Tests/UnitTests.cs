@@ -246,6 +246,23 @@ namespace Secucard.Connect.UnitTests
     }
 
     [TestFixture]
+    public class KnownCoreBugMarkerTests
+    {
+        [Test]
+        public void PassesWhileTheContractFails()
+        {
+            Assert.DoesNotThrow(() => Secucard.Connect.Tests.T.ExpectKnownCoreBug("demo bug", () => Assert.AreEqual(1, 2)));
+        }
+
+        [Test]
+        public void FailsOnceTheContractHolds()
+        {
+            var e = Assert.Throws<AssertionException>(() => Secucard.Connect.Tests.T.ExpectKnownCoreBug("demo bug", () => Assert.AreEqual(1, 1)));
+            StringAssert.Contains("is fixed", e.Message);
+        }
+    }
+
+    [TestFixture]
     public class AbiCheckTests
     {
         [Test]
