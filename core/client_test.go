@@ -558,3 +558,15 @@ func TestNoSecretReachesTheLogs(t *testing.T) {
 		}
 	}
 }
+
+func TestNoCredentialsAnywhere(t *testing.T) {
+	srv := sandboxtest.Start(t, sandbox.Options{})
+	cfg, err := core.ParseConfig([]byte(`{"environment":"sandbox","sandbox_url":"` + srv.URL() + `","store":{"encryption_key":"` + strings.Repeat("ab", 32) + `"}}`))
+	require.NoError(t, err)
+	c, err := core.New(cfg)
+	require.NoError(t, err)
+	defer c.Close()
+	e := callErr(t, c, `{"resource":"smart.idents","op":"list"}`)
+	assert.Equal(t, errs.Auth, e.Kind)
+	assert.Equal(t, errs.ReasonNoCredentials, e.Reason, "nothing was declined: there was nobody to ask")
+}

@@ -16,6 +16,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -61,7 +62,8 @@ type PromptRequest struct {
 
 // Provider supplies credentials at run time (the C credential prompt callback
 // sits behind it). Returning an error means "declined": the auth fails with
-// Reason errs.ReasonCanceled.
+// Reason errs.ReasonCanceled - unless the error is itself an auth *errs.Error,
+// whose reason is kept (a provider with nobody to ask says no_credentials).
 type Provider interface {
 	Credentials(ctx context.Context, req PromptRequest) (Credentials, error)
 }
@@ -143,3 +145,14 @@ const (
 	opStore   = "auth.store"
 	opCreds   = "auth.credentials"
 )
+
+// declined turns a Provider's refusal into the auth error callers see.
+func declined(op, what string, err error) *errs.Error {
+	var e *errs.Error
+	if errors.As(err, &e) && e.Kind == errs.Auth {
+		return e
+	}
+	e = errs.AuthError(op, errs.ReasonCanceled, "the credential provider declined to give %s", what)
+	e.Err = err
+	return e
+}

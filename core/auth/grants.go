@@ -81,9 +81,7 @@ func (m *Manager) appUser(ctx context.Context, c *Credentials) (*oauth2.Token, e
 			Reason: "the password of the app user is needed to sign in",
 		})
 		if err != nil {
-			e := errs.AuthError(opToken, errs.ReasonCanceled, "the credential provider declined to give the password")
-			e.Err = err
-			return nil, e
+			return nil, declined(opToken, "the password", err)
 		}
 		if got.Password == "" {
 			return nil, errs.AuthError(opToken, errs.ReasonNoCredentials, "the credential provider gave no password")

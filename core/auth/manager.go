@@ -414,9 +414,7 @@ func (m *Manager) credentials(ctx context.Context) (*Credentials, error) {
 		Reason: "credentials are needed to authenticate with secucard connect",
 	})
 	if err != nil {
-		e := errs.AuthError(opCreds, errs.ReasonCanceled, "the credential provider declined to give credentials")
-		e.Err = err
-		return nil, e
+		return nil, declined(opCreds, "credentials", err)
 	}
 	n, err := normalize(got)
 	if err != nil {

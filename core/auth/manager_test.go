@@ -639,6 +639,17 @@ func TestProvider(t *testing.T) {
 		assert.Equal(t, errs.ReasonCanceled, e.Reason)
 		assert.Empty(t, fe.Calls())
 	})
+	t.Run("provider's own auth reason kept", func(t *testing.T) {
+		fe := newFakeEndpoint(t, numbered(1200))
+		m := newManager(t, fe, nil, func(c *Config) {
+			c.Provider = ProviderFunc(func(context.Context, PromptRequest) (Credentials, error) {
+				return Credentials{}, errs.AuthError("host", errs.ReasonNoCredentials, "nobody to ask")
+			})
+		})
+		_, err := m.Token(testCtx(t), false)
+		assert.Equal(t, errs.ReasonNoCredentials, errs.As(err).Reason, "a provider that has nothing says so; it did not decline")
+		assert.Empty(t, fe.Calls())
+	})
 	t.Run("incomplete answer", func(t *testing.T) {
 		fe := newFakeEndpoint(t, numbered(1200))
 		m := newManager(t, fe, nil, func(c *Config) {
