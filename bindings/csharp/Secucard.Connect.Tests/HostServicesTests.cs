@@ -54,20 +54,17 @@ namespace Secucard.Connect.Tests
             }
         }
 
-        const string NoCredentialsBug =
-            "core/auth/manager.go credentials() re-wraps the provider's no_credentials error as reason \"canceled\"";
-
-        [Test, Category(T.KnownCoreBug)]
+        [Test]
         public void WithoutProviderOrCredentialsTheReasonSaysSo()
         {
             using (var c = new SecucardClient(T.Sandbox.ConfigWithoutCredentials()))
             {
                 var e = Assert.Catch<AuthException>(() => c.Smart.Idents.List());
-                T.ExpectKnownCoreBug(NoCredentialsBug, () => Assert.AreEqual("no_credentials", e.Reason));
+                Assert.AreEqual("no_credentials", e.Reason);
             }
         }
 
-        [Test, Category(T.KnownCoreBug)]
+        [Test]
         public void RemovingTheProviderTakesEffect()
         {
             using (var c = new SecucardClient(T.Sandbox.ConfigWithoutCredentials()))
@@ -77,7 +74,7 @@ namespace Secucard.Connect.Tests
                 c.SetCredentialProvider(null);
                 var e = Assert.Catch<AuthException>(() => c.Smart.Idents.List());
                 Assert.AreEqual(0, asked, "the removed provider was asked");
-                T.ExpectKnownCoreBug(NoCredentialsBug, () => Assert.AreEqual("no_credentials", e.Reason));
+                Assert.AreEqual("no_credentials", e.Reason);
             }
         }
     }
