@@ -256,9 +256,6 @@ def test_raising_credential_provider_is_logged_and_declines(sandbox, caplog):
         c.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: auth.Manager.credentials wraps every provider error as reason "
-    "'canceled', so the no_credentials reason of core.Client.providerFunc is lost"))
 def test_without_credentials_or_provider(sandbox):
     cfg = sandbox.config()
     del cfg["credentials"]
