@@ -91,8 +91,9 @@ def format_receipt(lines_or_transaction: Any, width: int = 40) -> str:
     status = lib.secucard_format_receipt(
         _dumps(lines_or_transaction), int(width), ctypes.byref(text), ctypes.byref(err)
     )
+    rendered = take_string(text)
     _check(status, err)
-    return take_string(text) or ""
+    return rendered or ""
 
 
 class _Hooks:
@@ -254,14 +255,14 @@ def _trampolines(hooks_ref: weakref.ref, pending: _Pending) -> dict[str, Any]:
 
 
 def _release(handle: int, trampolines: dict, pending: _Pending) -> None:
-    """Frees the handle (closing the client first if needed). Runs once: from
-    the weakref.finalize safety net, at garbage collection or interpreter exit.
-    `trampolines` is an argument only to keep the callbacks alive until now."""
+    """Frees the handle (closing the client first if needed). Runs once, as the
+    weakref.finalize safety net: at garbage collection or interpreter exit.
+    The finalizer holds `trampolines`, which keeps the C callbacks alive until
+    secucard_client_free has returned (no callback runs after that)."""
     lib.secucard_client_free(handle)
     for future in pending.pop_all():  # normally none: close completes them all
         future._finish(error=ClosedError({"status": _native.ERR_CLOSED, "type": "closed",
                                           "message": "the client was freed"}))
-    del trampolines
 
 
 class CallFuture(concurrent.futures.Future):
