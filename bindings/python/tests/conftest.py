@@ -14,6 +14,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -103,6 +104,15 @@ class Sandbox:
 
     def fault(self, **fault) -> None:
         self.admin("POST", "/faults", fault)
+
+
+def wait_for(predicate, timeout: float, what: str):
+    """Polls predicate until it is true; fails the test after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout}s for {what}")
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")
