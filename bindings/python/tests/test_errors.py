@@ -3,6 +3,7 @@ user meets it against the sandbox."""
 
 import builtins
 import json
+import pickle
 import re
 import socket
 
@@ -63,6 +64,14 @@ def test_every_field_of_the_error_json_is_an_attribute():
     assert e.field is None and e.reason is None
     assert e.raw == raw
     assert "not found" in str(e)
+
+
+def test_exceptions_survive_pickling():
+    for raw in ({"status": 7, "type": "timeout", "message": "slow", "retryable": True},
+                {"status": 3, "type": "auth", "reason": "expired", "message": "late"}):
+        e = pickle.loads(pickle.dumps(secucard.error_from(raw["status"], raw)))
+        assert type(e) is type(secucard.error_from(raw["status"], raw))
+        assert e.raw == raw and str(e) == raw["message"]
 
 
 def test_unknown_type_falls_back_to_the_status_code():

@@ -44,6 +44,11 @@ class SecucardError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.raw!r})"
 
+    def __reduce__(self):
+        # Rebuild from the error JSON (args holds only the message), so the
+        # exception survives pickling, e.g. across a process pool.
+        return type(self), (self.raw,)
+
 
 class InvalidArgument(SecucardError, ValueError):
     """Bad input: invalid config or request; ``.field`` names the key at fault."""
