@@ -150,10 +150,13 @@ def test_host_storage_keeps_the_device_token_for_the_next_run(sandbox):
     assert sandbox.client_secret.encode() not in blob
     assert b"access_token" not in blob and b"refresh_token" not in blob  # sealed, not plain JSON
 
-    # The next run (a new client, same store) needs no person at the till.
+    # The next run (a new client, same store) needs no person at the till, and
+    # not even a token request: the stored token is still valid.
+    before = len(token_requests(sandbox))
     with secucard.Client(cfg, store=store, on_device_code=approve) as c:
         assert c.smart.idents.get("smi_2")["id"] == "smi_2"
     assert len(approvals) == 1
+    assert len(token_requests(sandbox)) == before
 
     # clear_tokens forgets them: the device must be approved again.
     with secucard.Client(cfg, store=store, on_device_code=approve) as c:
