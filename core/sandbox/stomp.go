@@ -177,7 +177,7 @@ type stompConn struct {
 
 	omu        sync.Mutex
 	out        []*frame.Frame
-	closeAfter bool // a terminal frame is queued: close once it is written
+	closeAfter string // a terminal frame is queued: close once it is written, for this reason
 	wake       chan struct{}
 
 	bmu     sync.Mutex
@@ -260,11 +260,8 @@ func (ep *stompEndpoint) handle(nc net.Conn) {
 		frame.Session, c.session,
 		frame.Server, "secucard-sandbox",
 		frame.HeartBeat, fmt.Sprintf("%d,%d", cy.Milliseconds(), cx.Milliseconds()))
-	if err := w.Write(connected); err != nil {
-		_ = nc.Close()
-		return
-	}
-	_ = nc.SetDeadline(time.Time{})
+	// Registered before CONNECTED goes out, so a client that has its
+	// CONNECTED is always reached by DropSTOMPConnections.
 	ep.mu.Lock()
 	if ep.done {
 		ep.mu.Unlock()
@@ -273,6 +270,11 @@ func (ep *stompEndpoint) handle(nc net.Conn) {
 	}
 	ep.conns[c] = struct{}{}
 	ep.mu.Unlock()
+	if err := w.Write(connected); err != nil {
+		c.end("write failed")
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
 	s.log.Infof("STOMP CONNECT -> CONNECTED session %s", c.session)
 	go c.writeLoop(w)
 	c.readLoop(rd)
@@ -314,7 +316,7 @@ func (c *stompConn) readLoop(rd *frame.Reader) {
 			}
 		case frame.DISCONNECT:
 			if id := f.Header.Get(frame.Receipt); id != "" {
-				c.enqueue(frame.New(frame.RECEIPT, frame.ReceiptId, id), true)
+				c.enqueue(frame.New(frame.RECEIPT, frame.ReceiptId, id), "DISCONNECT")
 			} else {
 				c.end("DISCONNECT")
 			}
@@ -331,7 +333,7 @@ func (c *stompConn) readLoop(rd *frame.Reader) {
 // receipt answers a receipt header at once (spec §4.6).
 func (c *stompConn) receipt(f *frame.Frame) {
 	if id := f.Header.Get(frame.Receipt); id != "" {
-		c.enqueue(frame.New(frame.RECEIPT, frame.ReceiptId, id), false)
+		c.enqueue(frame.New(frame.RECEIPT, frame.ReceiptId, id), "")
 	}
 }
 
@@ -343,7 +345,7 @@ func (c *stompConn) fail(f *frame.Frame, message, body string) {
 	}
 	e.Body = []byte(body)
 	e.Header.Add(frame.ContentLength, strconv.Itoa(len(e.Body)))
-	c.enqueue(e, true)
+	c.enqueue(e, "ERROR "+message)
 }
 
 // onSend acknowledges and starts one request; false ends the connection.
@@ -456,7 +458,7 @@ func (c *stompConn) sendReply(m *frame.Frame) {
 		delete(c.replies, id)
 		c.bmu.Unlock()
 	}
-	c.enqueue(m, false)
+	c.enqueue(m, "")
 }
 
 // onEvent runs on the subscription's goroutine.
@@ -467,7 +469,7 @@ func (c *stompConn) onEvent(ev Event) {
 		delete(c.replies, ev.ID)
 		c.bmu.Unlock()
 		if m != nil {
-			c.enqueue(m, false)
+			c.enqueue(m, "")
 		}
 		return
 	}
@@ -482,13 +484,14 @@ func (c *stompConn) onEvent(ev Event) {
 	if dest == "" {
 		dest = "/temp-queue/main"
 	}
-	c.enqueue(c.message(dest, body), false)
+	c.enqueue(c.message(dest, body), "")
 }
 
-// enqueue hands a frame to the writer; last closes the connection after it.
-func (c *stompConn) enqueue(f *frame.Frame, last bool) {
+// enqueue hands a frame to the writer; a non-empty last closes the
+// connection after it, for that reason.
+func (c *stompConn) enqueue(f *frame.Frame, last string) {
 	c.omu.Lock()
-	if c.closeAfter || c.ctx.Err() != nil {
+	if c.closeAfter != "" || c.ctx.Err() != nil {
 		c.omu.Unlock()
 		return
 	}
@@ -548,8 +551,8 @@ func (c *stompConn) writeLoop(w *frame.Writer) {
 				}
 			}
 			lastWrite = time.Now()
-			if last {
-				c.end("closed after ERROR or DISCONNECT")
+			if last != "" {
+				c.end(last)
 				return
 			}
 		}
