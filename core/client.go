@@ -9,6 +9,7 @@ package core
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -29,6 +30,7 @@ import (
 	"github.com/libsecucard/libsecucard/core/product"
 	"github.com/libsecucard/libsecucard/core/rest"
 	"github.com/libsecucard/libsecucard/core/retry"
+	"github.com/libsecucard/libsecucard/core/stomp"
 	"github.com/libsecucard/libsecucard/core/store"
 	"github.com/libsecucard/libsecucard/core/store/sqlite"
 )
@@ -77,6 +79,9 @@ func WithSleeper(s retry.Sleeper) Option { return func(o *options) { o.sleep = s
 // WithAuthTimeUnit scales the device flow's wire seconds (tests).
 func WithAuthTimeUnit(d time.Duration) Option { return func(o *options) { o.timeUnit = d } }
 
+// stompCloseTimeout bounds Close's wait for the broker's DISCONNECT receipt.
+const stompCloseTimeout = 2 * time.Second
+
 // Client states.
 const (
 	stateNew int32 = iota
@@ -109,6 +114,7 @@ type Client struct {
 	store    store.Store
 	auth     *auth.Manager
 	rest     *rest.Channel
+	stomp    *stomp.Channel // nil when STOMP is disabled
 }
 
 type providerBox struct{ p auth.Provider }
@@ -305,7 +311,28 @@ func (c *Client) init() error {
 	if err != nil {
 		return err
 	}
-	c.auth, c.rest = am, rc
+	var sc *stomp.Channel
+	if c.cfg.stompEnabled {
+		var tlsConf *tls.Config
+		if c.cfg.stompTLS {
+			tlsConf = c.cfg.tls.Clone() // verified, min TLS 1.2, tls.ca_file
+		}
+		sc, err = stomp.New(stomp.Config{
+			Host: c.cfg.stompHost, Port: c.cfg.stompPort, TLS: tlsConf,
+			VirtualHost: c.cfg.STOMP.VirtualHost, Destination: c.cfg.STOMP.Destination, ReplyQueue: c.cfg.STOMP.ReplyQueue,
+			Heartbeat: c.cfg.stompHeartbeat, ConnectTimeout: c.cfg.stompConnect,
+			MessageTimeout: c.cfg.stompMessage, SessionRefreshTimeout: c.cfg.stompRefresh,
+			Tokens:      am,
+			OnEvent:     c.events.Publish, // only enqueues: safe from the STOMP reader
+			Logger:      c.log.With("stomp: "),
+			Backoff:     c.backoff(),
+			Idempotency: c.cfg.idempotency,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	c.auth, c.rest, c.stomp = am, rc, sc
 	c.inited = true
 	return nil
 }
@@ -357,7 +384,8 @@ func (c *Client) begin() error {
 }
 
 // Open authenticates interactively (this may run the device flow, bounded by
-// auth.wait_timeout_ms; ctx bounds it further) and connects the push channel.
+// auth.wait_timeout_ms; ctx bounds it further) and, when STOMP is enabled,
+// connects it and runs the first session refresh; Open fails if that fails.
 func (c *Client) Open(ctx context.Context) error {
 	if err := c.begin(); err != nil {
 		return err
@@ -375,6 +403,14 @@ func (c *Client) Open(ctx context.Context) error {
 			return errs.New(errs.Closed, "open", "the client was closed while opening")
 		}
 		return err
+	}
+	if c.stomp != nil {
+		if err := c.stomp.Connect(ctx); err != nil {
+			if c.closeCtx.Err() != nil {
+				return errs.New(errs.Closed, "open", "the client was closed while opening")
+			}
+			return err
+		}
 	}
 	c.state.CompareAndSwap(stateNew, stateOpen)
 	c.log.Infof("client open")
@@ -435,7 +471,13 @@ func (c *Client) call(ctx context.Context, req *api.Request) (json.RawMessage, e
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := c.callContext(ctx, r.Timeout())
+	timeout := r.Timeout()
+	if _, viaSTOMP := doer.(*stomp.Channel); viaSTOMP && timeout <= 0 {
+		// STOMP calls wait as long as a terminal may take (a start runs
+		// minutes), not the HTTP response timeout.
+		timeout = c.cfg.stompMessage
+	}
+	ctx, cancel := c.callContext(ctx, timeout)
 	defer cancel()
 	out, err := doer.Do(ctx, &r)
 	if err != nil && c.closeCtx.Err() != nil && errs.KindOf(err) == errs.Canceled {
@@ -445,7 +487,11 @@ func (c *Client) call(ctx context.Context, req *api.Request) (json.RawMessage, e
 }
 
 // channelFor applies DESIGN §2: an explicit request channel wins, then the
-// config's routing, then the catalog's preference.
+// config's routing, then the catalog's preference. With STOMP disabled the
+// catalog's STOMP calls go over REST. A STOMP call before Open connects the
+// channel on the spot with the stored (non-interactive) token: a till that
+// restarts with a valid token needs no Open for its first payment, and one
+// without a token gets the auth error that says to call Open.
 func (c *Client) channelFor(r *api.Request) (api.Doer, error) {
 	want := r.Channel
 	if want == api.Auto {
@@ -466,9 +512,7 @@ func (c *Client) channelFor(r *api.Request) (api.Doer, error) {
 		if !c.cfg.stompEnabled {
 			return nil, errs.Invalid("channel", `is "stomp" but STOMP is disabled in the config`)
 		}
-		// The STOMP channel is not wired yet: REST serves every call. The choice
-		// above is kept so that wiring it changes one line here.
-		return c.rest, nil
+		return c.stomp, nil
 	}
 	return c.rest, nil
 }
@@ -555,6 +599,14 @@ func (c *Client) Close() error {
 	c.closeCancel()
 	c.CancelAuth()
 	c.inflight.Wait()
+	c.initMu.Lock()
+	sc := c.stomp
+	c.initMu.Unlock()
+	if sc != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), stompCloseTimeout)
+		_ = sc.Close(ctx) // DISCONNECT, waiting briefly for its RECEIPT
+		cancel()
+	}
 	c.events.Close()
 	if cl, ok := c.store.(store.Closer); ok {
 		if err := cl.Close(); err != nil {
@@ -581,6 +633,12 @@ func (c *Client) Stats() Stats {
 	if am != nil {
 		as := am.Stats()
 		s.TokenRequests, s.TokenRefreshes = as.TokenRequests, as.Refreshes
+	}
+	c.initMu.Lock()
+	sc := c.stomp
+	c.initMu.Unlock()
+	if sc != nil {
+		s.STOMP = STOMPStats{Connected: sc.Connected(), Reconnects: sc.Reconnects()}
 	}
 	return s
 }

@@ -156,6 +156,10 @@ type resolved struct {
 	stompHost         string
 	stompPort         int
 	stompTLS          bool
+	stompHeartbeat    time.Duration
+	stompConnect      time.Duration
+	stompMessage      time.Duration
+	stompRefresh      time.Duration
 	connectTimeout    time.Duration
 	responseTimeout   time.Duration
 	refreshMargin     time.Duration
@@ -295,6 +299,17 @@ func (c *Config) resolve() (*resolved, error) {
 	if strings.EqualFold(c.STOMP.Routing, "stomp") && !r.stompEnabled {
 		return nil, errs.Invalid("stomp.routing", `is "stomp" but STOMP is disabled`)
 	}
+	for _, v := range []struct{ key, val string }{{"stomp.destination", c.STOMP.Destination}, {"stomp.reply_queue", c.STOMP.ReplyQueue}} {
+		if v.val != "" && (!strings.HasPrefix(v.val, "/") || strings.ContainsAny(v.val, " \r\n\x00")) {
+			return nil, errs.Invalid(v.key, `must be a STOMP destination starting with "/", got %q`, v.val)
+		}
+	}
+	// Java SDK defaults (spec §4.9): heart-beat and idle refresh 30 s,
+	// CONNECTED within 20 s, replies within 120 s, refresh replies within 15 s.
+	r.stompHeartbeat = ms(c.STOMP.HeartbeatMS, 30000)
+	r.stompConnect = ms(c.STOMP.ConnectTimeoutMS, 20000)
+	r.stompMessage = ms(c.STOMP.MessageTimeoutMS, 120000)
+	r.stompRefresh = ms(c.STOMP.SessionRefreshTimeoutMS, 15000)
 
 	r.idempotency = c.Idempotency == nil || *c.Idempotency
 
