@@ -8,6 +8,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -66,7 +67,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("secucard-sandbox", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	httpAddr := fs.String("http", "127.0.0.1:0", "listen address of the REST, OAuth and admin server")
-	stompAddr := fs.String("stomp", "", "listen address of the STOMP endpoint (not available yet)")
+	stompAddr := fs.String("stomp", "", "listen address of the STOMP endpoint, e.g. 127.0.0.1:0 (default: no STOMP)")
+	stompTLS := fs.Bool("stomp-tls", false, "serve STOMP over TLS with a fresh self-signed certificate (needs -stomp-ca-out)")
+	stompCAOut := fs.String("stomp-ca-out", "", "with -stomp-tls: write the certificate (PEM) to this file, for the client's tls.ca_file")
 	clientID := fs.String("client-id", "", "client id to accept (default: generated, 32 hex)")
 	clientSecret := fs.String("client-secret", "", "client secret to accept (default: generated, 64 hex)")
 	tokenTTL := fs.Duration("token-ttl", sandbox.DefaultTokenTTL, "access-token lifetime")
@@ -85,6 +88,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *tokenTTL <= 0 {
 		fmt.Fprintln(stderr, "secucard-sandbox: -token-ttl must be positive")
+		return 2
+	}
+	switch {
+	case *stompTLS && *stompAddr == "":
+		fmt.Fprintln(stderr, "secucard-sandbox: -stomp-tls needs -stomp ADDR")
+		return 2
+	case *stompTLS && *stompCAOut == "":
+		fmt.Fprintln(stderr, "secucard-sandbox: -stomp-tls needs -stomp-ca-out FILE (clients trust the certificate through tls.ca_file)")
+		return 2
+	case !*stompTLS && *stompCAOut != "":
+		fmt.Fprintln(stderr, "secucard-sandbox: -stomp-ca-out is only used with -stomp-tls")
 		return 2
 	}
 
@@ -113,13 +127,33 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "secucard-sandbox: %v\n", err)
 		return 1
 	}
+	stompListen := ""
 	if *stompAddr != "" {
-		fmt.Fprintf(stderr, "secucard-sandbox: -stomp %s: the STOMP endpoint is not available in this build; stomp_addr is empty\n", *stompAddr)
+		var conf *tls.Config
+		if *stompTLS {
+			c, caPEM, err := sandbox.SelfSignedTLS()
+			if err == nil {
+				err = os.WriteFile(*stompCAOut, caPEM, 0o644) // a public certificate, no key
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "secucard-sandbox: -stomp-tls: %v\n", err)
+				_ = s.Close()
+				return 1
+			}
+			conf = c
+		}
+		addr, err := s.StartSTOMP(*stompAddr, conf)
+		if err != nil {
+			fmt.Fprintf(stderr, "secucard-sandbox: %v\n", err)
+			_ = s.Close()
+			return 1
+		}
+		stompListen = addr
 	}
 
 	base := s.URL()
 	line, _ := json.Marshal(ready{
-		RESTURL: base + "/api/v2", OAuthURL: base + "/oauth/token", STOMPAddr: "", AdminURL: base + "/sandbox",
+		RESTURL: base + "/api/v2", OAuthURL: base + "/oauth/token", STOMPAddr: stompListen, AdminURL: base + "/sandbox",
 		ClientID: s.ClientID(), ClientSecret: s.ClientSecret(), SandboxURL: base,
 	})
 	out := bufio.NewWriter(stdout)

@@ -3,10 +3,14 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -16,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-stomp/stomp/v3/frame"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -102,7 +107,7 @@ func TestCommandContract(t *testing.T) {
 	assert.Equal(t, base+"/api/v2", info["rest_url"])
 	assert.Equal(t, base+"/oauth/token", info["oauth_url"])
 	assert.Equal(t, base+"/sandbox", info["admin_url"])
-	assert.Equal(t, "", info["stomp_addr"])
+	assert.Regexp(t, `^127\.0\.0\.1:\d+$`, info["stomp_addr"])
 	assert.Regexp(t, `^[0-9a-f]{32}$`, info["client_id"])
 	assert.Regexp(t, `^[0-9a-f]{64}$`, info["client_secret"])
 
@@ -140,6 +145,18 @@ func TestCommandContract(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(body), `"count":3`)
 
+	// The STOMP endpoint answers at stomp_addr with the same token.
+	sc := stompLogin(t, info["stomp_addr"], nil, tok["access_token"].(string))
+	send := frame.New(frame.SEND, frame.Destination, "/exchange/connect.api/api:get:smart.idents", "correlation-id", "c1",
+		"reply-to", "/temp-queue/main", frame.Receipt, "r1")
+	send.Body = []byte(`{}`)
+	require.NoError(t, sc.w.Write(send))
+	assert.Equal(t, frame.RECEIPT, sc.read(t).Command)
+	reply := sc.read(t)
+	assert.Equal(t, "c1", reply.Header.Get("correlation-id"))
+	assert.Contains(t, string(reply.Body), `"status":"ok"`)
+	_ = sc.nc.Close()
+
 	resp, err = httpc.Get(info["admin_url"] + "/requests")
 	require.NoError(t, err)
 	body, _ = io.ReadAll(resp.Body)
@@ -155,7 +172,7 @@ func TestCommandContract(t *testing.T) {
 	assert.Empty(t, string(rest), "nothing but the ready line on stdout")
 
 	log := stderr.String()
-	assert.Contains(t, log, "STOMP endpoint is not available")
+	assert.Contains(t, log, "STOMP CONNECT -> CONNECTED")
 	assert.Contains(t, log, "POST /oauth/token -> 200 grant_type=client_credentials", "-v logs requests")
 	assert.NotContains(t, log, tok["access_token"].(string))
 	assert.NotContains(t, log, info["client_secret"])
@@ -167,6 +184,9 @@ func TestCommandFlagErrors(t *testing.T) {
 		{"-token-ttl", "0s"},
 		{"-nope"},
 		{"extra-arg"},
+		{"-stomp-tls", "-stomp-ca-out", "ca.pem"},
+		{"-stomp", "127.0.0.1:0", "-stomp-tls"},
+		{"-stomp", "127.0.0.1:0", "-stomp-ca-out", "ca.pem"},
 	}
 	for _, args := range cases {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
@@ -181,4 +201,88 @@ func TestCommandFlagErrors(t *testing.T) {
 	assert.Equal(t, 1, run([]string{"-http", "256.0.0.1:99999"}, &out, &errb), "listen failure")
 	assert.Contains(t, errb.String(), "cannot listen")
 	assert.Empty(t, out.String())
+	out.Reset()
+	errb.Reset()
+	assert.Equal(t, 1, run([]string{"-stomp", "256.0.0.1:99999"}, &out, &errb), "STOMP listen failure")
+	assert.Contains(t, errb.String(), "cannot listen")
+	assert.Empty(t, out.String())
+}
+
+// -stomp-tls serves STOMP over TLS with a certificate written for the
+// client's tls.ca_file.
+func TestCommandSTOMPOverTLS(t *testing.T) {
+	bin := build(t)
+	caFile := filepath.Join(t.TempDir(), "sandbox-ca.pem")
+	cmd := exec.Command(bin, "-stomp", "127.0.0.1:0", "-stomp-tls", "-stomp-ca-out", caFile)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		lines <- line
+	}()
+	var info map[string]string
+	select {
+	case line := <-lines:
+		require.NoError(t, json.Unmarshal([]byte(line), &info), line)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no ready line within 30s")
+	}
+	pemBytes, err := os.ReadFile(caFile)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(pemBytes), "the CA file holds a PEM certificate")
+
+	resp, err := http.PostForm(info["oauth_url"], url.Values{"grant_type": {"client_credentials"},
+		"client_id": {info["client_id"]}, "client_secret": {info["client_secret"]}})
+	require.NoError(t, err)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&tok))
+	resp.Body.Close()
+
+	sc := stompLogin(t, info["stomp_addr"], &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, tok.AccessToken)
+	_ = sc.nc.Close()
+	_, err = tls.Dial("tcp", info["stomp_addr"], &tls.Config{MinVersion: tls.VersionTLS12})
+	assert.Error(t, err, "verification stays on: the system roots do not know the sandbox")
+}
+
+type stompConn struct {
+	nc net.Conn
+	r  *frame.Reader
+	w  *frame.Writer
+}
+
+// stompLogin connects (over TLS when conf is set) and logs in.
+func stompLogin(t *testing.T, addr string, conf *tls.Config, token string) *stompConn {
+	t.Helper()
+	var nc net.Conn
+	var err error
+	if conf != nil {
+		nc, err = tls.Dial("tcp", addr, conf)
+	} else {
+		nc, err = net.Dial("tcp", addr)
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = nc.Close() })
+	sc := &stompConn{nc: nc, r: frame.NewReader(nc), w: frame.NewWriter(nc)}
+	require.NoError(t, sc.w.Write(frame.New(frame.CONNECT, frame.AcceptVersion, "1.2", frame.Login, token, frame.Passcode, token)))
+	f := sc.read(t)
+	require.Equal(t, frame.CONNECTED, f.Command, "%s", f.Body)
+	return sc
+}
+
+func (sc *stompConn) read(t *testing.T) *frame.Frame {
+	t.Helper()
+	_ = sc.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		f, err := sc.r.Read()
+		require.NoError(t, err)
+		if f != nil {
+			return f
+		}
+	}
 }
