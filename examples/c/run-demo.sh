@@ -24,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$sandbox" -http 127.0.0.1:0 -device-auto-approve 2s -device-interval 1 >"$work/sandbox.json" 2>"$work/sandbox.log" &
+"$sandbox" -http 127.0.0.1:0 -stomp 127.0.0.1:0 -device-auto-approve 2s -device-interval 1 >"$work/sandbox.json" 2>"$work/sandbox.log" &
 sb_pid=$!
 
 # The sandbox prints one JSON line with its addresses once it listens.
@@ -42,7 +42,9 @@ field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" <<<"$line"; }
 sandbox_url="$(field sandbox_url)"
 client_id="$(field client_id)"
 client_secret="$(field client_secret)"
-if [[ -z "$sandbox_url" || -z "$client_id" || -z "$client_secret" ]]; then
+stomp_port="$(field stomp_addr)"
+stomp_port="${stomp_port##*:}"
+if [[ -z "$sandbox_url" || -z "$client_id" || -z "$client_secret" || -z "$stomp_port" ]]; then
     echo "run-demo.sh: unexpected sandbox output: $line" >&2
     exit 1
 fi
@@ -51,7 +53,7 @@ cat >"$work/config.json" <<JSON
 {"environment":"sandbox","sandbox_url":"$sandbox_url",
  "credentials":{"grant":"device","client_id":"$client_id","client_secret":"$client_secret",
                 "device_uuid":"/vendor/libsecucard/pos/demo-1"},
- "stomp":{"enabled":false}}
+ "stomp":{"enabled":true,"host":"127.0.0.1","port":$stomp_port,"tls":false}}
 JSON
 
 export SECUCARD_SANDBOX="$line"
