@@ -105,6 +105,9 @@ func (c *Channel) dial(ctx context.Context, tok string) (*conn, error) {
 		done:     make(chan struct{}),
 	}
 	hb := c.cfg.Heartbeat.Milliseconds()
+	// frame.Writer escapes ":" "\\" CR LF in header values, which STOMP 1.2
+	// does not apply to CONNECT; OAuth tokens (RFC 6750 b64token) and the
+	// virtual hosts in use contain none of them.
 	f := frame.New(frame.CONNECT,
 		frame.AcceptVersion, "1.2",
 		frame.Login, tok,
@@ -375,12 +378,25 @@ func (cn *conn) disconnect(ctx context.Context, wait time.Duration) {
 	cn.close(errs.New(errs.Closed, "stomp", "disconnected"))
 }
 
+// drainGrace lets a request that picked the old connection just before the
+// switch register before drain looks at the count.
+const drainGrace = 100 * time.Millisecond
+
 // drain closes a connection that was replaced after a token change once its
 // last request finished (bounded by the longest wait a request can have).
 func (cn *conn) drain() {
 	deadline := time.Now().Add(cn.ch.cfg.MessageTimeout + cn.ch.cfg.ReceiptTimeout)
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
+	grace := time.NewTimer(drainGrace)
+	defer grace.Stop()
+	select {
+	case <-cn.done:
+		return
+	case <-cn.ch.life.Done():
+		return
+	case <-grace.C:
+	}
 	for cn.inflight.Load() > 0 && time.Now().Before(deadline) {
 		select {
 		case <-cn.done:

@@ -19,6 +19,7 @@ import (
 	"github.com/libsecucard/libsecucard/core/api"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
+	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/rest"
 	"github.com/libsecucard/libsecucard/core/sandbox"
 	"github.com/libsecucard/libsecucard/core/sandbox/sandboxtest"
@@ -478,4 +479,84 @@ func tlsClientConfig(t *testing.T, caPEM []byte) *tls.Config {
 		conf.RootCAs = pool
 	}
 	return conf
+}
+
+// A refused token during a reconnect is reported once as an auth error
+// event; the channel keeps trying and comes back once a good token exists.
+func TestReconnectWithRefusedToken(t *testing.T) {
+	sb := startSandbox(t, sandbox.Options{StartDelay: -1})
+	var mu sync.Mutex
+	bogus := false
+	sb.tokens.fetch = func() (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if bogus {
+			return "refused-token-" + strconv.FormatInt(time.Now().UnixNano(), 10), nil
+		}
+		return sandboxToken(sb.s)
+	}
+	c := open(t, sb.config())
+	mu.Lock()
+	bogus = true
+	mu.Unlock()
+	sb.s.ExpireTokens()
+	sb.s.DropSTOMPConnections()
+	waitFor(t, 5*time.Second, "several refused attempts", func() bool {
+		n := 0
+		for _, e := range sb.events.connection() {
+			if e.State == event.Reconnecting && strings.Contains(e.Reason, "Bad CONNECT") {
+				n++
+			}
+		}
+		return n >= 3
+	})
+	var authErrors int
+	for _, e := range sb.events.snapshot() {
+		if e.Kind == event.KindError {
+			authErrors++
+			assert.Equal(t, errs.Auth, e.Error.Kind)
+			assert.Equal(t, errs.ReasonTokenRejected, e.Error.Reason)
+		}
+	}
+	assert.Equal(t, 1, authErrors, "reported once per outage")
+	assert.False(t, c.Connected())
+
+	mu.Lock()
+	bogus = false
+	mu.Unlock()
+	waitFor(t, 5*time.Second, "the reconnect with a good token", func() bool { return c.Connected() })
+	_, err := c.Do(context.Background(), &api.Request{Resource: "general.stores", Op: api.Get, ID: "STO_SANDBOX00000000000000000000001"})
+	require.NoError(t, err)
+}
+
+// The token is the STOMP login, passcode and user-id: no log line, at any
+// level, may show it.
+func TestNoTokenInLogs(t *testing.T) {
+	sb := startSandbox(t, sandbox.Options{StartDelay: -1})
+	var mu sync.Mutex
+	var lines []string
+	cfg := sb.config()
+	cfg.Logger = logging.New(logging.SinkFunc(func(_ logging.Level, msg string) {
+		mu.Lock()
+		lines = append(lines, msg)
+		mu.Unlock()
+	}), logging.Trace)
+	c := open(t, cfg)
+	first := sb.tokens.current()
+	id := createTx(t, c, 300)
+	_, err := c.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: id, Action: "start", Arg: "cash"})
+	require.NoError(t, err)
+	sb.s.ExpireTokens()
+	_, err = c.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Get, ID: id})
+	require.NoError(t, err)
+	second := sb.tokens.current()
+	require.NoError(t, c.Close(context.Background()))
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, lines)
+	all := strings.Join(lines, "\n")
+	assert.Contains(t, all, "SEND api:exec:smart.transactions.start", "trace logging was on")
+	assert.NotContains(t, all, first)
+	assert.NotContains(t, all, second)
 }

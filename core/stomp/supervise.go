@@ -137,6 +137,7 @@ func (c *Channel) supervise() {
 // previous attempt's failure.
 func (c *Channel) reconnect() {
 	reason := ""
+	authReported := false
 	for attempt := 1; ; attempt++ {
 		c.emit(event.Reconnecting, reason)
 		if retry.Sleep(c.life, c.cfg.Backoff.Delay(attempt)) != nil {
@@ -149,7 +150,10 @@ func (c *Channel) reconnect() {
 			}
 			reason = fmt.Sprintf("attempt %d failed: %s", attempt, errs.As(err).Message)
 			c.log.Warnf("reconnect %s", reason)
-			if errs.KindOf(err) == errs.Auth {
+			if errs.KindOf(err) == errs.Auth && !authReported {
+				// Once per outage: the host must act (the token is refused),
+				// and the following attempts only repeat it.
+				authReported = true
 				c.cfg.OnEvent(event.Background(err))
 			}
 			continue
