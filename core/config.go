@@ -118,12 +118,12 @@ type STOMPConfig struct {
 	Port                    int    `json:"port,omitempty"`
 	TLS                     *bool  `json:"tls,omitempty"` // default true; the sandbox listens plain unless started with TLS
 	VirtualHost             string `json:"vhost,omitempty"`
-	Destination             string `json:"destination,omitempty"` // default /exchange/connect.api/
-	ReplyQueue              string `json:"reply_queue,omitempty"` // default /temp-queue/main
-	HeartbeatMS             int    `json:"heartbeat_ms,omitempty"`
-	ConnectTimeoutMS        int    `json:"connect_timeout_ms,omitempty"`
-	MessageTimeoutMS        int    `json:"message_timeout_ms,omitempty"`
-	SessionRefreshTimeoutMS int    `json:"session_refresh_timeout_ms,omitempty"`
+	Destination             string `json:"destination,omitempty"`                // default /exchange/connect.api/
+	ReplyQueue              string `json:"reply_queue,omitempty"`                // default /temp-queue/main
+	HeartbeatMS             int    `json:"heartbeat_ms,omitempty"`               // heart-beat and idle session refresh, default 30000
+	ConnectTimeoutMS        int    `json:"connect_timeout_ms,omitempty"`         // TCP + TLS + CONNECTED, default 20000
+	MessageTimeoutMS        int    `json:"message_timeout_ms,omitempty"`         // reply wait of STOMP calls without timeout_ms, default 120000
+	SessionRefreshTimeoutMS int    `json:"session_refresh_timeout_ms,omitempty"` // auth.sessions refresh reply, default 15000
 	// Routing: "auto" (default; DESIGN §2), "rest" (never STOMP) or "stomp"
 	// (every call over STOMP).
 	Routing string `json:"routing,omitempty"`
