@@ -206,6 +206,7 @@ func dialError(op, addr string, ctx context.Context, err error) *errs.Error {
 // reply goes to the request's buffered channel, a push to OnEvent (which
 // only enqueues), a receipt to its waiter's buffered channel.
 func (cn *conn) readLoop(rd *frame.Reader) {
+	defer cn.ch.guard("reader", func() { cn.close(errs.New(errs.Internal, "stomp", "the reader failed")) })
 	for {
 		f, err := rd.Read()
 		if err != nil {
@@ -247,6 +248,7 @@ func readErrText(err error) string {
 // (so the broker sees one well within each interval) and declares the
 // broker dead after 2x its interval of silence.
 func (cn *conn) heartbeatLoop() {
+	defer cn.ch.guard("heart-beat", func() { cn.close(errs.New(errs.Internal, "stomp", "the heart-beat failed")) })
 	tick := cn.sendEvery / 2
 	if cn.readLimit > 0 && (tick == 0 || cn.readLimit/4 < tick) {
 		tick = cn.readLimit / 4
@@ -419,11 +421,11 @@ func (c *Channel) onMessage(cn *conn, f *frame.Frame) {
 		ev, err := event.ParsePush(f.Body)
 		if err != nil {
 			c.log.Warnf("ignoring a pushed message that is not an event: %v", err)
-			c.cfg.OnEvent(event.Background(errs.Wrap(errs.KindOf(err), "stomp.push", err,
+			c.publish(event.Background(errs.Wrap(errs.KindOf(err), "stomp.push", err,
 				"the broker pushed a message that is not an event: %s", errs.As(err).Message)))
 			return
 		}
-		c.cfg.OnEvent(ev)
+		c.publish(ev)
 		return
 	}
 	c.pmu.Lock()

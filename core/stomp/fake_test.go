@@ -369,3 +369,37 @@ func TestNewValidates(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, strings.HasSuffix(c.cfg.Destination, "/"))
 }
+
+// A panicking event callback costs the event, not the connection.
+func TestPanickingOnEventIsContained(t *testing.T) {
+	b := newFakeBroker(t)
+	pushed := false
+	b.handle = func(_ int, f *frame.Frame) []*frame.Frame {
+		if f.Command != frame.SEND {
+			return nil
+		}
+		out := []*frame.Frame{receiptFor(f), replyFor(f, `{"status":"ok","data":{"count":1,"data":[{"id":"CKI_1"}]}}`)}
+		if !isRefresh(f) && !pushed {
+			pushed = true
+			m := frame.New(frame.MESSAGE, frame.Destination, "/temp-queue/main", frame.MessageId, "p1")
+			m.Body = []byte(`{"object":"event.pushs","id":"EPS_1","target":"general.notifications","type":"display","data":{"text":"x"}}`)
+			out = append([]*frame.Frame{m}, out...)
+		}
+		return out
+	}
+	b.start()
+	cfg := b.config(staticTokens(fakeToken), &events{})
+	cfg.OnEvent = func(e event.Event) {
+		if e.Kind == event.KindPush {
+			panic("host bug")
+		}
+	}
+	c := open(t, cfg)
+	for i := 0; i < 2; i++ {
+		res, err := c.Do(context.Background(), &api.Request{Resource: "smart.checkins", Op: api.List})
+		require.NoError(t, err)
+		assert.JSONEq(t, `{"count":1,"data":[{"id":"CKI_1"}]}`, string(res))
+	}
+	assert.True(t, c.Connected())
+	assert.Equal(t, int64(0), c.Reconnects())
+}

@@ -405,6 +405,33 @@ func (c *Channel) poke() {
 // touch records activity that makes a session refresh unnecessary.
 func (c *Channel) touch() { c.activity.Store(time.Now().UnixNano()) }
 
+// publish hands an event to OnEvent. A panicking OnEvent is contained here,
+// so it can neither kill the reader nor lose the connection.
+func (c *Channel) publish(e event.Event) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Errorf("the event callback panicked on a %s event: %v", e.Kind, r)
+		}
+	}()
+	c.cfg.OnEvent(e)
+}
+
+// guard is deferred first by every background goroutine: a panic there is a
+// bug of ours and must not take the till's process down (DESIGN §3). It is
+// logged, reported as an error event, and then after runs (to close a
+// connection or restart a loop).
+func (c *Channel) guard(what string, after func()) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	c.log.Errorf("the STOMP %s failed: %v", what, r)
+	c.publish(event.Background(errs.New(errs.Internal, "stomp", "the STOMP %s failed: %v", what, r)))
+	if after != nil {
+		after()
+	}
+}
+
 // emit reports a connection state. "reconnecting" may repeat (each attempt
 // carries the previous failure); the other states are reported on change.
 func (c *Channel) emit(state, reason string) {
@@ -415,5 +442,5 @@ func (c *Channel) emit(state, reason string) {
 	}
 	c.state = state
 	c.mu.Unlock()
-	c.cfg.OnEvent(event.Connection(state, reason))
+	c.publish(event.Connection(state, reason))
 }

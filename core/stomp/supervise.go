@@ -109,6 +109,7 @@ func (c *Channel) refreshOn(ctx context.Context, cn *conn) (refused bool, err er
 // changes it logs in again with the new one.
 func (c *Channel) supervise() {
 	defer c.wg.Done()
+	defer c.guard("supervisor", func() { c.restart(c.supervise) })
 	for {
 		c.mu.Lock()
 		cn, down := c.cur, c.lastDown
@@ -154,7 +155,7 @@ func (c *Channel) reconnect() {
 				// Once per outage: the host must act (the token is refused),
 				// and the following attempts only repeat it.
 				authReported = true
-				c.cfg.OnEvent(event.Background(err))
+				c.publish(event.Background(err))
 			}
 			continue
 		}
@@ -195,6 +196,7 @@ func (c *Channel) rotate(old *conn) {
 			c.wg.Add(1)
 			go func() {
 				defer c.wg.Done()
+				defer c.guard("drain", func() { old.close(errs.New(errs.Internal, "stomp", "draining failed")) })
 				old.drain()
 			}()
 			c.reconnects.Add(1)
@@ -211,6 +213,17 @@ func (c *Channel) rotate(old *conn) {
 			return
 		}
 	}
+}
+
+// restart runs loop again after it panicked, unless the channel is closing.
+// It runs inside the failed goroutine before its wg.Done, so the count never
+// touches zero while Close may wait.
+func (c *Channel) restart(loop func()) {
+	if c.life.Err() != nil {
+		return
+	}
+	c.wg.Add(1)
+	go loop()
 }
 
 // install makes cn current unless the channel closed meanwhile.
@@ -232,6 +245,7 @@ func (c *Channel) install(cn *conn) bool {
 // is watched by the heart-beats.
 func (c *Channel) refresher() {
 	defer c.wg.Done()
+	defer c.guard("session refresher", func() { c.restart(c.refresher) })
 	every := c.cfg.Heartbeat
 	if every <= 0 {
 		return
