@@ -4,8 +4,8 @@
 // It masks, wherever they appear in free text, JSON, form bodies, HTTP or STOMP
 // headers:
 //   - values of secret-bearing keys: client_secret, password, passcode,
-//     access_token, refresh_token, device_code, authorization, login, user-id,
-//     encryption_key, pin, cvv/cvv2/cvc/csc, and "code" when it holds a long
+//     access_token, refresh_token, token, device_code, authorization, login,
+//     user-id, encryption_key, pin, cvv/cvv2/cvc/csc, and "code" when it holds a long
 //     (device) code rather than a short error code;
 //   - "Bearer <token>" and "Basic <credentials>";
 //   - every string registered with Secret (the live tokens and the client
@@ -29,7 +29,7 @@ const Mask = "[REDACTED]"
 
 // secretKeys are matched case-insensitively as whole keys.
 const secretKeys = `client_secret|clientsecret|password|passwd|passcode|access_token|refresh_token|device_code|` +
-	`authorization|login|user-id|encryption_key|user_pin|pin|cvv2|cvv|cvc|csc|secret`
+	`authorization|login|user-id|encryption_key|user_pin|pin|cvv2|cvv|cvc|csc|secret|token`
 
 var (
 	// "key": "value" and "key": 123 (JSON), also with single quotes.

@@ -38,6 +38,8 @@ func TestString(t *testing.T) {
 		{"long id kept", "STX_3R3BVVHR32YCUCQGR5GQGQS6DMJ2A2", nil, []string{"STX_3R3BVVHR32YCUCQGR5GQGQS6DMJ2A2"}},
 		{"twenty digits kept", "ref 41111111111111111111 x", nil, []string{"41111111111111111111"}},
 		{"query string", "GET /oauth/token?access_token=abcdef0123&x=1", []string{"abcdef0123"}, []string{"x=1"}},
+		{"bare token", `token=abcdef0123456789 {"token":"9418594164541111","token_type":"bearer"}`,
+			[]string{"abcdef0123456789", "9418594164541111"}, []string{`"token_type":"bearer"`}},
 		{"cli flag", "-client-secret=abcdefabcdef -client-id=1234", []string{"abcdefabcdef"}, []string{"client-id=1234"}},
 	}
 	for _, c := range cases {
