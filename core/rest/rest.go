@@ -330,13 +330,13 @@ func (c *Channel) decode(op string, req *api.Request, m, actionID string, res re
 	if !json.Valid(b) {
 		// A 2xx that is not JSON comes from something in between (captive
 		// portal, proxy page), not from the API: the call's outcome is unknown.
-		return nil, unreadable(op, res.status, m, actionID, "the answer is not JSON"+excerpt(b))
+		return nil, unreadable(op, res.status, m, actionID, "the answer is not JSON"+api.Excerpt(b))
 	}
 	if b[0] == '{' {
 		// STOMP replies report errors with status "error"; should REST ever do
 		// the same with a 2xx (unknown), it must not pass for success.
-		if env, ok := parseEnvelope(b); ok && strings.EqualFold(env.Status, "error") {
-			return nil, envelopeError(errs.API, op, res.status, env)
+		if m, ok := api.ParseObject(b); ok && strings.EqualFold(api.EnvelopeOf(m).Status, "error") {
+			return nil, api.EnvelopeOf(m).Err(errs.API, op, res.status)
 		}
 	}
 	if req.Op != api.List {
@@ -368,7 +368,7 @@ func (c *Channel) failure(ctx context.Context, op string, res result, a Attempt)
 	if res.err != nil {
 		return transportError(ctx, op, res, a)
 	}
-	e := apiError(op, res.status, res.body)
+	e := api.HTTPError(op, res.status, res.body)
 	if res.status == http.StatusUnauthorized {
 		// Only reached without a token (anonymous call or no TokenSource):
 		// the server wants authentication, which is an auth problem.
@@ -438,7 +438,7 @@ func noTimeToRetry(op string, ctxErr error, last *errs.Error) *errs.Error {
 
 // tokenRejected is the error for a 401 that survived a fresh token.
 func tokenRejected(op string, res result) *errs.Error {
-	e := apiError(op, res.status, res.body)
+	e := api.HTTPError(op, res.status, res.body)
 	e.Kind = errs.Auth
 	e.Reason = errs.ReasonTokenRejected
 	if e.Details == "" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -14,9 +13,9 @@ import (
 
 	"github.com/go-stomp/stomp/v3/frame"
 
+	"github.com/libsecucard/libsecucard/core/api"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
-	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // writeTimeout bounds one frame write, so a peer that stopped reading cannot
@@ -229,7 +228,7 @@ func (cn *conn) readLoop(rd *frame.Reader) {
 				cn.deliverReceipt(id, f)
 			}
 			cn.close(errs.New(errs.Network, "stomp", "the broker closed the connection with ERROR %q%s",
-				f.Header.Get(frame.Message), bodyExcerpt(f.Body)))
+				f.Header.Get(frame.Message), api.Excerpt(f.Body)))
 			return
 		default:
 			cn.ch.log.Debugf("ignoring an unexpected %s frame", f.Command)
@@ -441,17 +440,4 @@ func (c *Channel) onMessage(cn *conn, f *frame.Frame) {
 	default:
 		c.log.Warnf("discarding a second reply for %s", corr)
 	}
-}
-
-// bodyExcerpt renders a short, redacted piece of a frame body.
-func bodyExcerpt(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if s == "" {
-		return ""
-	}
-	s = redact.String(s)
-	if r := []rune(s); len(r) > 160 {
-		s = string(r[:160]) + "…"
-	}
-	return fmt.Sprintf(": %s", s)
 }

@@ -129,7 +129,7 @@ func TestErrorFrameForASend(t *testing.T) {
 	require.Error(t, err)
 	e := errs.As(err)
 	assert.Equal(t, errs.Network, e.Kind)
-	assert.Contains(t, e.Message, `the broker refused the request with ERROR "not_found": NOT_FOUND - no exchange`)
+	assert.Contains(t, e.Message, `the broker refused the request with ERROR "not_found": "NOT_FOUND - no exchange`)
 	assert.False(t, e.Retryable)
 	waitFor(t, 5*time.Second, "the reconnect after ERROR", func() bool { return c.Reconnects() == 1 })
 	states := ev.connection()
