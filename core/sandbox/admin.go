@@ -51,6 +51,7 @@ var adminRoutes = []string{
 	"GET /sandbox/requests",
 	"DELETE /sandbox/requests",
 	"POST /sandbox/events {object, id, created, target, type, data}",
+	"POST /sandbox/stomp/drop {} (close every STOMP connection; clients reconnect)",
 	"GET /sandbox/verify (device verification page)",
 }
 
@@ -141,11 +142,16 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		ev = s.completeEvent(ev)
 		s.Push(ev)
 		writeJSON(w, http.StatusOK, mustJSON(ev))
+	case "POST /sandbox/stomp/drop":
+		if !decodeAdmin(w, r, &struct{}{}) {
+			return
+		}
+		writeAdmin(w, http.StatusOK, map[string]int{"dropped": s.DropSTOMPConnections()})
 	case "GET /sandbox/verify", "POST /sandbox/verify":
 		s.serveVerify(w, r)
 	default:
 		for _, known := range []string{"/sandbox", "/sandbox/devices/approve", "/sandbox/devices/deny", "/sandbox/devices/expire",
-			"/sandbox/tokens/expire", "/sandbox/tokens/revoke_refresh", "/sandbox/faults", "/sandbox/requests", "/sandbox/events", "/sandbox/verify"} {
+			"/sandbox/tokens/expire", "/sandbox/tokens/revoke_refresh", "/sandbox/faults", "/sandbox/requests", "/sandbox/events", "/sandbox/stomp/drop", "/sandbox/verify"} {
 			if path == known {
 				adminFail(w, http.StatusMethodNotAllowed, "", "method %s is not allowed on %s", r.Method, path)
 				return

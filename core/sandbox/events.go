@@ -74,7 +74,8 @@ func (s *Server) Subscribe(token string, fn func(Event)) (cancel func()) {
 			client = "\x00unknown" // only events pushed to everybody
 		}
 	}
-	return s.hub.subscribe(client, token == "", fn)
+	_, cancel = s.hub.subscribe(client, token == "", fn)
+	return cancel
 }
 
 // hub fans events out to subscribers. Each subscriber has an unbounded queue
@@ -105,14 +106,14 @@ func (h *hub) init(ctx context.Context, log *logging.Logger) {
 	h.subs = map[*subscriber]struct{}{}
 }
 
-func (h *hub) subscribe(client string, all bool, fn func(Event)) func() {
+func (h *hub) subscribe(client string, all bool, fn func(Event)) (*subscriber, func()) {
 	sub := &subscriber{client: client, all: all, fn: fn, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	h.mu.Lock()
 	h.subs[sub] = struct{}{}
 	h.mu.Unlock()
 	h.wg.Add(1)
 	go h.run(sub)
-	return func() {
+	return sub, func() {
 		sub.once.Do(func() {
 			sub.mu.Lock()
 			sub.closed = true

@@ -606,25 +606,7 @@ func (s *Server) subscribeConn(token string, fn func(Event)) (*subscriber, func(
 	if client == "" {
 		client = "\x00unknown"
 	}
-	h := &s.hub
-	sub := &subscriber{client: client, fn: fn, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	h.mu.Lock()
-	h.subs[sub] = struct{}{}
-	h.mu.Unlock()
-	h.wg.Add(1)
-	go h.run(sub)
-	return sub, func() {
-		sub.once.Do(func() {
-			sub.mu.Lock()
-			sub.closed = true
-			sub.queue = nil
-			sub.mu.Unlock()
-			close(sub.done)
-			h.mu.Lock()
-			delete(h.subs, sub)
-			h.mu.Unlock()
-		})
-	}
+	return s.hub.subscribe(client, false, fn)
 }
 
 // inject appends ev to one subscriber's queue, behind what was published to

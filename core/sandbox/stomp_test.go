@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -379,6 +380,13 @@ func TestSTOMPDisconnectAndDrop(t *testing.T) {
 	assert.Equal(t, 2, c.s.DropSTOMPConnections())
 	a.waitClosed()
 	b.waitClosed()
+
+	d := dialSTOMP(t, addr, nil)
+	d.login(tok)
+	ans := c.do("POST", "/sandbox/stomp/drop", "", map[string]any{}, nil)
+	require.Equal(t, http.StatusOK, ans.Status, "%s", ans.Raw)
+	assert.Equal(t, json.Number("1"), ans.JSON(t)["dropped"], "the admin call drops connections too")
+	d.waitClosed()
 	assert.Equal(t, addr, c.s.STOMPAddr())
 	_, err := c.s.StartSTOMP("127.0.0.1:0", nil)
 	assert.Error(t, err, "one endpoint per sandbox")
