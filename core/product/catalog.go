@@ -7,6 +7,7 @@
 package product
 
 import (
+	"encoding/json"
 	"sort"
 	"strings"
 	"sync"
@@ -20,7 +21,15 @@ type Action struct {
 	Op    api.Op // Execute (POST) unless the SDKs use GET/PUT/DELETE for it
 	STOMP bool   // the legacy SDKs force this action over STOMP
 	NoID  bool   // called without an object id (smart.transactions Diagnosis)
+	// DefaultData is the body sent when the caller gives none: the Java SDK
+	// sends the bare string "smart.transactions" for cancel, Diagnosis,
+	// EndofDay, cancelTrx and preTransaction (spec §3.5), and the server was
+	// built against it.
+	DefaultData json.RawMessage
 }
+
+// javaActionBody is that body.
+var javaActionBody = json.RawMessage(`"smart.transactions"`)
 
 // Resource is one product.resource of the API.
 type Resource struct {
@@ -85,11 +94,11 @@ var catalog = []Resource{
 	// smart (POS core)
 	{Name: "smart.transactions", IDPrefix: "STX_", PrefixKnown: true, Source: "java,net,php,js", Actions: []Action{
 		{Name: "start", Op: api.Execute, STOMP: true},
-		{Name: "cancel", Op: api.Execute},
-		{Name: "Diagnosis", Op: api.Execute, STOMP: true, NoID: true},
-		{Name: "EndofDay", Op: api.Execute, STOMP: true, NoID: true},
-		{Name: "cancelTrx", Op: api.Execute, STOMP: true},
-		{Name: "preTransaction", Op: api.Execute},
+		{Name: "cancel", Op: api.Execute, DefaultData: javaActionBody},
+		{Name: "Diagnosis", Op: api.Execute, STOMP: true, NoID: true, DefaultData: javaActionBody},
+		{Name: "EndofDay", Op: api.Execute, STOMP: true, NoID: true, DefaultData: javaActionBody},
+		{Name: "cancelTrx", Op: api.Execute, STOMP: true, DefaultData: javaActionBody},
+		{Name: "preTransaction", Op: api.Execute, DefaultData: javaActionBody},
 		{Name: "prepare", Op: api.Execute},
 		{Name: "abort", Op: api.Execute},
 	}},
@@ -282,6 +291,21 @@ func distance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// DefaultData returns the body an action is sent with when the caller gives
+// none, or nil.
+func DefaultData(resource, action string, op api.Op) json.RawMessage {
+	r, ok := Lookup(resource)
+	if !ok || action == "" {
+		return nil
+	}
+	for _, a := range r.Actions {
+		if strings.EqualFold(a.Name, action) && a.Op == op {
+			return a.DefaultData
+		}
+	}
+	return nil
 }
 
 // PreferSTOMP reports whether the legacy SDKs send this call over STOMP

@@ -29,11 +29,6 @@ const (
 	ResDocumentUploads       = "document.uploads"
 )
 
-// javaActionBody is the bare JSON string the Java SDK sends as the body of
-// cancel, Diagnosis, EndofDay, cancelTrx and preTransaction (spec §3.5). The
-// server was built against it, so the helpers send it too.
-var javaActionBody = json.RawMessage(`"smart.transactions"`)
-
 // List is one page of a typed list. Count is the server's total.
 type List[T any] struct {
 	Count    int    `json:"count"`
