@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -105,6 +106,11 @@ type Client struct {
 	inflight    sync.WaitGroup
 
 	state atomic.Int32
+
+	// opens holds the cancel functions of Open calls in progress, so that
+	// CancelAuth also stops an Open that has not reached the device flow yet.
+	opensMu sync.Mutex
+	opens   map[*context.CancelCauseFunc]struct{}
 
 	// The auth manager and channels are built on first use, so storage and
 	// credential callbacks can be installed between New and Open.
@@ -394,22 +400,38 @@ func (c *Client) Open(ctx context.Context) error {
 	if err := c.init(); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(c.closeCtx, cancel)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(c.closeCtx, func() { cancel(errClientClosed) })
 	defer stop()
-	if _, err := c.auth.Token(ctx, true); err != nil {
-		if c.closeCtx.Err() != nil {
+	c.opensMu.Lock()
+	if c.opens == nil {
+		c.opens = map[*context.CancelCauseFunc]struct{}{}
+	}
+	c.opens[&cancel] = struct{}{}
+	c.opensMu.Unlock()
+	defer func() {
+		c.opensMu.Lock()
+		delete(c.opens, &cancel)
+		c.opensMu.Unlock()
+	}()
+
+	// openFailed names why an Open ended early: Close wins over a host cancel.
+	openFailed := func(err error) error {
+		switch context.Cause(ctx) {
+		case errClientClosed:
 			return errs.New(errs.Closed, "open", "the client was closed while opening")
+		case errAuthCanceled:
+			return errs.AuthError("open", errs.ReasonCanceled, "the host canceled the authorization")
 		}
 		return err
 	}
+	if _, err := c.auth.Token(ctx, true); err != nil {
+		return openFailed(err)
+	}
 	if c.stomp != nil {
 		if err := c.stomp.Connect(ctx); err != nil {
-			if c.closeCtx.Err() != nil {
-				return errs.New(errs.Closed, "open", "the client was closed while opening")
-			}
-			return err
+			return openFailed(err)
 		}
 	}
 	c.state.CompareAndSwap(stateNew, stateOpen)
@@ -456,6 +478,9 @@ func (c *Client) call(ctx context.Context, req *api.Request) (json.RawMessage, e
 	}
 	if known {
 		r.Anonymous = res.IsAnonymous(r.Op) && r.Action == ""
+		if len(r.Data) == 0 {
+			r.Data = product.DefaultData(r.Resource, r.Action, r.Op)
+		}
 	}
 	if r.Op == api.Execute && r.AppID == "" && strings.EqualFold(r.Resource, "general.apps") && r.ID == "" && c.cfg.AppID != "" {
 		r.ID = c.cfg.AppID
@@ -554,7 +579,16 @@ func (c *Client) HandleWebhook(body []byte) error {
 }
 
 // CancelAuth cancels a device authorization in progress.
+//
+// It also stops an Open still loading a stored token or about to request
+// device codes, so a cancel pressed right after Open is never lost. A cancel
+// before Open starts has no effect.
 func (c *Client) CancelAuth() {
+	c.opensMu.Lock()
+	for cancel := range c.opens {
+		(*cancel)(errAuthCanceled)
+	}
+	c.opensMu.Unlock()
 	c.initMu.Lock()
 	am := c.auth
 	c.initMu.Unlock()
@@ -562,6 +596,12 @@ func (c *Client) CancelAuth() {
 		am.CancelDevice()
 	}
 }
+
+// Causes of an Open that ended early.
+var (
+	errClientClosed = errors.New("client closed")
+	errAuthCanceled = errors.New("authorization canceled by the host")
+)
 
 // ClearTokens deletes the stored token so the next open or call authenticates
 // from scratch.

@@ -570,3 +570,51 @@ func TestNoCredentialsAnywhere(t *testing.T) {
 	assert.Equal(t, errs.Auth, e.Kind)
 	assert.Equal(t, errs.ReasonNoCredentials, e.Reason, "nothing was declined: there was nobody to ask")
 }
+
+// blockingStore holds its first Get until released, as a slow host store
+// would (a keystore on a busy till).
+type blockingStore struct {
+	store.Memory
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (b *blockingStore) Get(ctx context.Context, key string) ([]byte, error) {
+	b.once.Do(func() {
+		close(b.entered)
+		<-b.release
+	})
+	return b.Memory.Get(ctx, key)
+}
+
+func TestCancelAuthBeforeTheDeviceFlowStarts(t *testing.T) {
+	srv := sandboxtest.Start(t, sandbox.Options{DeviceAutoApprove: -1, DeviceInterval: -1})
+	bs := &blockingStore{entered: make(chan struct{}), release: make(chan struct{})}
+	c := newDeviceClient(t, srv, "/vendor/test/pos/early-cancel", core.WithStore(bs))
+	opened := make(chan error, 1)
+	go func() { opened <- c.Open(context.Background()) }()
+	<-bs.entered // Open is reading the stored token; no device flow exists yet
+	c.CancelAuth()
+	close(bs.release)
+	select {
+	case err := <-opened:
+		e := errs.As(err)
+		assert.Equal(t, errs.Auth, e.Kind)
+		assert.Equal(t, errs.ReasonCanceled, e.Reason)
+	case <-time.After(2 * time.Second):
+		t.Fatal("the cancel was lost: Open went on to the device flow")
+	}
+	for _, r := range srv.Requests() {
+		assert.NotEqual(t, "/oauth/token", r.Path, "no device codes were requested after the cancel")
+	}
+}
+
+func TestJavaBodyForSmartTransactionActions(t *testing.T) {
+	srv := sandboxtest.Start(t, sandbox.Options{})
+	rt := &recordingTransport{}
+	c := newClient(t, srv, `{"stomp":{"enabled":false}}`, core.WithHTTPClient(&http.Client{Transport: rt}))
+	call(t, c, `{"resource":"smart.transactions","op":"execute","action":"Diagnosis"}`)
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	assert.Contains(t, rt.bodies, `"smart.transactions"`, "Diagnosis carries the body the Java SDK sends (spec §3.5)")
+}
