@@ -221,7 +221,8 @@ SECUCARD_API int secucard_cancel_auth(secucard_client *client);
  *              "scroll_expire": "5m", "scroll_id": "...", "preset": "...",
  *              "geo": {"field": "...", "lat": "...", "lon": "...", "distance": "..."}},
  *    "data": {...},            request body (object, array or string)
- *    "timeout_ms": 30000,      per-call deadline (default timeouts.response_ms)
+ *    "timeout_ms": 30000,      per-call deadline (default timeouts.response_ms, or
+ *                              stomp.message_timeout_ms for calls sent over STOMP)
  *    "idempotency_key": "...", X-Action id; generated for mutating calls if absent
  *    "channel": "rest|stomp",  override the automatic channel choice
  *    "app_id": "APP_..."}      custom app calls
