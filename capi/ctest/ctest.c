@@ -1,7 +1,7 @@
 /*
  * ctest.c - tests of libsecucard's C ABI through the built library, against a
  * running sandbox whose startup JSON line is in $SECUCARD_SANDBOX
- * (with-sandbox.sh provides it).
+ * (examples/c/with-sandbox.sh provides it).
  *
  *   ./ctest            every test; prints "N passed, N failed"
  *   ./ctest --memcheck a short flow touching every kind of returned memory,
@@ -1172,7 +1172,7 @@ static int panic_mode(void) {
 static int load_sandbox(void) {
     const char *line = getenv("SECUCARD_SANDBOX");
     if (!line || !*line) {
-        fprintf(stderr, "ctest: SECUCARD_SANDBOX is not set; run it through with-sandbox.sh\n");
+        fprintf(stderr, "ctest: SECUCARD_SANDBOX is not set; run it through examples/c/with-sandbox.sh\n");
         return 0;
     }
     sb_url = ex_json_top_str(line, "sandbox_url");
