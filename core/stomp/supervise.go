@@ -112,8 +112,13 @@ func (c *Channel) supervise() {
 	defer c.guard("supervisor", func() { c.restart(c.supervise) })
 	for {
 		c.mu.Lock()
-		cn, down := c.cur, c.lastDown
+		cn, down, closed := c.cur, c.lastDown, c.closed
 		c.mu.Unlock()
+		if closed {
+			// Close clears cur before it cancels c.life; reading closed under
+			// the same lock keeps a clean close from looking like a drop.
+			return
+		}
 		if cn == nil {
 			if c.life.Err() != nil {
 				return
