@@ -10,7 +10,7 @@ BUILD    := build/$(GOOS)-$(GOARCH)
 SANDBOX  := $(BUILD)/secucard-sandbox
 PYTHON   ?= /usr/bin/python3
 
-.PHONY: help build sandbox demo test test-go test-c test-python test-csharp test-broker bench python-wheel csharp clean
+.PHONY: help deps build sandbox demo test test-go test-c test-python test-csharp bench python-wheel csharp clean
 
 help: ## Show this help
 	@echo "libsecucard - the secucard connect client as a C shared library"
@@ -32,7 +32,11 @@ sandbox: ## Build the secucard-sandbox binary into build/<os>-<arch>/
 demo: build sandbox ## Run the cashier demo (C) against a local sandbox with device auto-approval
 	$(MAKE) -C examples/c demo BUILD_DIR=$(CURDIR)/$(BUILD)
 
-test: test-go test-c test-python test-csharp ## Run every test suite (CI runs this)
+test: deps ## Run every test suite (CI runs this); installs missing Debian packages first
+	$(MAKE) test-go test-c test-python test-csharp
+
+deps: ## Install the Debian packages the test suites need (only those missing)
+	./.ci/install-deps
 
 test-go: ## go vet and the Go test suite (with the race detector)
 	$(GO) vet ./...
