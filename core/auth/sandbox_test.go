@@ -278,37 +278,6 @@ func TestSandboxProviderGivesCredentials(t *testing.T) {
 	assert.Equal(t, int32(1), asks.Load())
 }
 
-// runMany calls Token from n goroutines at once and checks every result.
-func runMany(t *testing.T, m *auth.Manager, n int, before func()) []string {
-	t.Helper()
-	ctx := ctxFor(t)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	out := make([]string, n)
-	errsOut := make([]error, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			<-start
-			if before != nil {
-				before()
-			}
-			tok, err := m.Token(ctx, false)
-			errsOut[i] = err
-			if tok != nil {
-				out[i] = tok.AccessToken
-			}
-		}(i)
-	}
-	close(start)
-	wg.Wait()
-	for _, err := range errsOut {
-		require.NoError(t, err)
-	}
-	return out
-}
-
 func TestSandboxHundredCallersOneRefresh(t *testing.T) {
 	srv := startSandbox(t)
 	clk := &offsetClock{}
@@ -318,7 +287,7 @@ func TestSandboxHundredCallersOneRefresh(t *testing.T) {
 	srv.ResetRequests()
 
 	clk.Advance(3 * time.Second) // past the 2 s lifetime
-	tokens := runMany(t, m, 100, nil)
+	tokens := auth.CallMany(t, m, 100, nil)
 	for _, tok := range tokens {
 		assert.Equal(t, tokens[0], tok)
 		assert.NotEqual(t, first.AccessToken, tok)
@@ -336,7 +305,7 @@ func TestSandboxConcurrentInvalidateOneRefresh(t *testing.T) {
 	srv.ExpireTokens() // the API now answers 401 to this token
 	srv.ResetRequests()
 
-	tokens := runMany(t, m, 50, func() { m.Invalidate(stale.AccessToken) })
+	tokens := auth.CallMany(t, m, 50, func() { m.Invalidate(stale.AccessToken) })
 	for _, tok := range tokens {
 		assert.NotEqual(t, stale.AccessToken, tok)
 		assert.True(t, srv.ValidToken(tok))

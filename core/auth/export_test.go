@@ -1,0 +1,4 @@
+package auth
+
+// CallMany lets the external (sandbox) tests share the concurrency helper.
+var CallMany = callMany
