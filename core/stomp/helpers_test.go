@@ -369,21 +369,6 @@ func (b *fakeBroker) heartbeats() int {
 	return b.beats
 }
 
-func (b *fakeBroker) connections() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.count
-}
-
-// dropAll closes every connection the broker holds.
-func (b *fakeBroker) dropAll() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, c := range b.conns {
-		_ = c.Close()
-	}
-}
-
 func (b *fakeBroker) config(tokens TokenSource, ev *events) Config {
 	return Config{
 		Host: "127.0.0.1", Port: b.port, Tokens: tokens, OnEvent: ev.add, Backoff: fastBackoff,
