@@ -327,17 +327,27 @@ func (c *Channel) decode(op string, req *api.Request, m, actionID string, res re
 		}
 		return json.RawMessage("null"), nil
 	}
-	if !json.Valid(b) {
+	// One decode both validates the answer and reads its status: STOMP replies
+	// report errors with status "error"; should REST ever do the same with a
+	// 2xx (unknown), it must not pass for success. Only then is the whole
+	// envelope read.
+	var valid bool
+	if b[0] == '{' {
+		var probe struct {
+			Status json.RawMessage `json:"status"`
+		}
+		valid = json.Unmarshal(b, &probe) == nil
+		if valid && strings.EqualFold(api.JSONText(probe.Status), "error") {
+			obj, _ := api.ParseObject(b)
+			return nil, api.EnvelopeOf(obj).Err(errs.API, op, res.status)
+		}
+	} else {
+		valid = json.Valid(b)
+	}
+	if !valid {
 		// A 2xx that is not JSON comes from something in between (captive
 		// portal, proxy page), not from the API: the call's outcome is unknown.
 		return nil, unreadable(op, res.status, m, actionID, "the answer is not JSON"+api.Excerpt(b))
-	}
-	if b[0] == '{' {
-		// STOMP replies report errors with status "error"; should REST ever do
-		// the same with a 2xx (unknown), it must not pass for success.
-		if m, ok := api.ParseObject(b); ok && strings.EqualFold(api.EnvelopeOf(m).Status, "error") {
-			return nil, api.EnvelopeOf(m).Err(errs.API, op, res.status)
-		}
 	}
 	if req.Op != api.List {
 		return json.RawMessage(b), nil

@@ -465,6 +465,7 @@ func TestAnswers(t *testing.T) {
 		{"list as bare array", api.Request{Resource: "smart.idents", Op: api.List}, 200, `[{"id":"smi_1"},{"id":"smi_2"}]`,
 			`{"count":2,"data":[{"id":"smi_1"},{"id":"smi_2"}]}`, ""},
 		{"non-JSON 2xx", api.Request{Resource: "smart.transactions", Op: api.Get, ID: "STX_1"}, 200, `<html>Welcome to Hotel WiFi</html>`, "", errs.Network},
+		{"truncated 2xx object", api.Request{Resource: "smart.transactions", Op: api.Get, ID: "STX_1"}, 200, `{"object":"smart.transactions","id":"STX_1",`, "", errs.Network},
 		{"list answer not an object", api.Request{Resource: "smart.idents", Op: api.List}, 200, `"nope"`, "", errs.Network},
 		{"2xx carrying an error envelope", api.Request{Resource: "smart.transactions", Op: api.Get, ID: "STX_1"}, 200,
 			`{"status":"error","error":"ProductNotFoundException","error_details":"gone"}`, "", errs.API},
