@@ -274,11 +274,8 @@ func (c *Client) init() error {
 	}
 	var creds *auth.Credentials
 	if cr := c.cfg.Credentials; cr != nil {
-		creds = &auth.Credentials{
-			Grant: auth.Grant(cr.EffectiveGrant()), ClientID: cr.ClientID, ClientSecret: cr.ClientSecret,
-			DeviceUUID: cr.DeviceUUID, Username: cr.Username, Password: cr.Password,
-			DeviceID: cr.DeviceID, DeviceInfo: cr.DeviceInfo,
-		}
+		a := cr.toAuth(cr.EffectiveGrant())
+		creds = &a
 	}
 	am, err := auth.NewManager(auth.Config{
 		TokenURL:      c.cfg.oauthURL,

@@ -17,9 +17,15 @@ func ParseCredentials(b []byte) (auth.Credentials, error) {
 	if err := strictjson.Decode(b, &cr, "credentials"); err != nil {
 		return auth.Credentials{}, err
 	}
+	// A partial answer (a password alone) must not have a grant inferred.
+	return cr.toAuth(strings.ToLower(cr.Grant)), nil
+}
+
+// toAuth converts to the auth package's credentials with the given grant.
+func (cr *Credentials) toAuth(grant string) auth.Credentials {
 	return auth.Credentials{
-		Grant: auth.Grant(strings.ToLower(cr.Grant)), ClientID: cr.ClientID, ClientSecret: cr.ClientSecret,
+		Grant: auth.Grant(grant), ClientID: cr.ClientID, ClientSecret: cr.ClientSecret,
 		DeviceUUID: cr.DeviceUUID, Username: cr.Username, Password: cr.Password,
 		DeviceID: cr.DeviceID, DeviceInfo: cr.DeviceInfo,
-	}, nil
+	}
 }
