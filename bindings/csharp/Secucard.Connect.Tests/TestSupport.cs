@@ -45,6 +45,8 @@ namespace Secucard.Connect.Tests
         public string AdminUrl { get; private set; }
         public string ClientId { get; private set; }
         public string ClientSecret { get; private set; }
+        /// <summary>The port of the sandbox's STOMP endpoint (plain TCP on loopback).</summary>
+        public int StompPort { get; private set; }
 
         Process process;
         readonly Queue<string> stderrTail = new Queue<string>();
@@ -67,7 +69,7 @@ namespace Secucard.Connect.Tests
             // No auto-approval: the device tests approve, deny, expire and cancel
             // explicitly. A 1 s poll interval (the smallest the library honours; 0
             // means its 5 s default) keeps each device flow near one second.
-            var psi = new ProcessStartInfo(bin, "-http 127.0.0.1:0 -device-interval 1 -start-delay 10ms")
+            var psi = new ProcessStartInfo(bin, "-http 127.0.0.1:0 -stomp 127.0.0.1:0 -device-interval 1 -start-delay 10ms")
             {
                 UseShellExecute = false,
                 RedirectStandardOutput = true,
@@ -115,6 +117,9 @@ namespace Secucard.Connect.Tests
             AdminUrl = Json.Str(o, "admin_url");
             ClientId = Json.Str(o, "client_id");
             ClientSecret = Json.Str(o, "client_secret");
+            string stompAddr = Json.Str(o, "stomp_addr") ?? "";
+            int colon = stompAddr.LastIndexOf(':');
+            StompPort = colon > 0 ? int.Parse(stompAddr.Substring(colon + 1)) : 0;
             if (string.IsNullOrEmpty(SandboxUrl) || string.IsNullOrEmpty(AdminUrl) || string.IsNullOrEmpty(ClientSecret))
                 throw new InvalidOperationException("unexpected sandbox address line: " + read.Result);
         }
@@ -191,6 +196,15 @@ namespace Secucard.Connect.Tests
             return "{\"environment\":\"sandbox\",\"sandbox_url\":" + Json.Quote(SandboxUrl) +
                    ",\"credentials\":{\"client_id\":" + Json.Quote(ClientId) + ",\"client_secret\":" + Json.Quote(ClientSecret) + "}" +
                    ",\"stomp\":{\"enabled\":false}" + (extra != null ? "," + extra : "") + "}";
+        }
+
+        /// <summary>A client_credentials config with STOMP on: the till's event path.</summary>
+        public string StompConfig()
+        {
+            if (StompPort == 0) throw new InvalidOperationException("the sandbox serves no STOMP");
+            return "{\"environment\":\"sandbox\",\"sandbox_url\":" + Json.Quote(SandboxUrl) +
+                   ",\"credentials\":{\"client_id\":" + Json.Quote(ClientId) + ",\"client_secret\":" + Json.Quote(ClientSecret) + "}" +
+                   ",\"stomp\":{\"enabled\":true,\"host\":\"127.0.0.1\",\"port\":" + StompPort + ",\"tls\":false}}";
         }
 
         /// <summary>A device-grant config with a fresh device uuid (tokens are kept per device).</summary>
