@@ -46,6 +46,11 @@ type conn struct {
 	done    chan struct{}
 	endOnce sync.Once
 	endErr  *errs.Error // why the connection ended; written before done is closed
+
+	// Set by Channel.forget under the channel's mu, before done is closed:
+	// installLocked, under the same lock, never installs an ended connection.
+	forgotten    bool
+	forgottenWhy string
 }
 
 // connectError is a failed login: the broker answered ERROR to CONNECT.

@@ -3,6 +3,7 @@ package stomp
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -402,4 +403,31 @@ func TestPanickingOnEventIsContained(t *testing.T) {
 	}
 	assert.True(t, c.Connected())
 	assert.Equal(t, int64(0), c.Reconnects())
+}
+
+// A connection can drop between its login and being installed (the broker
+// closes right after the first session refresh). Installing it anyway left
+// the supervisor watching a dead connection forever instead of reconnecting.
+func TestInstallSkipsAnEndedConnection(t *testing.T) {
+	c := &Channel{conns: map[*conn]struct{}{}, changed: make(chan struct{})}
+	ours, theirs := net.Pipe()
+	defer theirs.Close()
+	cn := &conn{ch: c, nc: ours, done: make(chan struct{})}
+	cn.close(errs.New(errs.Network, "stomp", "the broker went away"))
+
+	c.mu.Lock()
+	c.installLocked(cn)
+	cur, down, n := c.cur, c.lastDown, len(c.conns)
+	c.mu.Unlock()
+	assert.Nil(t, cur, "an ended connection is not made current")
+	assert.Equal(t, "the broker went away", down, "the supervisor reports why it is down")
+	assert.Zero(t, n)
+
+	live := &conn{ch: c, nc: theirs, done: make(chan struct{})}
+	c.mu.Lock()
+	c.installLocked(live)
+	cur, down = c.cur, c.lastDown
+	c.mu.Unlock()
+	assert.Same(t, live, cur)
+	assert.Empty(t, down)
 }

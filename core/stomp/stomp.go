@@ -366,11 +366,17 @@ func (c *Channel) Close(ctx context.Context) error {
 	return nil
 }
 
-// installLocked makes cn the connection new requests use.
+// installLocked makes cn the connection new requests use. A connection can
+// drop between its login and this call; one that already did is reported as
+// down instead, so the supervisor reconnects rather than watch a dead one.
 func (c *Channel) installLocked(cn *conn) {
-	c.cur = cn
-	c.conns[cn] = struct{}{}
-	c.lastDown = ""
+	if cn.forgotten {
+		c.cur, c.lastDown = nil, cn.forgottenWhy
+	} else {
+		c.cur = cn
+		c.conns[cn] = struct{}{}
+		c.lastDown = ""
+	}
 	c.touch()
 	c.signalLocked()
 }
@@ -384,6 +390,7 @@ func (c *Channel) signalLocked() {
 // forget drops a finished connection from the bookkeeping.
 func (c *Channel) forget(cn *conn, why string) {
 	c.mu.Lock()
+	cn.forgotten, cn.forgottenWhy = true, why
 	delete(c.conns, cn)
 	if c.cur == cn {
 		c.cur = nil
