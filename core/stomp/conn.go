@@ -124,7 +124,7 @@ func (c *Channel) dial(ctx context.Context, tok string) (*conn, error) {
 		_ = nc.Close()
 		return nil, dialError(op, c.addr, ctx, err)
 	}
-	rd := frame.NewReader(nc)
+	rd := frame.NewReader(newFrameGuard(nc))
 	var connected *frame.Frame
 	for connected == nil {
 		f, err := rd.Read()

@@ -32,9 +32,10 @@
 // honours the id cannot execute it twice. A request whose SEND never reached
 // the socket is sent on the next connection; that is not a repetition.
 //
-// Known limit: go-stomp's frame.Reader allocates a frame's body from its
-// content-length before reading it (up to 4 GiB); we rely on TLS to the real
-// broker for that, as no secucard server sends large frames.
+// Frames from the broker are bounded (frameguard.go): go-stomp's frame.Reader
+// would allocate whatever a content-length header announces, so a frame over
+// 32 MiB of body or 64 KiB of headers ends the connection with a Network
+// error instead of exhausting the host's memory.
 package stomp
 
 import (
