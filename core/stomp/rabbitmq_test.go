@@ -343,6 +343,33 @@ func (r *responder) serveOnce(ctx context.Context) {
 		_ = conn.Disconnect() // the exchange may not be declared yet (import is asynchronous)
 		return
 	}
+	// Subscribe does not wait for the broker, and a request published to
+	// the exchange before the binding exists is dropped unrouted. RabbitMQ
+	// handles one connection's frames in order, so a probe sent after the
+	// SUBSCRIBE comes back only once the binding is in place.
+	probe := "probe-" + randomID()
+	if err := conn.Send("/exchange/connect.api/"+probe, "text/plain", []byte("probe")); err != nil {
+		_ = conn.Disconnect()
+		return
+	}
+	deadline := time.After(5 * time.Second)
+	for bound := false; !bound; {
+		select {
+		case <-ctx.Done():
+			_ = conn.Disconnect()
+			return
+		case <-deadline:
+			_ = conn.Disconnect()
+			return
+		case msg, ok := <-sub.C:
+			if !ok || msg.Err != nil {
+				return
+			}
+			if bound = strings.HasSuffix(msg.Destination, "/"+probe); !bound {
+				r.handle(conn, msg) // routed after the binding, before the probe
+			}
+		}
+	}
 	r.mu.Lock()
 	r.conn = conn
 	r.gen++
@@ -362,6 +389,9 @@ func (r *responder) serveOnce(ctx context.Context) {
 
 func (r *responder) handle(conn *gostomp.Conn, msg *gostomp.Message) {
 	key := msg.Destination[strings.LastIndex(msg.Destination, "/")+1:]
+	if strings.HasPrefix(key, "probe-") {
+		return // a late readiness probe of an earlier subscription
+	}
 	h := map[string]string{"body": string(msg.Body)}
 	for i := 0; i < msg.Header.Len(); i++ {
 		k, v := msg.Header.GetAt(i)
