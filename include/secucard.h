@@ -178,7 +178,8 @@ SECUCARD_API int secucard_client_open(secucard_client *client, char **err_json);
 /* secucard_client_close disconnects (STOMP DISCONNECT), cancels calls still in
  * flight (their completion callbacks run with SECUCARD_ERR_CANCELED), stops
  * event delivery and waits until no callback of this client is running or will
- * run. Events not yet delivered are discarded. Stored tokens are kept for the
+ * run. Events not yet delivered are discarded (counted as "discarded" in
+ * secucard_client_stats, and logged). Stored tokens are kept for the
  * next run. Closing twice is harmless. After close every call on the client
  * returns SECUCARD_ERR_CLOSED; the handle stays valid until secucard_client_free.
  * Should not be called from inside one of this client's callbacks: there it
@@ -421,7 +422,8 @@ SECUCARD_API int secucard_format_receipt(const char *receipt_json, int width, ch
  *   {"calls": {"ok": n, "api": n, "auth": n, "network": n, "timeout": n, ...},
  *    "retries": n, "token_requests": n, "token_refreshes": n,
  *    "latency_ms": {"p50": x, "p90": x, "p99": x, "max": x, "count": n},
- *    "events": {"delivered": n, "dropped": n, "deduplicated": n},
+ *    "events": {"published": n, "delivered": n, "dropped": n, "deduplicated": n,
+ *               "fetch_failed": n, "discarded": n},
  *    "stomp": {"connected": bool, "reconnects": n}}
  * stats_json: required out (free with secucard_free). Works on a closed client.
  * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE; SECUCARD_ERR_INVALID_ARGUMENT. */

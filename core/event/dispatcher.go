@@ -48,6 +48,8 @@ type Stats struct {
 	Dropped      int64 `json:"dropped"`
 	Deduplicated int64 `json:"deduplicated"`
 	FetchFailed  int64 `json:"fetch_failed"`
+	// Discarded counts events still queued when the dispatcher closed.
+	Discarded int64 `json:"discarded"`
 }
 
 // Dispatcher queues events and delivers them one at a time, in order, either to
@@ -268,7 +270,8 @@ func (d *Dispatcher) Stats() Stats {
 	return d.stats
 }
 
-// Close stops delivery: queued events are discarded, Next returns Closed, and
+// Close stops delivery: queued events are discarded (counted in
+// Stats.Discarded and logged), Next returns Closed, and
 // Close waits for a handler call in progress to return (so do not call it from
 // inside the handler). Closing twice is harmless.
 func (d *Dispatcher) Close() {
@@ -279,6 +282,12 @@ func (d *Dispatcher) Close() {
 		return
 	}
 	d.closed = true
+	// Counted and logged so the loss is visible; pendingDrop is already in
+	// Dropped.
+	if n := len(d.queue); n > 0 {
+		d.stats.Discarded += int64(n)
+		d.log.Infof("closed with %d undelivered event(s); they are discarded", n)
+	}
 	d.queue = nil
 	d.changed.Broadcast()
 	d.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/libsecucard/libsecucard/core/errs"
+	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -169,6 +170,37 @@ func TestNextPullMode(t *testing.T) {
 	assert.Equal(t, errs.Closed, errs.KindOf(d.SetHandler(nil)))
 	d.Publish(push(8)) // ignored, no panic
 	d.Close()          // twice is harmless
+}
+
+// Events still queued at Close are discarded, but never silently: they are
+// counted and logged.
+func TestCloseCountsDiscardedEvents(t *testing.T) {
+	var mu sync.Mutex
+	var lines []string
+	log := logging.New(logging.SinkFunc(func(_ logging.Level, msg string) {
+		mu.Lock()
+		lines = append(lines, msg)
+		mu.Unlock()
+	}), logging.Debug)
+	d := New(Options{Logger: log})
+	for i := range 3 {
+		d.Publish(push(i)) // no handler and nobody calling Next: they wait
+	}
+	e, err := d.Next(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "EPS_0", e.ID)
+	d.Close()
+	st := d.Stats()
+	assert.Equal(t, int64(3), st.Published)
+	assert.Equal(t, int64(1), st.Delivered)
+	assert.Equal(t, int64(2), st.Discarded)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Contains(t, lines, "events: closed with 2 undelivered event(s); they are discarded")
+
+	quiet := New(Options{})
+	quiet.Close()
+	assert.Zero(t, quiet.Stats().Discarded, "nothing queued, nothing discarded")
 }
 
 func TestCloseWaitsForHandlerAndWaitIdle(t *testing.T) {
