@@ -45,7 +45,7 @@ var adminRoutes = []string{
 	"POST /sandbox/devices/expire {\"user_code\"}",
 	"POST /sandbox/tokens/expire {}",
 	"POST /sandbox/tokens/revoke_refresh {}",
-	"POST /sandbox/faults {path, method, status, retry_after, count, delay_ms, drop, body}",
+	"POST /sandbox/faults {path, method, status, retry_after, count, delay_ms, drop, body, channel}",
 	"GET /sandbox/faults",
 	"DELETE /sandbox/faults",
 	"GET /sandbox/requests",

@@ -41,6 +41,30 @@ type DispatchResponse struct {
 	Body   json.RawMessage
 }
 
+// restPath is the REST path of r under /api/v2, the path faults match.
+func (r DispatchRequest) restPath() string {
+	p := "/api/v2/" + r.Product + "/" + r.Resource
+	for _, seg := range []string{r.ID, r.Action} {
+		if seg != "" {
+			p += "/" + seg
+		}
+	}
+	return p
+}
+
+// httpMethod is the HTTP method REST uses for r's verb.
+func (r DispatchRequest) httpMethod() string {
+	switch strings.ToLower(r.Op) {
+	case "add", "exec":
+		return http.MethodPost
+	case "update":
+		return http.MethodPut
+	case "delete":
+		return http.MethodDelete
+	}
+	return http.MethodGet
+}
+
 // call is a resolved DispatchRequest.
 type call struct {
 	op     string // get | list | add | update | delete | exec

@@ -24,7 +24,24 @@ type Fault struct {
 	DelayMS    int             `json:"delay_ms"`       // delay before answering (then answer normally unless Status/Drop)
 	Drop       string          `json:"drop"`           // "" | "before_read" | "after_read"
 	Body       json.RawMessage `json:"body,omitempty"` // optional body for Status (default: the real error envelope)
+	// Channel selects what the fault hits: "" or "rest" = HTTP requests
+	// (REST and OAuth), "stomp" = STOMP SENDs, "any" = both. A STOMP SEND is
+	// matched by the REST path of its request (/smart/transactions/STX_1/start)
+	// and by the HTTP method of its verb (get GET, add POST, update PUT,
+	// delete DELETE, exec POST). On STOMP, status answers with the error
+	// envelope, delay_ms holds the reply back (a reply after the client's
+	// deadline is how a lost answer looks), drop before_read closes the
+	// connection on the SEND (no receipt, nothing executed) and after_read
+	// sends the receipt, executes nothing and closes.
+	Channel string `json:"channel,omitempty"`
 }
+
+// Fault channels.
+const (
+	ChannelREST  = "rest"
+	ChannelSTOMP = "stomp"
+	ChannelAny   = "any"
+)
 
 // Drop modes.
 const (
@@ -56,6 +73,10 @@ func (f *Fault) validate() *errs.Error {
 		return errs.Invalid("body", "is not valid JSON")
 	case f.Path != "" && !strings.HasPrefix(f.Path, "/"):
 		return errs.Invalid("path", `must start with "/", got %q`, f.Path)
+	case f.Channel != "" && f.Channel != ChannelREST && f.Channel != ChannelSTOMP && f.Channel != ChannelAny:
+		return errs.Invalid("channel", `must be "", %q, %q or %q, got %q`, ChannelREST, ChannelSTOMP, ChannelAny, f.Channel)
+	case f.Channel == ChannelSTOMP && f.RetryAfter != 0:
+		return errs.Invalid("retry_after", "is an HTTP header; STOMP answers have none")
 	}
 	return nil
 }
@@ -88,9 +109,10 @@ func (s *Server) ClearFaults() {
 	s.mu.Unlock()
 }
 
-// takeFault finds the first fault matching r and uses one of its count.
-func (s *Server) takeFault(r *http.Request) *Fault {
-	path := strings.ToLower(r.URL.Path)
+// takeFault finds the first fault for channel (ChannelREST or ChannelSTOMP)
+// matching method and path, and uses one of its count.
+func (s *Server) takeFault(channel, method, path string) *Fault {
+	path = strings.ToLower(path)
 	rel := ""
 	if strings.HasPrefix(path, "/api/v2/") {
 		rel = path[len("/api/v2"):]
@@ -98,7 +120,10 @@ func (s *Server) takeFault(r *http.Request) *Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, f := range s.faults {
-		if f.Method != "" && !strings.EqualFold(f.Method, r.Method) {
+		if on := f.Channel; on != ChannelAny && on != channel && (on != "" || channel != ChannelREST) {
+			continue
+		}
+		if f.Method != "" && !strings.EqualFold(f.Method, method) {
 			continue
 		}
 		if !pathPrefix(path, f.Path) && (rel == "" || !pathPrefix(rel, f.Path)) {
@@ -130,7 +155,7 @@ func pathPrefix(path, prefix string) bool {
 // finished (answered or dropped); false means "continue normally" (after a
 // pure delay, or when no fault matched).
 func (s *Server) applyFault(w *recordingWriter, r *http.Request, rec *RequestRecord) bool {
-	f := s.takeFault(r)
+	f := s.takeFault(ChannelREST, r.Method, r.URL.Path)
 	if f == nil {
 		return false
 	}
@@ -158,7 +183,7 @@ func (s *Server) applyFault(w *recordingWriter, r *http.Request, rec *RequestRec
 		s.setFault(rec, strings.Join(what, "; "))
 		body := []byte(f.Body)
 		if len(body) == 0 {
-			body = s.faultBody(r, f.Status)
+			body = s.faultBody(r.URL.Path, f.Status)
 		}
 		if f.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
@@ -169,11 +194,42 @@ func (s *Server) applyFault(w *recordingWriter, r *http.Request, rec *RequestRec
 	return false
 }
 
+// applySTOMPFault applies f to a STOMP request (see Fault.Channel). It
+// returns the answer to send instead of executing the request, or done when
+// the request is finished without one (dropped, or the wait was aborted); nil
+// and false mean "execute normally" (after a pure delay).
+func (c *stompConn) applySTOMPFault(rec *RequestRecord, f *Fault, path string) (answer *DispatchResponse, done bool) {
+	s := c.ep.s
+	var what []string
+	if f.DelayMS > 0 {
+		what = append(what, fmt.Sprintf("delay %dms", f.DelayMS))
+		s.setFault(rec, strings.Join(what, "; "))
+		if !s.sleep(c.ctx, time.Duration(f.DelayMS)*time.Millisecond) {
+			s.setFault(rec, strings.Join(append(what, "aborted"), "; "))
+			return nil, true
+		}
+	}
+	switch {
+	case f.Drop != "": // after_read: before_read never gets here (onSend)
+		s.setFault(rec, strings.Join(append(what, "drop "+f.Drop), "; "))
+		c.end("injected fault: drop " + f.Drop)
+		return nil, true
+	case f.Status != 0:
+		s.setFault(rec, strings.Join(append(what, fmt.Sprintf("status %d", f.Status)), "; "))
+		body := []byte(f.Body)
+		if len(body) == 0 {
+			body = s.faultBody(path, f.Status)
+		}
+		return &DispatchResponse{Status: f.Status, Body: body}, false
+	}
+	return nil, false
+}
+
 // faultBody is the body a real server would plausibly send with status:
 // an OAuth error on the token endpoint, the API envelope elsewhere.
-func (s *Server) faultBody(r *http.Request, status int) []byte {
+func (s *Server) faultBody(path string, status int) []byte {
 	msg := fmt.Sprintf("injected fault: HTTP %d", status)
-	if strings.HasPrefix(strings.ToLower(r.URL.Path), "/oauth/") {
+	if strings.HasPrefix(strings.ToLower(path), "/oauth/") {
 		code := "invalid_request"
 		switch {
 		case status == http.StatusTooManyRequests || status >= 500:

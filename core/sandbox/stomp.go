@@ -44,9 +44,12 @@ import (
 //   - SUBSCRIBE, ACK, transactions and friends are accepted and ignored
 //     (replies arrive without SUBSCRIBE, as on a RabbitMQ temp-queue).
 //
-// Not reproduced: faults (they are HTTP-only), per-destination
-// authorisation, and RabbitMQ's rewriting of reply-to into /reply-queue/...
-// (replies are addressed to the reply-to the client sent).
+// Faults with channel "stomp" or "any" apply to SENDs (faults.go).
+//
+// Not reproduced: faults below the request level (broken frames, missed
+// heart-beats), per-destination authorisation, and RabbitMQ's rewriting of
+// reply-to into /reply-queue/... (replies are addressed to the reply-to the
+// client sent).
 
 // stompEndpoints maps a Server to its STOMP endpoint; the endpoint lives in
 // these files without new fields on Server.
@@ -355,31 +358,53 @@ func (c *stompConn) onSend(f *frame.Frame) bool {
 		c.fail(f, "Access refused", "user-id header does not match the authenticated user")
 		return false
 	}
-	c.receipt(f)
 	s := c.ep.s
 	dest := f.Header.Get(frame.Destination)
-	corr := f.Header.Get("correlation-id")
-	replyTo := f.Header.Get("reply-to")
-	appID := f.Header.Get("app-id")
 	xAction := f.Header.Get("x-action")
-	body := f.Body
+	rec := s.recordSTOMP(dest, xAction)
+	req, bad := s.stompRequest(dest, f.Header.Get("app-id"), xAction, c.token, f.Body)
+	var fault *Fault
+	path := ""
+	if bad == nil {
+		path = req.restPath()
+		fault = s.takeFault(ChannelSTOMP, req.httpMethod(), path)
+	}
+	if fault != nil && fault.Drop == DropBeforeRead {
+		s.setFault(rec, "drop "+DropBeforeRead)
+		s.finishSTOMP(rec, 0)
+		c.end("injected fault: drop " + DropBeforeRead)
+		return false
+	}
+	c.receipt(f)
+	corr, replyTo := f.Header.Get("correlation-id"), f.Header.Get("reply-to")
 	s.active.Add(1)
 	go func() {
 		defer s.active.Add(-1)
-		c.serve(dest, corr, replyTo, appID, xAction, body)
+		c.serve(rec, req, bad, fault, path, corr, replyTo)
 	}()
 	return true
 }
 
-// serve runs one request and sends its reply.
-func (c *stompConn) serve(dest, corr, replyTo, appID, xAction string, body []byte) {
+// serve runs one request (bad: it was refused while parsing; fault: one
+// was injected) and sends its reply.
+func (c *stompConn) serve(rec *RequestRecord, req DispatchRequest, bad *DispatchResponse, fault *Fault, path, corr, replyTo string) {
 	s := c.ep.s
-	rec := s.recordSTOMP(dest, xAction)
-	req, bad := s.stompRequest(dest, appID, xAction, c.token, body)
 	var resp DispatchResponse
-	if bad != nil {
+	switch {
+	case bad != nil:
 		resp = *bad
-	} else {
+	case fault != nil:
+		answer, done := c.applySTOMPFault(rec, fault, path)
+		if done {
+			s.finishSTOMP(rec, 0)
+			return
+		}
+		if answer != nil {
+			resp = *answer
+			break
+		}
+		resp = s.Dispatch(c.ctx, req)
+	default:
 		resp = s.Dispatch(c.ctx, req)
 	}
 	s.finishSTOMP(rec, resp.Status)
@@ -388,7 +413,7 @@ func (c *stompConn) serve(dest, corr, replyTo, appID, xAction string, body []byt
 		c.bind(replyTo)
 	}
 	if corr == "" {
-		s.log.Warnf("STOMP %s without correlation-id: executed, no reply sent", redact.String(dest))
+		s.log.Warnf("STOMP %s without correlation-id: executed, no reply sent", redact.String(rec.Path))
 		return
 	}
 	var payload []byte

@@ -431,3 +431,105 @@ func TestSTOMPRequestsAreRecorded(t *testing.T) {
 	assert.Equal(t, 200, rec.Status)
 	assert.False(t, strings.Contains(rec.Path, tok))
 }
+
+func TestSTOMPFaults(t *testing.T) {
+	c, addr := startSTOMP(t, sandbox.Options{})
+	tok := c.token()
+	faultOf := func(dest string) (string, int) {
+		var fault string
+		status := -1
+		for _, r := range c.s.Requests() {
+			if r.Method == "STOMP" && r.Path == dest {
+				fault, status = r.Fault, r.Status
+			}
+		}
+		return fault, status
+	}
+
+	t.Run("a REST fault does not touch STOMP, a STOMP fault not REST", func(t *testing.T) {
+		c.s.AddFault(sandbox.Fault{Path: "/general/stores", Status: 503})
+		sc := dialSTOMP(t, addr, nil)
+		sc.login(tok)
+		sc.send(sendFrame("api:get:general.stores", "s-1", `{}`))
+		assert.Contains(t, string(sc.next().Body), `"status":"ok"`)
+		c.s.ClearFaults()
+
+		c.s.AddFault(sandbox.Fault{Channel: sandbox.ChannelSTOMP, Path: "/general/stores", Status: 503})
+		a := c.do("GET", "/api/v2/general/stores", tok, nil, nil)
+		assert.Equal(t, http.StatusOK, a.Status)
+		sc.send(sendFrame("api:get:general.stores", "s-2", `{}`))
+		reply := sc.next()
+		assert.Equal(t, "s-2", reply.Header.Get("correlation-id"))
+		assert.Contains(t, string(reply.Body), `"status":"error","error":"ProductInternalException"`)
+		fault, status := faultOf("api:get:general.stores")
+		assert.Equal(t, "status 503", fault)
+		assert.Equal(t, 503, status)
+	})
+
+	t.Run("matched by the REST path and method of the request", func(t *testing.T) {
+		c.s.AddFault(sandbox.Fault{Channel: sandbox.ChannelAny, Path: "/smart/transactions/STX_X/start", Method: "POST", Status: 500})
+		sc := dialSTOMP(t, addr, nil)
+		sc.login(tok)
+		sc.send(sendFrame("api:get:smart.transactions", "t-1", `{"pid":"STX_X"}`))
+		assert.Contains(t, string(sc.next().Body), "ProductNotFoundException", "a get is not the start")
+		sc.send(sendFrame("api:exec:smart.transactions.start", "t-2", `{"pid":"STX_X","sid":"demo"}`))
+		assert.Contains(t, string(sc.next().Body), "injected fault: HTTP 500")
+	})
+
+	t.Run("delay holds the reply back", func(t *testing.T) {
+		c.s.AddFault(sandbox.Fault{Channel: sandbox.ChannelSTOMP, Path: "/general/merchants", DelayMS: 300})
+		sc := dialSTOMP(t, addr, nil)
+		sc.login(tok)
+		t0 := time.Now()
+		sc.send(sendFrame("api:get:general.merchants", "d-1", `{"pid":"me"}`, frame.Receipt, "r-d"))
+		assert.Equal(t, frame.RECEIPT, sc.next().Command, "the receipt is not delayed")
+		reply := sc.next()
+		assert.GreaterOrEqual(t, time.Since(t0), 300*time.Millisecond)
+		assert.Contains(t, string(reply.Body), `"status":"ok"`)
+		fault, _ := faultOf("api:get:general.merchants")
+		assert.Equal(t, "delay 300ms", fault)
+	})
+
+	t.Run("drop before_read: no receipt, nothing executed", func(t *testing.T) {
+		c.s.AddFault(sandbox.Fault{Channel: sandbox.ChannelSTOMP, Path: "/general/contacts", Drop: sandbox.DropBeforeRead})
+		sc := dialSTOMP(t, addr, nil)
+		sc.login(tok)
+		sc.send(sendFrame("api:add:general.contacts", "b-1", `{"data":{"forename":"Dropped"}}`, frame.Receipt, "r-b"))
+		sc.waitClosed()
+		a := c.do("GET", "/api/v2/general/contacts?q=forename:Dropped", tok, nil, nil)
+		assert.Equal(t, json.Number("0"), a.JSON(t)["count"])
+	})
+
+	t.Run("drop after_read: receipt, nothing executed, closed", func(t *testing.T) {
+		c.s.AddFault(sandbox.Fault{Channel: sandbox.ChannelSTOMP, Path: "/general/contacts", Drop: sandbox.DropAfterRead})
+		sc := dialSTOMP(t, addr, nil)
+		sc.login(tok)
+		sc.send(sendFrame("api:add:general.contacts", "a-1", `{"data":{"forename":"Lost"}}`, frame.Receipt, "r-a"))
+		assert.Equal(t, "r-a", sc.next().Header.Get(frame.ReceiptId))
+		sc.waitClosed()
+		a := c.do("GET", "/api/v2/general/contacts?q=forename:Lost", tok, nil, nil)
+		assert.Equal(t, json.Number("0"), a.JSON(t)["count"])
+
+		// The control: without a fault the same add is found by that query.
+		again := dialSTOMP(t, addr, nil)
+		again.login(tok)
+		again.send(sendFrame("api:add:general.contacts", "a-2", `{"data":{"forename":"Lost"}}`))
+		assert.Contains(t, string(again.next().Body), `"status":"ok"`)
+		a = c.do("GET", "/api/v2/general/contacts?q=forename:Lost", tok, nil, nil)
+		assert.Equal(t, json.Number("1"), a.JSON(t)["count"])
+	})
+
+	t.Run("validation", func(t *testing.T) {
+		for _, tc := range []struct {
+			body  map[string]any
+			field string
+		}{
+			{map[string]any{"channel": "amqp", "status": 500}, "channel"},
+			{map[string]any{"channel": "stomp", "status": 503, "retry_after": 1}, "retry_after"},
+		} {
+			a := c.do("POST", "/sandbox/faults", "", tc.body, nil)
+			assert.Equal(t, http.StatusBadRequest, a.Status)
+			assert.Equal(t, tc.field, a.JSON(t)["field"], "%s", a.Raw)
+		}
+	})
+}
