@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/libsecucard/libsecucard/core"
+	"github.com/libsecucard/libsecucard/core/api"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/core/logging"
@@ -331,4 +332,45 @@ func TestSTOMPRecoversFromExpiryAndDrops(t *testing.T) {
 	}
 	assert.Equal(t, []string{"connected", "reconnecting", "connected", "disconnected", "reconnecting", "connected"}, states)
 	_ = core.Version
+}
+
+// The unhappy path a till fears most: the payment start is sent over STOMP
+// and its answer does not come in time. The call ends with a Timeout that
+// says the server may still act on it; the late answer is thrown away, the
+// transaction can be looked up, and the connection keeps working.
+func TestLostStartReplyOverSTOMP(t *testing.T) {
+	srv, stompCfg := stompSandbox(t, sandbox.Options{StartDelay: -1})
+	c := newClient(t, srv, `{`+stompCfg+`}`)
+	require.NoError(t, c.Open(context.Background()))
+	var tx product.SmartTransaction
+	require.NoError(t, json.Unmarshal([]byte(basket), &tx))
+	created, err := c.SmartTransactions().Create(context.Background(), &tx)
+	require.NoError(t, err)
+
+	srv.AddFault(sandbox.Fault{Channel: sandbox.ChannelSTOMP, Path: "/smart/transactions/" + created.ID + "/start", DelayMS: 800})
+	_, err = c.Call(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: created.ID,
+		Action: "start", Arg: "demo", TimeoutMS: 200})
+	require.Error(t, err)
+	e := errs.As(err)
+	assert.Equal(t, errs.Timeout, e.Kind)
+	assert.Contains(t, e.Message, "the server may still act on it")
+
+	waitUntil(t, "the sandbox to run the delayed start", func() bool {
+		got, err := c.SmartTransactions().Get(context.Background(), created.ID)
+		return err == nil && got.Status != "created"
+	})
+	got, err := c.SmartTransactions().Get(context.Background(), created.ID)
+	require.NoError(t, err)
+	assert.Contains(t, []string{"ok", "failed"}, got.Status, "the start ran on the server")
+	starts := 0
+	for _, m := range methods(srv) {
+		if strings.HasSuffix(m, "api:exec:smart.transactions.start") {
+			starts++
+		}
+	}
+	assert.Equal(t, 1, starts, "a start is never repeated by the library")
+	_, err = c.Call(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, Action: "Diagnosis"})
+	assert.NoError(t, err, "the connection survived the late reply")
+	assert.True(t, c.Stats().STOMP.Connected)
+	assert.Equal(t, int64(0), c.Stats().STOMP.Reconnects)
 }
