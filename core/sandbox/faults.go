@@ -212,7 +212,9 @@ func (c *stompConn) applySTOMPFault(rec *RequestRecord, f *Fault, path string) (
 	switch {
 	case f.Drop != "": // after_read: before_read never gets here (onSend)
 		s.setFault(rec, strings.Join(append(what, "drop "+f.Drop), "; "))
-		c.end("injected fault: drop " + f.Drop)
+		// Closed behind what is queued (the receipt at least); the nil
+		// frame is written as a heart-beat EOL, which a client ignores.
+		c.enqueue(nil, "injected fault: drop "+f.Drop)
 		return nil, true
 	case f.Status != 0:
 		s.setFault(rec, strings.Join(append(what, fmt.Sprintf("status %d", f.Status)), "; "))
