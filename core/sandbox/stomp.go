@@ -587,6 +587,11 @@ func (c *stompConn) writeLoop(w *frame.Writer) {
 // end closes the connection once.
 func (c *stompConn) end(why string) {
 	c.endOnce.Do(func() {
+		// Leave the endpoint's set before the socket closes, so a peer that
+		// sees the close never finds this connection still counted.
+		c.ep.mu.Lock()
+		delete(c.ep.conns, c)
+		c.ep.mu.Unlock()
 		c.cancel()
 		_ = c.nc.Close()
 		c.bmu.Lock()
@@ -596,9 +601,6 @@ func (c *stompConn) end(why string) {
 		if unsub != nil {
 			unsub()
 		}
-		c.ep.mu.Lock()
-		delete(c.ep.conns, c)
-		c.ep.mu.Unlock()
 		c.ep.s.log.Infof("STOMP session %s ended: %s", c.session, why)
 	})
 }
