@@ -31,8 +31,8 @@ type Fault struct {
 	// delete DELETE, exec POST). On STOMP, status answers with the error
 	// envelope, delay_ms holds the reply back (a reply after the client's
 	// deadline is how a lost answer looks), drop before_read closes the
-	// connection on the SEND (no receipt, nothing executed) and after_read
-	// sends the receipt, executes nothing and closes.
+	// connection on the SEND at once (no receipt, nothing executed, no
+	// delay) and after_read sends the receipt, executes nothing and closes.
 	Channel string `json:"channel,omitempty"`
 }
 
@@ -109,6 +109,17 @@ func (s *Server) ClearFaults() {
 	s.mu.Unlock()
 }
 
+// hits reports whether f applies to requests on channel.
+func (f *Fault) hits(channel string) bool {
+	switch f.Channel {
+	case ChannelAny:
+		return true
+	case "":
+		return channel == ChannelREST
+	}
+	return f.Channel == channel
+}
+
 // takeFault finds the first fault for channel (ChannelREST or ChannelSTOMP)
 // matching method and path, and uses one of its count.
 func (s *Server) takeFault(channel, method, path string) *Fault {
@@ -120,7 +131,7 @@ func (s *Server) takeFault(channel, method, path string) *Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, f := range s.faults {
-		if on := f.Channel; on != ChannelAny && on != channel && (on != "" || channel != ChannelREST) {
+		if !f.hits(channel) {
 			continue
 		}
 		if f.Method != "" && !strings.EqualFold(f.Method, method) {
