@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -162,6 +163,45 @@ func pathPrefix(path, prefix string) bool {
 	return path == prefix || strings.HasPrefix(path, prefix+"/")
 }
 
+// faultOutcome is what an armed fault decided once its delay is over.
+type faultOutcome int
+
+const (
+	faultPass    faultOutcome = iota // execute normally (a pure delay)
+	faultAborted                     // the caller or the sandbox gave up during the delay
+	faultDrop                        // close the connection without an answer
+	faultAnswer                      // answer with the fault's status and body
+)
+
+// runFault waits out f's delay and records in rec what f does; the caller
+// carries that out on its transport (HTTP or STOMP). path picks the default
+// body of a status answer.
+func (s *Server) runFault(ctx context.Context, rec *RequestRecord, f *Fault, path string) (faultOutcome, []byte) {
+	var what []string
+	note := func(more ...string) { s.setFault(rec, strings.Join(append(what, more...), "; ")) }
+	if f.DelayMS > 0 {
+		what = append(what, fmt.Sprintf("delay %dms", f.DelayMS))
+		note()
+		if !s.sleep(ctx, time.Duration(f.DelayMS)*time.Millisecond) {
+			note("aborted")
+			return faultAborted, nil
+		}
+	}
+	switch {
+	case f.Drop != "":
+		note("drop " + f.Drop)
+		return faultDrop, nil
+	case f.Status != 0:
+		note(fmt.Sprintf("status %d", f.Status))
+		body := []byte(f.Body)
+		if len(body) == 0 {
+			body = s.faultBody(path, f.Status)
+		}
+		return faultAnswer, body
+	}
+	return faultPass, nil
+}
+
 // applyFault handles r if a fault matches. It reports whether the request is
 // finished (answered or dropped); false means "continue normally" (after a
 // pure delay, or when no fault matched).
@@ -170,32 +210,17 @@ func (s *Server) applyFault(w *recordingWriter, r *http.Request, rec *RequestRec
 	if f == nil {
 		return false
 	}
-	var what []string
-	if f.DelayMS > 0 {
-		what = append(what, fmt.Sprintf("delay %dms", f.DelayMS))
-		s.setFault(rec, strings.Join(what, "; "))
-		if !s.sleep(r.Context(), time.Duration(f.DelayMS)*time.Millisecond) {
-			// The caller or the sandbox gave up during the delay.
-			s.setFault(rec, strings.Join(append(what, "aborted"), "; "))
-			return true
-		}
-	}
-	switch {
-	case f.Drop != "":
-		what = append(what, "drop "+f.Drop)
-		s.setFault(rec, strings.Join(what, "; "))
+	outcome, body := s.runFault(r.Context(), rec, f, r.URL.Path)
+	switch outcome {
+	case faultAborted:
+		return true
+	case faultDrop:
 		if f.Drop == DropAfterRead {
 			_, _ = io.Copy(io.Discard, http.MaxBytesReader(nil, r.Body, maxBody))
 		}
 		dropConnection(w.ResponseWriter)
 		return true
-	case f.Status != 0:
-		what = append(what, fmt.Sprintf("status %d", f.Status))
-		s.setFault(rec, strings.Join(what, "; "))
-		body := []byte(f.Body)
-		if len(body) == 0 {
-			body = s.faultBody(r.URL.Path, f.Status)
-		}
+	case faultAnswer:
 		if f.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
 		}
@@ -203,39 +228,6 @@ func (s *Server) applyFault(w *recordingWriter, r *http.Request, rec *RequestRec
 		return true
 	}
 	return false
-}
-
-// applySTOMPFault applies f to a STOMP request (see Fault.Channel). It
-// returns the answer to send instead of executing the request, or done when
-// the request is finished without one (dropped, or the wait was aborted); nil
-// and false mean "execute normally" (after a pure delay).
-func (c *stompConn) applySTOMPFault(rec *RequestRecord, f *Fault, path string) (answer *DispatchResponse, done bool) {
-	s := c.ep.s
-	var what []string
-	if f.DelayMS > 0 {
-		what = append(what, fmt.Sprintf("delay %dms", f.DelayMS))
-		s.setFault(rec, strings.Join(what, "; "))
-		if !s.sleep(c.ctx, time.Duration(f.DelayMS)*time.Millisecond) {
-			s.setFault(rec, strings.Join(append(what, "aborted"), "; "))
-			return nil, true
-		}
-	}
-	switch {
-	case f.Drop != "": // after_read: before_read never gets here (onSend)
-		s.setFault(rec, strings.Join(append(what, "drop "+f.Drop), "; "))
-		// Closed behind what is queued (the receipt at least); the nil
-		// frame is written as a heart-beat EOL, which a client ignores.
-		c.enqueue(nil, "injected fault: drop "+f.Drop)
-		return nil, true
-	case f.Status != 0:
-		s.setFault(rec, strings.Join(append(what, fmt.Sprintf("status %d", f.Status)), "; "))
-		body := []byte(f.Body)
-		if len(body) == 0 {
-			body = s.faultBody(path, f.Status)
-		}
-		return &DispatchResponse{Status: f.Status, Body: body}, false
-	}
-	return nil, false
 }
 
 // faultBody is the body a real server would plausibly send with status:

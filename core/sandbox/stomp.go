@@ -393,19 +393,25 @@ func (c *stompConn) serve(rec *RequestRecord, req DispatchRequest, bad *Dispatch
 	switch {
 	case bad != nil:
 		resp = *bad
-	case fault != nil:
-		answer, done := c.applySTOMPFault(rec, fault, path)
-		if done {
+	default:
+		outcome, body := faultPass, []byte(nil)
+		if fault != nil { // drop before_read was handled by onSend
+			outcome, body = s.runFault(c.ctx, rec, fault, path)
+		}
+		switch outcome {
+		case faultAborted, faultDrop:
+			if outcome == faultDrop {
+				// Closed behind what is queued (the receipt at least); the
+				// nil frame goes out as a heart-beat EOL, which clients ignore.
+				c.enqueue(nil, "injected fault: drop "+fault.Drop)
+			}
 			s.finishSTOMP(rec, 0)
 			return
+		case faultAnswer:
+			resp = DispatchResponse{Status: fault.Status, Body: body}
+		default:
+			resp = s.Dispatch(c.ctx, req)
 		}
-		if answer != nil {
-			resp = *answer
-			break
-		}
-		resp = s.Dispatch(c.ctx, req)
-	default:
-		resp = s.Dispatch(c.ctx, req)
 	}
 	s.finishSTOMP(rec, resp.Status)
 	if bad == nil && resp.Status < http.StatusBadRequest && strings.EqualFold(req.Product, "auth") &&
