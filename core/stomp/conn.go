@@ -49,8 +49,7 @@ type conn struct {
 
 	// Set by Channel.forget under the channel's mu, before done is closed:
 	// installLocked, under the same lock, never installs an ended connection.
-	forgotten    bool
-	forgottenWhy string
+	forgotten bool
 }
 
 // connectError is a failed login: the broker answered ERROR to CONNECT.

@@ -372,7 +372,7 @@ func (c *Channel) Close(ctx context.Context) error {
 // down instead, so the supervisor reconnects rather than watch a dead one.
 func (c *Channel) installLocked(cn *conn) {
 	if cn.forgotten {
-		c.cur, c.lastDown = nil, cn.forgottenWhy
+		c.cur, c.lastDown = nil, cn.endErr.Message // written before forget ran
 	} else {
 		c.cur = cn
 		c.conns[cn] = struct{}{}
@@ -391,7 +391,7 @@ func (c *Channel) signalLocked() {
 // forget drops a finished connection from the bookkeeping.
 func (c *Channel) forget(cn *conn, why string) {
 	c.mu.Lock()
-	cn.forgotten, cn.forgottenWhy = true, why
+	cn.forgotten = true
 	delete(c.conns, cn)
 	if c.cur == cn {
 		c.cur = nil
