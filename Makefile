@@ -10,7 +10,7 @@ BUILD    := build/$(GOOS)-$(GOARCH)
 SANDBOX  := $(BUILD)/secucard-sandbox
 PYTHON   ?= /usr/bin/python3
 
-.PHONY: help deps build sandbox demo test test-go test-c test-python test-csharp bench python-wheel csharp clean
+.PHONY: help deps build sandbox demo test test-go test-store-readonly test-c test-python test-csharp bench python-wheel csharp clean
 
 help: ## Show this help
 	@echo "libsecucard - the secucard connect client as a C shared library"
@@ -41,6 +41,11 @@ deps: ## Install the Debian packages the test suites need (only those missing)
 test-go: ## go vet and the Go test suite (with the race detector)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	$(MAKE) test-store-readonly
+
+test-store-readonly: ## Token store turning read-only under an open client (root: mounts, loop device, chattr)
+	@if [ "$$(id -u)" != 0 ]; then echo "test-store-readonly needs root (bind mounts, a loop device, chattr)" >&2; exit 1; fi
+	unshare --mount --propagation private $(GO) test -tags roottests -count=1 -run 'ReadOnly' ./core/store/sqlite/
 
 test-c: build sandbox ## C ABI tests: C test program, symbol parity with the header, valgrind
 	$(MAKE) -C capi/ctest test BUILD_DIR=$(CURDIR)/$(BUILD)

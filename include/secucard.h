@@ -152,6 +152,14 @@ typedef struct secucard_client secucard_client;
  *   idempotency, allow_unknown_resources, log_level.
  * An unknown key or a value of the wrong type is an error naming the key.
  * The client does no I/O until secucard_client_open or the first call.
+ * store "sqlite" keeps one file (mode 0600) with a rollback journal next to it
+ * while a write runs; nothing is memory-mapped, so a file that shrinks or a
+ * disk that turns read-only can never raise a signal in the host. When the
+ * file, its directory or its file system stops accepting writes, a token just
+ * obtained stays in memory for the client's life and one log line at
+ * SECUCARD_LOG_ERROR says so; secucard_client_clear_tokens then returns
+ * SECUCARD_ERR_STORAGE, and the next secucard_client_new on a file it cannot
+ * open for writing returns SECUCARD_ERR_STORAGE naming the path and the reason.
  *
  * config_json: borrowed. out: receives the new handle (set to NULL on failure).
  * err_json: optional, receives the error JSON on failure.
