@@ -29,6 +29,7 @@ import (
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/product"
+	"github.com/libsecucard/libsecucard/core/redact"
 	"github.com/libsecucard/libsecucard/core/rest"
 	"github.com/libsecucard/libsecucard/core/retry"
 	"github.com/libsecucard/libsecucard/core/stomp"
@@ -95,6 +96,9 @@ type Client struct {
 	cfg  *resolved
 	opts options
 	log  *logging.Logger
+	// red is the client's redactor (its logger's): every error and event
+	// leaving the client passes it, so its secrets never do.
+	red *redact.Redactor
 
 	httpClient *http.Client
 	events     *event.Dispatcher
@@ -126,8 +130,17 @@ type Client struct {
 type providerBox struct{ p auth.Provider }
 
 // New validates cfg and builds a client. It does no I/O except opening a
-// configured SQLite token store.
+// configured SQLite token store. Its error never repeats a secret of cfg.
 func New(cfg Config, opts ...Option) (*Client, error) {
+	c, err := newClient(cfg, opts...)
+	if err != nil {
+		raw, _ := json.Marshal(cfg)
+		return nil, errs.Redact(err, redact.ForJSON(raw))
+	}
+	return c, nil
+}
+
+func newClient(cfg Config, opts ...Option) (*Client, error) {
 	r, err := cfg.resolve()
 	if err != nil {
 		return nil, err
@@ -137,6 +150,12 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		o(&c.opts)
 	}
 	c.log = logging.New(c.opts.sink, r.logLevel)
+	c.red = c.log.Redactor()
+	if cr := r.Credentials; cr != nil {
+		c.red.Set("config.client_secret", cr.ClientSecret)
+		c.red.Set("config.password", cr.Password)
+	}
+	c.red.Set("config.encryption_key", r.Store.EncryptionKey)
 	if c.opts.provider != nil {
 		c.provider.Store(&providerBox{c.opts.provider})
 	}
@@ -172,6 +191,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	}
 
 	c.events = event.New(event.Options{
+		Redactor:     c.red,
 		QueueSize:    r.Events.QueueSize,
 		Dedupe:       r.Events.Dedupe,
 		FetchChanged: r.Events.FetchChanged,
@@ -212,7 +232,9 @@ func (c *Client) seal(s store.Store) (store.Store, error) {
 
 // SetStore installs host-owned token storage (store.type "callback"). It must
 // happen before the client first authenticates.
-func (c *Client) SetStore(s store.Store) error {
+func (c *Client) SetStore(s store.Store) error { return c.scrub(c.setStore(s)) }
+
+func (c *Client) setStore(s store.Store) error {
 	if err := c.usable(); err != nil {
 		return err
 	}
@@ -358,6 +380,14 @@ func (c *Client) onAuthEvent(e auth.Event) {
 	})
 }
 
+// scrub passes an error leaving the client through its redactor.
+func (c *Client) scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errs.Redact(err, c.red)
+}
+
 // usable fails once the client is closed.
 func (c *Client) usable() error {
 	if c.state.Load() == stateClosed {
@@ -389,7 +419,9 @@ func (c *Client) begin() error {
 // Open authenticates interactively (this may run the device flow, bounded by
 // auth.wait_timeout_ms; ctx bounds it further) and, when STOMP is enabled,
 // connects it and runs the first session refresh; Open fails if that fails.
-func (c *Client) Open(ctx context.Context) error {
+func (c *Client) Open(ctx context.Context) error { return c.scrub(c.open(ctx)) }
+
+func (c *Client) open(ctx context.Context) error {
 	if err := c.begin(); err != nil {
 		return err
 	}
@@ -443,9 +475,9 @@ func (c *Client) Call(ctx context.Context, req *api.Request) (json.RawMessage, e
 	res, err := c.call(ctx, req)
 	c.stats.record(err, time.Since(start))
 	if err != nil {
-		e := errs.As(err)
+		e := errs.Redact(err, c.red) // a copy: safe to name the op in
 		if e.Op == "" && req != nil {
-			e.Op = req.Name()
+			e.Op = c.red.String(req.Name())
 		}
 		return nil, e
 	}
@@ -549,7 +581,7 @@ func (c *Client) SetEventHandler(h func(event.Event)) error {
 	if err := c.usable(); err != nil {
 		return err
 	}
-	return c.events.SetHandler(h)
+	return c.scrub(c.events.SetHandler(h))
 }
 
 // WaitEventsIdle blocks until no event handler call is running. Never call it
@@ -559,7 +591,8 @@ func (c *Client) WaitEventsIdle() { c.events.WaitIdle() }
 // NextEvent waits for the next event while no handler is set; a Timeout error
 // means none arrived before ctx ended.
 func (c *Client) NextEvent(ctx context.Context) (event.Event, error) {
-	return c.events.Next(ctx)
+	e, err := c.events.Next(ctx)
+	return e, c.scrub(err)
 }
 
 // HandleWebhook feeds a webhook body into the event pipeline.
@@ -569,7 +602,7 @@ func (c *Client) HandleWebhook(body []byte) error {
 	}
 	e, err := event.ParsePush(body)
 	if err != nil {
-		return err
+		return c.scrub(err)
 	}
 	c.events.Publish(e)
 	return nil
@@ -608,9 +641,9 @@ func (c *Client) ClearTokens(ctx context.Context) error {
 	}
 	defer c.inflight.Done()
 	if err := c.init(); err != nil {
-		return err
+		return c.scrub(err)
 	}
-	return c.auth.Clear(ctx)
+	return c.scrub(c.auth.Clear(ctx))
 }
 
 // Token returns the current access token for Go callers that need it (for
@@ -621,9 +654,10 @@ func (c *Client) Token(ctx context.Context) (*oauth2.Token, error) {
 	}
 	defer c.inflight.Done()
 	if err := c.init(); err != nil {
-		return nil, err
+		return nil, c.scrub(err)
 	}
-	return c.auth.Token(ctx, false)
+	tok, err := c.auth.Token(ctx, false)
+	return tok, c.scrub(err)
 }
 
 // Close cancels calls in flight, waits for them, stops event delivery (waiting

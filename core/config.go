@@ -14,6 +14,7 @@ import (
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/internal/strictjson"
 	"github.com/libsecucard/libsecucard/core/logging"
+	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // Production endpoints (spec §1.1).
@@ -143,7 +144,7 @@ func ParseConfig(b []byte) (Config, error) {
 		return Config{}, err
 	}
 	if err := c.Validate(); err != nil {
-		return Config{}, err
+		return Config{}, errs.Redact(err, redact.ForJSON(b))
 	}
 	return c, nil
 }

@@ -33,7 +33,14 @@
  *      "auth" errors ("denied", "invalid_grant", "expired", "timeout",
  *      "canceled", "no_credentials", "not_authorized", "token_rejected").
  *      Secrets (client secret, passwords, tokens, device codes, card numbers,
- *      CVVs) never appear in error JSON or log messages.
+ *      CVVs) never appear in error JSON (message, field or any other member),
+ *      log lines or event JSON: each passes the client's redactor whole before
+ *      any length cap. A card number is a 13-19 digit number standing alone
+ *      (not part of an id such as "CUS_...4111...") that passes the Luhn
+ *      check; it keeps its last four digits. In event "data" a card number
+ *      given as a JSON number becomes a string ("************1111") and the
+ *      value of a secret-bearing key becomes "[REDACTED]". Log lines are
+ *      capped at 64 KiB.
  *
  *  Handles.  secucard_client is opaque. A handle that was freed, or was never
  *      returned by secucard_client_new, yields SECUCARD_ERR_INVALID_HANDLE - it

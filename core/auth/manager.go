@@ -14,7 +14,6 @@ import (
 
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
-	"github.com/libsecucard/libsecucard/core/redact"
 	"github.com/libsecucard/libsecucard/core/retry"
 	"github.com/libsecucard/libsecucard/core/store"
 )
@@ -78,6 +77,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{cfg: cfg, log: cfg.Logger.With("auth: "), store: cfg.Store, http: cfg.HTTPClient}
 	if cfg.Credentials != nil {
+		m.registerSecrets(*cfg.Credentials)
 		c, err := normalize(*cfg.Credentials)
 		if err != nil {
 			return nil, err
@@ -120,6 +120,13 @@ func NewManager(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
+// registerSecrets makes the client's redactor mask the credentials' secrets
+// from now on, before anything can echo them.
+func (m *Manager) registerSecrets(c Credentials) {
+	m.log.Redactor().Set("client_secret", c.ClientSecret)
+	m.log.Redactor().Set("password", c.Password)
+}
+
 // normalize fills the default grant and checks that the grant's fields are
 // present. It returns a copy, so the caller's struct is never aliased.
 func normalize(c Credentials) (Credentials, error) {
@@ -160,7 +167,6 @@ func normalize(c Credentials) (Credentials, error) {
 		}
 		c.DeviceInfo = info
 	}
-	redact.Secret(c.ClientSecret, c.Password)
 	return c, nil
 }
 
@@ -238,7 +244,12 @@ func (m *Manager) lead(ctx context.Context, interactive bool, fl *flight, gen ui
 			panic(r)
 		}
 	}()
-	fl.tok, fl.err = m.obtain(ctx, interactive, fl, gen)
+	tok, err := m.obtain(ctx, interactive, fl, gen)
+	if err != nil {
+		// Every waiter gets this error: mask the client's secrets once here.
+		err = errs.Redact(err, m.log.Redactor())
+	}
+	fl.tok, fl.err = tok, err
 	fl.gaveUp = fl.err != nil && ctx.Err() != nil
 }
 
@@ -382,6 +393,9 @@ func notify(listeners []func(*oauth2.Token), tok *oauth2.Token) {
 }
 
 func (m *Manager) emit(ev Event) {
+	if ev.Error != nil {
+		ev.Error = errs.Redact(ev.Error, m.log.Redactor())
+	}
 	if m.cfg.Observer != nil {
 		m.cfg.Observer(ev)
 	}
@@ -416,6 +430,7 @@ func (m *Manager) credentials(ctx context.Context) (*Credentials, error) {
 	if err != nil {
 		return nil, declined(opCreds, "credentials", err)
 	}
+	m.registerSecrets(got)
 	n, err := normalize(got)
 	if err != nil {
 		return nil, err

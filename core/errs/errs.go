@@ -137,13 +137,29 @@ func Wrap(kind Kind, op string, cause error, format string, args ...any) *Error 
 }
 
 // Invalid reports bad input: field names the config key or request field, reason
-// says what is wrong with it ("is required", "must be a string", ...).
+// says what is wrong with it ("is required", "must be a string", ...). The
+// field is host input too (an unknown key can be a card number) and is
+// redacted like the message.
 func Invalid(field, format string, args ...any) *Error {
 	msg := fmt.Sprintf(format, args...)
 	if field != "" {
 		msg = field + ": " + msg
 	}
-	return &Error{Kind: InvalidArgument, Field: field, Message: redact.String(msg)}
+	return &Error{Kind: InvalidArgument, Field: redact.String(field), Message: redact.String(msg)}
+}
+
+// Redact returns err as an *Error whose every text field has passed r (a
+// client's redactor, which knows that client's secrets). It copies: an
+// *Error may be shared by callers of a single-flight operation. nil stays nil.
+func Redact(err error, r *redact.Redactor) *Error {
+	if err == nil {
+		return nil
+	}
+	e := *As(err)
+	for _, f := range []*string{&e.Op, &e.Message, &e.Field, &e.ErrorName, &e.Details, &e.UserMessage, &e.Code, &e.SupportID} {
+		*f = r.String(*f)
+	}
+	return &e
 }
 
 // AuthError builds an auth error with a reason.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
+	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // DefaultQueueSize bounds the queue when Options.QueueSize is 0.
@@ -39,6 +40,9 @@ type Options struct {
 	Fetch        Fetcher
 	FetchTimeout time.Duration // per fetch, default 10s
 	Logger       *logging.Logger
+	// Redactor masks every event before delivery (the client's; nil masks
+	// the patterns only).
+	Redactor *redact.Redactor
 }
 
 // Stats counts what the dispatcher did.
@@ -229,9 +233,14 @@ func (d *Dispatcher) deliver(h func(Event), e Event) {
 	h(e)
 }
 
-// prepare runs the optional follow-up fetch. It runs outside the lock, on the
-// delivering goroutine, so fetched events keep their place in the order.
+// prepare runs the optional follow-up fetch and redacts the event. It runs
+// outside the lock, on the delivering goroutine, so fetched events keep their
+// place in the order.
 func (d *Dispatcher) prepare(e Event) Event {
+	return d.fetch(e).Redacted(d.opts.Redactor)
+}
+
+func (d *Dispatcher) fetch(e Event) Event {
 	if !d.opts.FetchChanged || d.opts.Fetch == nil || e.Kind != KindPush || e.Type != "changed" {
 		return e
 	}

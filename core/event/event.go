@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/libsecucard/libsecucard/core/errs"
+	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // Kinds of events.
@@ -71,6 +72,22 @@ func (e Event) JSON() []byte {
 		b, _ = json.Marshal(e)
 	}
 	return b
+}
+
+// Redacted returns e with every text passed through r, the client's redactor:
+// an event is emitted bytes like a log line. Data is redacted as JSON, so it
+// stays valid JSON.
+func (e Event) Redacted(r *redact.Redactor) Event {
+	for _, f := range []*string{&e.ID, &e.Target, &e.Type, &e.Created, &e.State, &e.Reason, &e.Grant, &e.VerificationURL} {
+		*f = r.String(*f)
+	}
+	if len(e.Data) > 0 {
+		e.Data = r.JSON(e.Data)
+	}
+	if e.Error != nil {
+		e.Error = errs.Redact(e.Error, r)
+	}
+	return e
 }
 
 // Push event objects as the server sends them: "event.pushs" over STOMP,

@@ -292,7 +292,7 @@ func (c *Channel) send(ctx context.Context, m string, u *url.URL, body []byte, t
 		h.Set("X-Action", actionID)
 	}
 	if body != nil && c.log.Enabled(logging.Trace) {
-		c.log.Tracef("%s %s request body: %s", m, logURL(u), clip(body))
+		c.log.Tracef("%s %s request body: %s", m, logURL(u), body)
 	}
 
 	start := time.Now()
@@ -313,7 +313,7 @@ func (c *Channel) send(ctx context.Context, m string, u *url.URL, body []byte, t
 		return res
 	}
 	if c.log.Enabled(logging.Trace) && len(data) > 0 {
-		c.log.Tracef("%s %s response body: %s", m, logURL(u), clip(data))
+		c.log.Tracef("%s %s response body: %s", m, logURL(u), data)
 	}
 	return res
 }
@@ -485,11 +485,3 @@ func logURL(u *url.URL) string {
 	return s + "?{" + strings.Join(keys, ",") + "}"
 }
 
-// clip bounds a body in a trace line.
-func clip(b []byte) string {
-	const max = 64 << 10
-	if len(b) > max {
-		return string(b[:max]) + "…(truncated)"
-	}
-	return string(b)
-}

@@ -12,7 +12,6 @@ import (
 	"github.com/libsecucard/libsecucard/core/api"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
-	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // pending is a request waiting for its reply.
@@ -176,7 +175,7 @@ func (c *Channel) token(ctx context.Context, op string) (string, error) {
 	if t == nil || t.AccessToken == "" {
 		return "", errs.New(errs.Internal, op, "the token source returned no access token")
 	}
-	redact.Secret(t.AccessToken)
+	c.log.Redactor().Set("stomp_login", t.AccessToken)
 	return t.AccessToken, nil
 }
 

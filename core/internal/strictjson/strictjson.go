@@ -12,11 +12,23 @@ import (
 	"strings"
 
 	"github.com/libsecucard/libsecucard/core/errs"
+	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // Decode unmarshals data into v, rejecting unknown fields. prefix is prepended
 // to field paths in errors ("stomp." for a nested section, "" at top level).
+//
+// An error never echoes a secret of data: besides the patterns every message
+// passes, the values of data's secret-bearing keys are masked wherever the
+// message would repeat them (a client secret typed into the wrong key).
 func Decode(data []byte, v any, what string) error {
+	if err := decode(data, v, what); err != nil {
+		return errs.Redact(err, redact.ForJSON(data))
+	}
+	return nil
+}
+
+func decode(data []byte, v any, what string) error {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return errs.Invalid(what, "is empty; expected a JSON object")
