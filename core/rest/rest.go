@@ -484,4 +484,3 @@ func logURL(u *url.URL) string {
 	sort.Strings(keys)
 	return s + "?{" + strings.Join(keys, ",") + "}"
 }
-
