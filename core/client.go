@@ -193,7 +193,7 @@ func newClient(cfg Config, opts ...Option) (*Client, error) {
 	c.events = event.New(event.Options{
 		Redactor:     c.red,
 		QueueSize:    r.Events.QueueSize,
-		Dedupe:       r.Events.Dedupe,
+		Dedupe:       r.Events.Dedupe == nil || *r.Events.Dedupe,
 		FetchChanged: r.Events.FetchChanged,
 		Fetch:        c.fetchObject,
 		Logger:       c.log,

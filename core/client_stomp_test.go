@@ -210,7 +210,7 @@ func TestOpenFailsWhenSTOMPFails(t *testing.T) {
 }
 
 // Webhook bodies and STOMP pushes of the same event reach the host as the
-// same envelope; with dedupe on, the second copy is dropped.
+// same envelope; with dedupe on (the default), the second copy is dropped.
 func TestWebhookAndSTOMPPushesAreOneEnvelope(t *testing.T) {
 	srv, stompCfg := stompSandbox(t, sandbox.Options{})
 	ev := sandbox.Event{ID: "EPS_ONE00000000000000000000000000001", Created: "2026-11-23T10:00:00+01:00", Target: "smart.checkins",
@@ -225,8 +225,9 @@ func TestWebhookAndSTOMPPushesAreOneEnvelope(t *testing.T) {
 		config string
 		want   int
 	}{
-		{"both copies", `{` + stompCfg + `}`, 2},
-		{"dedupe", `{"events":{"dedupe":true},` + stompCfg + `}`, 1},
+		{"dedupe off: both copies", `{"events":{"dedupe":false},` + stompCfg + `}`, 2},
+		{"dedupe by default", `{` + stompCfg + `}`, 1},
+		{"dedupe on", `{"events":{"dedupe":true},` + stompCfg + `}`, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

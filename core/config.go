@@ -132,9 +132,12 @@ type STOMPConfig struct {
 
 // EventsConfig configures the event pipeline.
 type EventsConfig struct {
-	QueueSize    int  `json:"queue_size,omitempty"`    // default 1024; when full the oldest event is dropped and counted
-	Dedupe       bool `json:"dedupe,omitempty"`        // drop push events whose id was seen recently
-	FetchChanged bool `json:"fetch_changed,omitempty"` // fetch the objects named by "changed" events' {object,id} stubs
+	QueueSize int `json:"queue_size,omitempty"` // default 1024; when full the oldest event is dropped and counted
+	// Dedupe drops a push whose id was among the last 4096 push ids
+	// (default true): a redelivery after a reconnect, or the webhook copy
+	// of a STOMP push. false delivers every copy.
+	Dedupe       *bool `json:"dedupe,omitempty"`
+	FetchChanged bool  `json:"fetch_changed,omitempty"` // fetch the objects named by "changed" events' {object,id} stubs
 }
 
 // ParseConfig decodes the host's config JSON strictly and validates it.

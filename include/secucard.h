@@ -155,7 +155,8 @@ typedef struct secucard_client secucard_client;
  *   stomp {enabled, host, port, tls, vhost, destination, reply_queue,
  *          heartbeat_ms, connect_timeout_ms, message_timeout_ms,
  *          session_refresh_timeout_ms, routing ("auto" | "rest" | "stomp")},
- *   events {queue_size, dedupe, fetch_changed},
+ *   events {queue_size (default 1024), dedupe (default true: see Events),
+ *           fetch_changed},
  *   idempotency, allow_unknown_resources, log_level.
  * An unknown key or a value of the wrong type is an error naming the key.
  * The client does no I/O until secucard_client_open or the first call.
@@ -293,7 +294,12 @@ SECUCARD_API int secucard_cancel(secucard_client *client, uint64_t call_id);
  *    "type": "display", "created": "2026-11-23T10:00:00+01:00", "data": {...}}
  *        an event pushed over STOMP or handed in by secucard_handle_event;
  *   {"kind": "connection", "state": "connected|disconnected|reconnecting",
- *    "reason": "..."}
+ *    "reason": "...", "resync": true}
+ *        "resync": true comes with "connected" after every reconnect (a
+ *        dropped connection, or a new login after the access token changed):
+ *        pushes sent while the connection was down are lost, so re-read what
+ *        you watch (e.g. the transaction in progress). The first connect has
+ *        no "resync".
  *   {"kind": "auth", "state": "device_code|pending|ok|failed|canceled|refreshed",
  *    "grant": "device", "user_code": "vfazyp5f",
  *    "verification_url": "https://...", "expires_in": 1200, "interval": 5,
@@ -302,7 +308,17 @@ SECUCARD_API int secucard_cancel(secucard_client *client, uint64_t call_id);
  *        the event queue overflowed and n older events were discarded;
  *   {"kind": "error", "error": {...error JSON...}}
  *        a background failure (e.g. a follow-up fetch) the host should know of.
- * Kinds and fields may be added; ignore what you do not know. */
+ * Kinds and fields may be added; ignore what you do not know.
+ *
+ * Delivery guarantee: pushes are delivered AT MOST ONCE. The broker queues a
+ * client's pushes on a temporary queue that lives and dies with the STOMP
+ * connection, so a push sent while the connection is down never arrives
+ * (watch for "resync"). Within the library nothing is dropped silently: a
+ * full queue says so with a "dropped" event. Duplicates are removed by
+ * default (config events.dedupe, default true): a push whose "id" is among
+ * the last 4096 push ids is not delivered again, whether the copy came over
+ * a second connection after a token change or as a webhook body. With
+ * events.dedupe false every copy is delivered. */
 typedef void (*secucard_event_cb)(void *user_data, const char *event_json);
 
 /* secucard_set_event_callback registers the event callback (NULL unregisters;

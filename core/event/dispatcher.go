@@ -15,8 +15,9 @@ import (
 // DefaultQueueSize bounds the queue when Options.QueueSize is 0.
 const DefaultQueueSize = 1024
 
-// dedupeWindow is how many recent push ids are remembered for de-duplication.
-const dedupeWindow = 4096
+// DedupeWindow is how many recent push ids are remembered for
+// de-duplication (documented with the config key events.dedupe).
+const DedupeWindow = 4096
 
 // Fetcher loads the object behind a {object, id} stub for FetchChanged.
 type Fetcher func(ctx context.Context, resource, id string) (json.RawMessage, error)
@@ -107,7 +108,7 @@ func (d *Dispatcher) Publish(e Event) {
 			return
 		}
 		d.seen[e.ID] = d.seenOrder.PushBack(e.ID)
-		if d.seenOrder.Len() > dedupeWindow {
+		if d.seenOrder.Len() > DedupeWindow {
 			oldest := d.seenOrder.Front()
 			d.seenOrder.Remove(oldest)
 			delete(d.seen, oldest.Value.(string))

@@ -47,6 +47,10 @@ type Event struct {
 	// connection and auth
 	State  string `json:"state,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Resync marks "connected" after a reconnect: pushes sent while the
+	// connection was down are lost (delivery is at most once), so the host
+	// should re-read what it watches.
+	Resync bool `json:"resync,omitempty"`
 
 	// auth
 	Grant           string `json:"grant,omitempty"`
@@ -195,6 +199,12 @@ func (e Event) Stubs() ([]Stub, bool) {
 // Connection builds a connection-state event.
 func Connection(state, reason string) Event {
 	return Event{Kind: KindConnection, State: state, Reason: reason}
+}
+
+// Reconnected builds the "connected" event after a reconnect, which asks the
+// host to resync.
+func Reconnected() Event {
+	return Event{Kind: KindConnection, State: Connected, Resync: true}
 }
 
 // Background builds an error event for a failure no caller is waiting for.

@@ -168,7 +168,7 @@ func (c *Channel) reconnect() {
 			return
 		}
 		c.reconnects.Add(1)
-		c.emit(event.Connected, "")
+		c.emitReconnected()
 		c.log.Infof("reconnected to %s after %d attempt(s) (session %s)", c.addr, attempt, cn.session)
 		return
 	}
@@ -205,7 +205,7 @@ func (c *Channel) rotate(old *conn) {
 				old.drain()
 			}()
 			c.reconnects.Add(1)
-			c.emit(event.Connected, "")
+			c.emitReconnected()
 			c.log.Infof("logged in again with the new access token (session %s)", cn.session)
 			return
 		}

@@ -545,7 +545,7 @@ namespace Secucard.Connect
                     Raise(PushReceived, new PushEventArgs(o, raw, json), "PushReceived");
                     break;
                 case "connection":
-                    Raise(ConnectionStateChanged, new ConnectionStateEventArgs(Json.Str(o, "state") ?? "", Json.Str(o, "reason"), json), "ConnectionStateChanged");
+                    Raise(ConnectionStateChanged, new ConnectionStateEventArgs(Json.Str(o, "state") ?? "", Json.Str(o, "reason"), Json.Bool(o, "resync", false), json), "ConnectionStateChanged");
                     break;
                 case "auth":
                 {
