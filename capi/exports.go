@@ -139,6 +139,9 @@ func secucard_format_receipt(receipt *C.sc_cstr, width C.int, text **C.char, err
 	return xFormatReceipt(receipt, int(width), text, errOut)
 }
 
+//export secucard_catalog
+func secucard_catalog(catalog **C.char) C.int { return xCatalog(catalog) }
+
 //export secucard_client_stats
 //go:nosplit
 func secucard_client_stats(h *C.secucard_client, stats **C.char) C.int {
@@ -528,6 +531,16 @@ func xFormatReceipt(receipt *C.sc_cstr, width int, text **C.char, errOut **C.cha
 		return fail(err, errOut)
 	}
 	*text = cString([]byte(s))
+	return statusOK
+}
+
+func xCatalog(catalog **C.char) (rc C.int) {
+	clearOut(catalog)
+	defer guard("secucard_catalog", &rc, nil)
+	if catalog == nil {
+		return status(nullArg("catalog_json", "pass the address of a char* for the catalog"))
+	}
+	*catalog = cString(catalogJSON())
 	return statusOK
 }
 

@@ -331,6 +331,12 @@ func clientStats(id uint64) ([]byte, error) {
 	return b, nil
 }
 
+// catalogJSON lists the products and resources the library knows.
+func catalogJSON() []byte {
+	b, _ := json.Marshal(product.Names())
+	return b
+}
+
 func formatReceipt(receipt []byte, width int) (string, error) {
 	if width == 0 {
 		width = product.DefaultReceiptWidth

@@ -445,6 +445,15 @@ SECUCARD_API int secucard_set_log_callback(secucard_client *client, secucard_log
  * receipt lines, width out of range). */
 SECUCARD_API int secucard_format_receipt(const char *receipt_json, int width, char **text, char **err_json);
 
+/* secucard_catalog lists the products and resources the library knows:
+ *   {"products": ["general", "loyalty", ...],
+ *    "resources": ["general.accounts", ..., "smart.transactions", ...]}
+ * Bindings use it to offer products as attributes (config
+ * allow_unknown_resources lets calls through for names not listed).
+ * catalog_json: required out (free with secucard_free).
+ * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_ARGUMENT (NULL out). */
+SECUCARD_API int secucard_catalog(char **catalog_json);
+
 /* ------------------------------------------------------------------------ */
 /* Observability                                                             */
 /* ------------------------------------------------------------------------ */

@@ -259,6 +259,29 @@ func All() []*Resource {
 	return out
 }
 
+// CatalogNames lists the catalog by name: {"products": [...], "resources":
+// [...]}, both sorted. Bindings use it to offer products as attributes.
+type CatalogNames struct {
+	Products  []string `json:"products"`
+	Resources []string `json:"resources"`
+}
+
+// Names returns the catalog's product and resource names.
+func Names() CatalogNames {
+	var n CatalogNames
+	seen := map[string]bool{}
+	for _, r := range All() {
+		n.Resources = append(n.Resources, r.Name)
+		p, _, _ := strings.Cut(r.Name, ".")
+		if !seen[p] {
+			seen[p] = true
+			n.Products = append(n.Products, p)
+		}
+	}
+	sort.Strings(n.Products)
+	return n
+}
+
 // Suggest returns the catalog name closest to an unknown one, for "did you
 // mean" messages, or "" when nothing is close.
 func Suggest(name string) string {

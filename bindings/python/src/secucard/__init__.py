@@ -19,6 +19,7 @@ from .client import (
     Product,
     Resource,
     SmartTransactions,
+    catalog,
     format_receipt,
 )
 from .errors import (
@@ -79,6 +80,7 @@ __all__ = [
     "SmartTransactions",
     "StorageError",
     "TimeoutError",
+    "catalog",
     "error_from",
     "format_receipt",
     "library_path",

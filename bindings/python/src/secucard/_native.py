@@ -94,6 +94,7 @@ FUNCTIONS = {
     "secucard_set_log_callback": (c_int, [_HANDLE, LOG_CB, c_void_p, c_int]),
     "secucard_format_receipt": (c_int, [c_char_p, c_int, _OUT, _OUT]),
     "secucard_client_stats": (c_int, [_HANDLE, _OUT]),
+    "secucard_catalog": (c_int, [_OUT]),
 }
 
 

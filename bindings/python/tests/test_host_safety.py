@@ -1,0 +1,147 @@
+"""Issue 10.6: Ctrl-C interrupts blocking calls, unknown products are
+AttributeErrors, listings are re-iterable."""
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+import secucard
+
+from conftest import wait_for
+
+# The child runs one blocking call and reports how it ended, with its
+# monotonic clock (shared with the parent on one machine).
+CHILD = r"""
+import json, signal, sys, time
+import secucard
+
+# Python leaves SIGINT ignored when it started ignored (as under a
+# non-interactive shell's "&"); an interactive program has the default.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
+cfg, what = json.loads(sys.argv[1]), sys.argv[2]
+client = secucard.Client(cfg)
+print("ready", flush=True)
+try:
+    if what == "call":
+        client.call({"resource": "smart.idents", "op": "list"})
+    else:
+        client.open()
+    print("returned", flush=True)
+except KeyboardInterrupt:
+    print("interrupted", time.monotonic(), flush=True)
+client.close()
+print("closed", flush=True)
+"""
+
+
+class Child:
+    def __init__(self, cfg: dict, what: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(cfg), what],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=dict(os.environ))
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.proc.stdout, selectors.EVENT_READ)
+
+    def line(self, timeout: float) -> str:
+        if not self.sel.select(timeout):
+            self.proc.kill()
+            pytest.fail(f"the child said nothing for {timeout}s; stderr: {self.proc.stderr.read()!r}")
+        return self.proc.stdout.readline().decode().strip()
+
+    def interrupt(self) -> float:
+        sent = time.monotonic()
+        self.proc.send_signal(signal.SIGINT)
+        return sent
+
+    def finish(self) -> None:
+        assert self.line(10) == "closed"
+        assert self.proc.wait(10) == 0, self.proc.stderr.read()
+
+
+def _ended_in(line: str, sent: float) -> float:
+    word, _, stamp = line.partition(" ")
+    assert word == "interrupted", line
+    return float(stamp) - sent
+
+
+def test_ctrl_c_interrupts_a_blocking_call_and_cancels_it_on_the_wire(faults):
+    # The sandbox holds the answer for 60 s: before the fix the call sat in
+    # the library until then, deaf to Ctrl-C.
+    faults.fault(path="/smart/idents", method="GET", delay_ms=60000)
+    child = Child(faults.config(), "call")
+    assert child.line(30) == "ready"
+
+    def held():
+        return [r for r in faults.requests()
+                if r["path"].lower() == "/api/v2/smart/idents" and "delay" in r.get("fault", "")]
+    wait_for(lambda: held(), 30, "the call to reach the sandbox")
+    sent = child.interrupt()
+    latency = _ended_in(child.line(10), sent)
+    print(f"KeyboardInterrupt {latency * 1000:.1f} ms after SIGINT")
+    # The design bound is 100 ms (a 50 ms wait slice); the assertion leaves
+    # room for a loaded machine and is still far below the held 60 s.
+    assert latency < 1.0
+    wait_for(lambda: "aborted" in held()[0].get("fault", ""), 10,
+             "the sandbox to see the request abandoned")
+    child.finish()
+
+
+def test_ctrl_c_interrupts_open_waiting_for_approval(sandbox):
+    device = "/vendor/pytest/pos/" + uuid.uuid4().hex[:8]
+    child = Child(sandbox.device_config(device), "open")
+    assert child.line(30) == "ready"
+
+    def codes_issued():
+        return [r for r in sandbox.requests()
+                if r["path"] == "/oauth/token" and r.get("grant_type") == "device"]
+    wait_for(codes_issued, 30, "the device code request")
+    sent = child.interrupt()
+    latency = _ended_in(child.line(10), sent)
+    print(f"KeyboardInterrupt {latency * 1000:.1f} ms after SIGINT")
+    assert latency < 1.0  # the code is valid for 20 minutes
+    child.finish()
+
+
+def test_unknown_product_is_an_attribute_error(client):
+    with pytest.raises(AttributeError) as ei:
+        client.colse()
+    assert "'colse'" in str(ei.value)
+    assert "did you mean 'close'" in str(ei.value)
+    assert not hasattr(client, "transactions")
+    assert hasattr(client, "smart") and hasattr(client, "loyalty")
+    assert isinstance(client.smart, secucard.Product)
+    assert "smart" in secucard.catalog()["products"]
+    assert "smart.transactions" in secucard.catalog()["resources"]
+
+
+def test_unknown_products_pass_with_allow_unknown_resources(sandbox):
+    c = secucard.Client(sandbox.config(allow_unknown_resources=True))
+    try:
+        assert isinstance(c.newproduct, secucard.Product)
+        assert c.newproduct.things.name == "newproduct.things"
+    finally:
+        c.close()
+
+
+def test_listing_is_reiterable_and_has_a_length(sandbox, client):
+    listing = client.smart.idents.list(count=2)
+    sandbox.admin("DELETE", "/requests")
+    assert len(listing) == 3, "the server's total, fetched on demand"
+    first = [i["id"] for i in listing]
+    second = [i["id"] for i in listing]
+    assert first == second == ["smi_1", "smi_2", "smi_3"]
+    assert listing.total == 3
+    assert len(client.smart.idents.list(limit=2)) == 2
+    assert len(client.smart.idents.list(offset=1)) == 2
+    # Two independent iterations at once do not share a position.
+    a, b = iter(listing), iter(listing)
+    assert next(a)["id"] == "smi_1" and next(b)["id"] == "smi_1"
+    assert next(a)["id"] == "smi_2"
