@@ -20,8 +20,8 @@ import (
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/product"
-	"github.com/libsecucard/libsecucard/core/sandbox"
-	"github.com/libsecucard/libsecucard/core/sandbox/sandboxtest"
+	"github.com/libsecucard/libsecucard/sandbox"
+	"github.com/libsecucard/libsecucard/sandbox/sandboxtest"
 )
 
 // stompSandbox starts a sandbox with its STOMP endpoint and returns the

@@ -25,9 +25,9 @@ import (
 	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/product"
 	"github.com/libsecucard/libsecucard/core/rest"
-	"github.com/libsecucard/libsecucard/core/sandbox"
-	"github.com/libsecucard/libsecucard/core/sandbox/sandboxtest"
 	"github.com/libsecucard/libsecucard/core/store"
+	"github.com/libsecucard/libsecucard/sandbox"
+	"github.com/libsecucard/libsecucard/sandbox/sandboxtest"
 )
 
 // newClient builds a client for srv from the sandbox config plus overrides

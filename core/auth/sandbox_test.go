@@ -18,9 +18,9 @@ import (
 	"github.com/libsecucard/libsecucard/core/auth"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
-	"github.com/libsecucard/libsecucard/core/sandbox"
-	"github.com/libsecucard/libsecucard/core/sandbox/sandboxtest"
 	"github.com/libsecucard/libsecucard/core/store"
+	"github.com/libsecucard/libsecucard/sandbox"
+	"github.com/libsecucard/libsecucard/sandbox/sandboxtest"
 )
 
 // These tests run the manager against the local sandbox (loopback only).

@@ -19,8 +19,8 @@ import (
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/product"
 	"github.com/libsecucard/libsecucard/core/retry"
-	"github.com/libsecucard/libsecucard/core/sandbox"
-	"github.com/libsecucard/libsecucard/core/sandbox/sandboxtest"
+	"github.com/libsecucard/libsecucard/sandbox"
+	"github.com/libsecucard/libsecucard/sandbox/sandboxtest"
 )
 
 // ccTokens is a minimal client_credentials TokenSource against the sandbox

@@ -19,8 +19,8 @@ import (
 
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/core/retry"
-	"github.com/libsecucard/libsecucard/core/sandbox"
-	"github.com/libsecucard/libsecucard/core/sandbox/sandboxtest"
+	"github.com/libsecucard/libsecucard/sandbox"
+	"github.com/libsecucard/libsecucard/sandbox/sandboxtest"
 )
 
 // testTokens is a TokenSource whose tokens come from fetch. Invalidate makes

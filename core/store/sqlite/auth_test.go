@@ -15,10 +15,10 @@ import (
 
 	"github.com/libsecucard/libsecucard/core/auth"
 	"github.com/libsecucard/libsecucard/core/logging"
-	"github.com/libsecucard/libsecucard/core/sandbox"
-	"github.com/libsecucard/libsecucard/core/sandbox/sandboxtest"
 	"github.com/libsecucard/libsecucard/core/store"
 	"github.com/libsecucard/libsecucard/core/store/sqlite"
+	"github.com/libsecucard/libsecucard/sandbox"
+	"github.com/libsecucard/libsecucard/sandbox/sandboxtest"
 )
 
 // These tests run the token manager on a real SQLite file against the local

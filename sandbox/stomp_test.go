@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/libsecucard/libsecucard/core/sandbox"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 // stompClient is a raw frame-level client, so the tests see exactly what the

@@ -4,7 +4,7 @@ package sandboxtest
 import (
 	"testing"
 
-	"github.com/libsecucard/libsecucard/core/sandbox"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 // Start starts a sandbox on 127.0.0.1:0 and closes it when the test ends.

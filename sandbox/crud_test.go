@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/libsecucard/libsecucard/core/product"
-	"github.com/libsecucard/libsecucard/core/sandbox"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 var stampRe = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$`)

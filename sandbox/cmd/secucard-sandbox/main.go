@@ -1,4 +1,4 @@
-// Command secucard-sandbox runs the local secucard sandbox (core/sandbox).
+// Command secucard-sandbox runs the local secucard sandbox (package sandbox).
 //
 // When it is ready it prints exactly one JSON line on stdout with its URLs
 // and credentials, then serves until SIGINT or SIGTERM. Everything else goes
@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/libsecucard/libsecucard/core/logging"
-	"github.com/libsecucard/libsecucard/core/sandbox"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 // ready is the one stdout line; the key order is part of the contract.

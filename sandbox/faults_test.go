@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/libsecucard/libsecucard/core/sandbox"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 func countOf(t *testing.T, c *client, tok, path string) int64 {
