@@ -1,9 +1,11 @@
 package core_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log"
 	"net"
 	"strconv"
 	"strings"
@@ -18,7 +20,6 @@ import (
 	"github.com/libsecucard/libsecucard/core/api"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
-	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/product"
 	"github.com/libsecucard/libsecucard/sandbox"
 	"github.com/libsecucard/libsecucard/sandbox/sandboxtest"
@@ -88,14 +89,9 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 }
 
 func TestCashierFlowOverSTOMP(t *testing.T) {
-	var logMu sync.Mutex
-	var sandboxLog []string
+	var sandboxLog syncBuffer
 	srv, stompCfg := stompSandbox(t, sandbox.Options{StartDelay: 10 * time.Millisecond, Seed: 7,
-		Logger: logging.New(logging.SinkFunc(func(_ logging.Level, msg string) {
-			logMu.Lock()
-			sandboxLog = append(sandboxLog, msg)
-			logMu.Unlock()
-		}), logging.Info)})
+		Log: log.New(&sandboxLog, "", 0)})
 	c := newClient(t, srv, `{`+stompCfg+`}`)
 	col := &collector{}
 	require.NoError(t, c.SetEventHandler(col.handle))
@@ -139,9 +135,7 @@ func TestCashierFlowOverSTOMP(t *testing.T) {
 	assert.Equal(t, int64(0), s.STOMP.Reconnects)
 	require.NoError(t, c.Close())
 	assert.False(t, c.Stats().STOMP.Connected)
-	logMu.Lock()
-	defer logMu.Unlock()
-	assert.Contains(t, strings.Join(sandboxLog, "\n"), "ended: DISCONNECT", "Close sent DISCONNECT with a receipt")
+	assert.Contains(t, sandboxLog.String(), "ended: DISCONNECT", "Close sent DISCONNECT with a receipt")
 }
 
 func TestChannelRouting(t *testing.T) {
@@ -373,4 +367,22 @@ func TestLostStartReplyOverSTOMP(t *testing.T) {
 	assert.NoError(t, err, "the connection survived the late reply")
 	assert.True(t, c.Stats().STOMP.Connected)
 	assert.Equal(t, int64(0), c.Stats().STOMP.Reconnects)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // StartTypes are the payment types of smart.transactions start (spec §6.2).
@@ -287,7 +285,7 @@ func cardOf(tx object) string {
 	for _, e := range ids {
 		if m, ok := e.(map[string]any); ok {
 			if v, _ := m["value"].(string); v != "" {
-				return redact.Last4(v)
+				return maskCard(v)
 			}
 		}
 	}
@@ -549,4 +547,21 @@ func (s *Server) merchantCards(c *call) (DispatchResponse, bool) {
 		want = sec.pin
 	}
 	return okResult(known && given == want), true
+}
+
+// maskCard shows a card number on a receipt the way terminals print it:
+// every digit but the last four as "*".
+func maskCard(pan string) string {
+	b := []byte(pan)
+	keep := 4
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] >= '0' && b[i] <= '9' {
+			if keep > 0 {
+				keep--
+				continue
+			}
+			b[i] = '*'
+		}
+	}
+	return string(b)
 }

@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"os/signal"
 	"strconv"
@@ -20,7 +21,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/sandbox"
 )
 
@@ -78,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	deviceInterval := fs.Int("device-interval", sandbox.DefaultDeviceInterval, "device poll interval in seconds (0 = none: no slow_down)")
 	startDelay := fs.Duration("start-delay", sandbox.DefaultStartDelay, "pause between the simulated terminal steps of a payment start")
 	seed := fs.Int64("seed", 0, "random seed for ids and demo outcomes (0 = time-based)")
-	verbose := fs.Bool("v", false, "log every request to stderr (secrets redacted)")
+	verbose := fs.Bool("v", false, "log every request to stderr, as sent")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -114,9 +114,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		opts.DeviceInterval = -1
 	}
 	if *verbose {
-		opts.Logger = logging.New(logging.SinkFunc(func(_ logging.Level, msg string) {
-			fmt.Fprintln(stderr, msg)
-		}), logging.Info)
+		opts.Log = log.New(stderr, "sandbox: ", log.LstdFlags|log.Lmicroseconds)
 	}
 	s, err := sandbox.New(opts)
 	if err != nil {
