@@ -226,6 +226,31 @@ func (s *Server) URL() string {
 	return s.baseURL
 }
 
+// Endpoints is where a client finds a running sandbox and what it logs in
+// with: plain values, as the CLI prints them (the JSON keys and their order
+// are the CLI's contract), so the client side builds its own configuration
+// from them.
+type Endpoints struct {
+	RESTURL      string `json:"rest_url"`
+	OAuthURL     string `json:"oauth_url"`
+	STOMPAddr    string `json:"stomp_addr"` // "" without a STOMP endpoint
+	AdminURL     string `json:"admin_url"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+	SandboxURL   string `json:"sandbox_url"`
+}
+
+// Endpoints reports the sandbox's URLs and credentials (URLs "" before
+// Start).
+func (s *Server) Endpoints() Endpoints {
+	base := s.URL()
+	e := Endpoints{STOMPAddr: s.STOMPAddr(), ClientID: s.clientID, ClientSecret: s.clientSecret, SandboxURL: base}
+	if base != "" {
+		e.RESTURL, e.OAuthURL, e.AdminURL = base+"/api/v2", base+"/oauth/token", base+"/sandbox"
+	}
+	return e
+}
+
 // closeGrace is how long Close lets running requests (a start in progress)
 // finish before it stops simulated work.
 const closeGrace = 2 * time.Second

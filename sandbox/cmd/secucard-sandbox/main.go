@@ -24,17 +24,6 @@ import (
 	"github.com/libsecucard/libsecucard/sandbox"
 )
 
-// ready is the one stdout line; the key order is part of the contract.
-type ready struct {
-	RESTURL      string `json:"rest_url"`
-	OAuthURL     string `json:"oauth_url"`
-	STOMPAddr    string `json:"stomp_addr"`
-	AdminURL     string `json:"admin_url"`
-	ClientID     string `json:"client_id"`
-	ClientSecret string `json:"client_secret"`
-	SandboxURL   string `json:"sandbox_url"`
-}
-
 // autoApprove is the -device-auto-approve value: a Go duration ("0s",
 // "1.5s") or a whole number of seconds ("-1" = never, the default).
 type autoApprove struct{ d time.Duration }
@@ -125,7 +114,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "secucard-sandbox: %v\n", err)
 		return 1
 	}
-	stompListen := ""
 	if *stompAddr != "" {
 		var conf *tls.Config
 		if *stompTLS {
@@ -140,20 +128,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 			conf = c
 		}
-		addr, err := s.StartSTOMP(*stompAddr, conf)
-		if err != nil {
+		if _, err := s.StartSTOMP(*stompAddr, conf); err != nil {
 			fmt.Fprintf(stderr, "secucard-sandbox: %v\n", err)
 			_ = s.Close()
 			return 1
 		}
-		stompListen = addr
 	}
 
-	base := s.URL()
-	line, _ := json.Marshal(ready{
-		RESTURL: base + "/api/v2", OAuthURL: base + "/oauth/token", STOMPAddr: stompListen, AdminURL: base + "/sandbox",
-		ClientID: s.ClientID(), ClientSecret: s.ClientSecret(), SandboxURL: base,
-	})
+	// The one stdout line; its keys and their order are the contract.
+	line, _ := json.Marshal(s.Endpoints())
 	out := bufio.NewWriter(stdout)
 	_, _ = out.Write(append(line, '\n'))
 	if err := out.Flush(); err != nil {
