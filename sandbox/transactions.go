@@ -173,9 +173,14 @@ func displaySteps(typ string, sum int64) []string {
 }
 
 // startTransaction simulates the terminal: display events StartDelay apart,
-// then the final status, a changed event and the answer. Once started it
-// runs to completion even if the caller gives up, as a real terminal would
-// (spec §11: a timed-out start may still run); only Close stops it.
+// then the final status and the answer. It pushes only what the real
+// service is known to send during a start, general.notifications display
+// (spec §5.3, §7.1, §9.3); no smart.transactions event, which no SDK
+// registers (the JavaScript SDK throws on a target it does not know, §5.3).
+// Tests push other events through Push or POST /sandbox/events. Once
+// started it runs to completion even if the caller gives up, as a real
+// terminal would (spec §11: a timed-out start may still run); only Close
+// stops it.
 func (s *Server) startTransaction(c *call) DispatchResponse {
 	if c.id == "" {
 		return s.notAllowed(codeBadMethod, "start needs a transaction id: smart/transactions/<id>/start/<type>")
@@ -259,7 +264,6 @@ func (s *Server) startTransaction(c *call) DispatchResponse {
 	out := cloneObject(tx)
 	s.mu.Unlock()
 
-	s.pushTo(c.client, Event{Target: "smart.transactions", Type: "changed", Data: mustJSON([]any{ref("smart.transactions", id)})})
 	return s.reply(out)
 }
 
