@@ -27,7 +27,7 @@ build: ## Build the shared library, header and pkg-config file into build/<os>-<
 
 sandbox: ## Build the secucard-sandbox binary into build/<os>-<arch>/
 	@mkdir -p $(BUILD)
-	$(GO) build -trimpath -o $(SANDBOX) ./core/sandbox/cmd/secucard-sandbox
+	$(GO) build -trimpath -o $(SANDBOX) ./sandbox/cmd/secucard-sandbox
 
 demo: build sandbox ## Run the cashier demo (C) against a local sandbox with device auto-approval
 	$(MAKE) -C examples/c demo BUILD_DIR=$(CURDIR)/$(BUILD)
