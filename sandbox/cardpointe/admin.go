@@ -1,6 +1,9 @@
 package cardpointe
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // AdminHandler serves the sandbox's own CardPointe admin call:
 //
@@ -11,25 +14,28 @@ import "net/http"
 func (s *Server) AdminHandler() http.Handler { return http.HandlerFunc(s.serveAdmin) }
 
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != AdminPrefix+"/settle" {
-		writeJSON(w, http.StatusNotFound, obj{"error": "no such admin call: the CardPointe sandbox has POST " + AdminPrefix + "/settle"})
+	if strings.TrimSuffix(r.URL.Path, "/") != AdminPrefix+"/settle" {
+		adminFail(w, http.StatusNotFound, "not_found", "no such admin call: the CardPointe sandbox has POST "+AdminPrefix+"/settle")
 		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeJSON(w, http.StatusMethodNotAllowed, obj{"error": "settle takes POST"})
+		adminFail(w, http.StatusMethodNotAllowed, "method_not_allowed", "settle takes POST")
 		return
 	}
 	body, err := readBody(w, r)
 	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, obj{"error": "the body is too large"})
+		adminFail(w, http.StatusRequestEntityTooLarge, "invalid_request", "the body is too large")
 		return
 	}
-	if len(body) > 0 {
-		if _, err := decodeFields(body); err != nil && err != errEmptyBody {
-			writeJSON(w, http.StatusBadRequest, obj{"error": "the body must be a JSON object, e.g. {}"})
-			return
-		}
+	if _, err := decodeFields(body); err != nil && err != errEmptyBody {
+		adminFail(w, http.StatusBadRequest, "invalid_request", "the body must be a JSON object, e.g. {}")
+		return
 	}
 	writeJSON(w, http.StatusOK, s.Settle())
+}
+
+// adminFail answers like the sandbox's other admin calls: {error, message}.
+func adminFail(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, obj{"error": code, "message": message})
 }

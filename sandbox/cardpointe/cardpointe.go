@@ -87,23 +87,16 @@ type Server struct {
 
 // New builds a sandbox. It returns an error naming the first bad option.
 func New(opts Options) (*Server, error) {
-	if opts.Username == "" {
-		opts.Username = DefaultUsername
-	}
-	if opts.Password == "" {
-		opts.Password = DefaultPassword
-	}
-	if opts.MerchID == "" {
-		opts.MerchID = DefaultMerchID
-	}
-	if opts.Currency == "" {
-		opts.Currency = DefaultCurrency
-	}
-	if opts.Processor == "" {
-		opts.Processor = ProcFNOR
-	}
-	if opts.Site == "" {
-		opts.Site = DefaultSite
+	for _, d := range []struct {
+		v   *string
+		def string
+	}{
+		{&opts.Username, DefaultUsername}, {&opts.Password, DefaultPassword}, {&opts.MerchID, DefaultMerchID},
+		{&opts.Currency, DefaultCurrency}, {&opts.Processor, ProcFNOR}, {&opts.Site, DefaultSite},
+	} {
+		if *d.v == "" {
+			*d.v = d.def
+		}
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

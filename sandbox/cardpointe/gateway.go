@@ -32,6 +32,12 @@ func (s *Server) Handler() http.Handler {
 	})
 }
 
+// Owns reports whether path belongs to the CardPointe sandbox: the Gateway,
+// CardSecure or its admin call. Paths are case-sensitive, as on the Gateway.
+func Owns(path string) bool {
+	return underPrefix(path, GatewayPrefix) || underPrefix(path, CardSecurePrefix) || underPrefix(path, AdminPrefix)
+}
+
 // underPrefix reports whether path is prefix or below it (whole segments).
 func underPrefix(path, prefix string) bool {
 	return path == prefix || strings.HasPrefix(path, prefix+"/")
@@ -140,18 +146,8 @@ func allowed(rt route) string {
 
 // serveWrite decodes a JSON body and runs a write endpoint.
 func (s *Server) serveWrite(w http.ResponseWriter, r *http.Request, name string) {
-	body, err := readBody(w, r)
-	if err != nil {
-		s.bodyError(w, r, err)
-		return
-	}
-	if !jsonContent(r) {
-		s.writeHTTPError(w, r, http.StatusUnsupportedMediaType)
-		return
-	}
-	f, err := decodeFields(body)
-	if err != nil {
-		s.writeHTTPError(w, r, http.StatusBadRequest)
+	f, ok := s.readJSON(w, r)
+	if !ok {
 		return
 	}
 	var resp obj

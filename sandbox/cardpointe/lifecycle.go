@@ -39,6 +39,24 @@ func amountField(f fields, allowZero bool) (n int64, ok bool, code string) {
 	return n, true, ""
 }
 
+// keyed reads the merchid and key ("retref" or "orderid") of a request on
+// one transaction, and more fields after them. refuse is the PPS answer
+// when they do not do: 34 for a wrong type, 21 for a foreign MID, missing
+// for an empty key.
+func (s *Server) keyed(f fields, key, missing string, more ...string) (v []string, refuse obj) {
+	v, ok := strFields(f, append([]string{"merchid", key}, more...)...)
+	if !ok {
+		return nil, ppsBody("34")
+	}
+	if code := s.checkMerchant(v[0]); code != "" {
+		return nil, ppsBody(code)
+	}
+	if v[1] == "" {
+		return nil, ppsBody(missing)
+	}
+	return v, nil
+}
+
 // strFields reads scalar fields by name; false when one has a wrong type.
 func strFields(f fields, names ...string) ([]string, bool) {
 	out := make([]string, len(names))
@@ -98,17 +116,11 @@ func (s *Server) approval() answer {
 // entitled. A repeated capture while queued answers again and may lower
 // the amount.
 func (s *Server) capture(f fields) obj {
-	v, ok := strFields(f, "merchid", "retref")
-	if !ok {
-		return ppsBody("34")
+	v, refuse := s.keyed(f, "retref", "34")
+	if refuse != nil {
+		return refuse
 	}
 	merchid, retref := v[0], v[1]
-	if code := s.checkMerchant(merchid); code != "" {
-		return ppsBody(code)
-	}
-	if retref == "" {
-		return ppsBody("34")
-	}
 	n, hasAmount, code := amountField(f, false)
 	if code != "" {
 		return ppsBody(code)
@@ -147,17 +159,11 @@ func (s *Server) capture(f fields) obj {
 // or "orderid" (voidByOrderId). Amount omitted or 0 voids the whole; a
 // smaller amount reduces an authorization not yet captured.
 func (s *Server) void(f fields, by string) obj {
-	v, ok := strFields(f, "merchid", by)
-	if !ok {
-		return ppsBody("34")
+	v, refuse := s.keyed(f, by, "34")
+	if refuse != nil {
+		return refuse
 	}
 	merchid, key := v[0], v[1]
-	if code := s.checkMerchant(merchid); code != "" {
-		return ppsBody(code)
-	}
-	if key == "" {
-		return ppsBody("34")
-	}
 	n, _, code := amountField(f, true)
 	if code != "" {
 		return ppsBody(code)
@@ -235,17 +241,12 @@ func (s *Server) voidCandidate(merchid, orderid string) *txn {
 // its whole-dollar part (spec §4 "Refund declines"); other refunds the
 // gateway approves itself (respproc PPS, authcode REFUND).
 func (s *Server) refund(f fields) obj {
-	v, ok := strFields(f, "merchid", "retref", "orderid")
-	if !ok {
-		return ppsBody("34")
+	// Without a retref: 45 "Refunds without reference not supported" (use a forced credit).
+	v, refuse := s.keyed(f, "retref", "45", "orderid")
+	if refuse != nil {
+		return refuse
 	}
 	merchid, retref, orderid := v[0], v[1], v[2]
-	if code := s.checkMerchant(merchid); code != "" {
-		return ppsBody(code)
-	}
-	if retref == "" {
-		return ppsBody("45") // Refunds without reference not supported: use a forced credit
-	}
 	n, hasAmount, code := amountField(f, false)
 	if code != "" {
 		return ppsBody(code)
@@ -388,17 +389,11 @@ func (s *Server) inquireByOrderid(orderid, merchid string) any {
 // sigcap stores a cardholder signature on a transaction (spec §2.9); an
 // absent signature erases it. The answer has no respstat, as sampled.
 func (s *Server) sigcap(f fields) obj {
-	v, ok := strFields(f, "merchid", "retref", "signature")
-	if !ok {
-		return ppsBody("34")
+	v, refuse := s.keyed(f, "retref", "34", "signature")
+	if refuse != nil {
+		return refuse
 	}
 	merchid, retref, sig := v[0], v[1], v[2]
-	if code := s.checkMerchant(merchid); code != "" {
-		return ppsBody(code)
-	}
-	if retref == "" {
-		return ppsBody("34")
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.txns[retref]

@@ -198,18 +198,28 @@ func (s *Server) profileSave(f fields) obj {
 	return r
 }
 
+// profileOf finds profile id of merchid, or the PPS refusal (21 foreign
+// MID, 96 no such profile). Caller holds s.mu.
+func (s *Server) profileOf(id, merchid string) (*profile, obj) {
+	if code := s.checkMerchant(merchid); code != "" {
+		return nil, ppsBody(code)
+	}
+	p := s.profiles[id]
+	if p == nil || p.merchid != merchid {
+		return nil, ppsBody("96")
+	}
+	return p, nil
+}
+
 // profileGet answers GET profile/<profileid>/<acctid>/<merchid>: an array
 // of accounts (all of them for an empty acctid), no respstat; PPS 96 when
 // there is no such profile or account.
 func (s *Server) profileGet(id, acctid, merchid string) any {
-	if code := s.checkMerchant(merchid); code != "" {
-		return ppsBody(code)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.profiles[id]
-	if p == nil || p.merchid != merchid {
-		return ppsBody("96")
+	p, refuse := s.profileOf(id, merchid)
+	if refuse != nil {
+		return refuse
 	}
 	var out []obj
 	for _, a := range p.accts {
@@ -227,14 +237,11 @@ func (s *Server) profileGet(id, acctid, merchid string) any {
 // empty acctid deletes the profile; deleting the default account while
 // others remain is PPS 34 "Invalid field", as recorded (spec §2.8).
 func (s *Server) profileDelete(id, acctid, merchid string) obj {
-	if code := s.checkMerchant(merchid); code != "" {
-		return ppsBody(code)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.profiles[id]
-	if p == nil || p.merchid != merchid {
-		return ppsBody("96")
+	p, refuse := s.profileOf(id, merchid)
+	if refuse != nil {
+		return refuse
 	}
 	if acctid != "" {
 		a := p.acct(acctid)

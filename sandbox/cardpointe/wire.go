@@ -132,12 +132,57 @@ func (s *Server) writeHTTPError(w http.ResponseWriter, r *http.Request, status i
 		// RFC 9110 requires a challenge with 401; the real realm is unknown.
 		w.Header().Set("WWW-Authenticate", `Basic realm="CardConnect"`)
 	}
-	writeJSON(w, status, obj{
-		"timestamp": s.now().UTC().Format("2006-01-02T15:04:05.000+00:00"),
+	writeJSON(w, status, s.httpErrorBody(status, r.URL.Path))
+}
+
+// ErrorBody is the body the Gateway sends with an HTTP error status on
+// path: what a host server's fault injection answers on these paths.
+func (s *Server) ErrorBody(status int, path string) []byte {
+	b, _ := json.Marshal(s.httpErrorBody(status, path))
+	return b
+}
+
+func (s *Server) httpErrorBody(status int, path string) obj {
+	return obj{
+		"timestamp": s.now().Format("2006-01-02T15:04:05.000+00:00"),
 		"status":    status,
 		"error":     http.StatusText(status),
-		"path":      r.URL.Path,
-	})
+		"path":      path,
+	}
+}
+
+// MaskPath masks every path segment that looks like a card number (13-19
+// digits passing Luhn, which includes CardSecure tokens), for log lines:
+// the sandbox never writes a full PAN to its log.
+func MaskPath(path string) string {
+	segs := strings.Split(path, "/")
+	for i, seg := range segs {
+		if looksLikePAN(seg) {
+			segs[i] = maskPAN(seg)
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// readJSON reads the JSON object body of a write. When it cannot (too
+// large 413, not declared JSON 415, not a JSON object 400) it answers and
+// returns false.
+func (s *Server) readJSON(w http.ResponseWriter, r *http.Request) (fields, bool) {
+	body, err := readBody(w, r)
+	if err != nil {
+		s.bodyError(w, r, err)
+		return nil, false
+	}
+	if !jsonContent(r) {
+		s.writeHTTPError(w, r, http.StatusUnsupportedMediaType)
+		return nil, false
+	}
+	f, err := decodeFields(body)
+	if err != nil {
+		s.writeHTTPError(w, r, http.StatusBadRequest)
+		return nil, false
+	}
+	return f, true
 }
 
 // bodyError answers a body that could not be read or parsed.
@@ -155,4 +200,6 @@ const (
 	dateTimeYMDHM = "20060102150405"
 )
 
+// now is the sandbox clock in UTC: the Gateway's own zone for dates
+// (authdate, settlement days) is not documented.
 func (s *Server) now() time.Time { return s.opts.Now().UTC() }
