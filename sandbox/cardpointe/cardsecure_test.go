@@ -52,6 +52,12 @@ func TestTokenize(t *testing.T) {
 	a := g.put("auth", map[string]any{"account": tok, "amount": "1.00"})
 	assert.Equal(t, "0229", a["expiry"])
 
+	// CardSecure tokenizes any Luhn-valid number; the gateway still refuses
+	// the card behind the token.
+	odd := g.tokenize(map[string]any{"account": "7111111111111114"})["token"].(string)
+	assert.Regexp(t, `^971\d{9}1114$`, odd)
+	requireCode(t, g.auth(odd, "1.00", nil), "C", "PPS", "33")
+
 	// ACH: "<routing>/<account>": 9, the routing number's first two, the account's last four.
 	ach := g.tokenize(map[string]any{"account": "036001808/123456789"})["token"].(string)
 	assert.Regexp(t, `^903\d{9}6789$`, ach)

@@ -223,19 +223,18 @@ func (s *Server) credentialTest(w http.ResponseWriter, r *http.Request) {
 		s.bodyError(w, r, err)
 		return
 	}
-	// A bodiless GET is the Postman form; every other form must name the MID.
-	if r.Method != http.MethodGet || len(strings.TrimSpace(string(body))) > 0 {
-		f, err := decodeFields(body)
-		if err != nil {
-			s.writeHTTPError(w, r, http.StatusBadRequest)
-			return
-		}
-		merchid, err := f.str("merchid")
-		bodilessGETLike := r.Method == http.MethodGet && merchid == ""
-		if err != nil || merchid != s.opts.MerchID && !bodilessGETLike {
-			s.writeHTTPError(w, r, http.StatusUnauthorized)
-			return
-		}
+	// PUT and POST must name the MID of the credentials. A GET (the Postman
+	// form) usually has no body; one that names a MID must name this one.
+	f, err := decodeFields(body)
+	if r.Method != http.MethodGet && err != nil {
+		s.writeHTTPError(w, r, http.StatusBadRequest)
+		return
+	}
+	merchid, typeErr := f.str("merchid")
+	named := r.Method != http.MethodGet || merchid != ""
+	if typeErr != nil || named && merchid != s.opts.MerchID {
+		s.writeHTTPError(w, r, http.StatusUnauthorized)
+		return
 	}
 	writeText(w, "CardConnect REST Servlet")
 }

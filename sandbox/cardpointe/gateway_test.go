@@ -27,6 +27,8 @@ func TestCredentialTest(t *testing.T) {
 		{"base without slash", http.MethodPut, "/cardconnect/rest", map[string]any{"merchid": mid}, 200},
 		{"bodiless GET (Postman)", http.MethodGet, "/cardconnect/rest/", nil, 200},
 		{"GET with the MID in a body", http.MethodGet, "/cardconnect/rest/", map[string]any{"merchid": mid}, 200},
+		{"GET with a body that is not JSON", http.MethodGet, "/cardconnect/rest/", "hello", 200},
+		{"PUT with a body that is not JSON", http.MethodPut, "/cardconnect/rest/", "hello", 400},
 		{"PUT with another MID", http.MethodPut, "/cardconnect/rest/", map[string]any{"merchid": "123456789012"}, 401},
 		{"GET with another MID", http.MethodGet, "/cardconnect/rest/", map[string]any{"merchid": "123456789012"}, 401},
 		{"PUT without a MID", http.MethodPut, "/cardconnect/rest/", map[string]any{}, 401},

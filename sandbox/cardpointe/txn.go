@@ -65,6 +65,7 @@ type card struct {
 // holds s.mu.
 func (s *Server) resolveAccount(account string) (card, string) {
 	account = strings.ReplaceAll(account, " ", "") // "4111 1111 1111 1111" is accepted (spec §2.1 examples)
+	pan, token, expiry := account, "", ""
 	if isTokenShaped(account) {
 		e := s.vault.lookup(account)
 		switch {
@@ -73,25 +74,29 @@ func (s *Server) resolveAccount(account string) (card, string) {
 		case e.ach:
 			return card{}, "48" // Echeck not supported: the sandbox MID has no ACH
 		}
-		b, _, _ := brandOf(e.pan)
-		return card{pan: e.pan, token: account, brand: b, expiry: e.expiry}, ""
+		// CardSecure tokenizes any Luhn-valid number; the gateway still
+		// checks the card behind the token.
+		pan, token, expiry = e.pan, account, e.expiry
 	}
 	switch {
-	case account == "":
+	case pan == "":
 		return card{}, "34"
-	case !digitsOnly(account) || len(account) < 12 || len(account) > 19:
+	case !digitsOnly(pan) || len(pan) < 12 || len(pan) > 19:
 		return card{}, "11" // Invalid card
-	case !luhnValid(account):
+	case !luhnValid(pan):
 		return card{}, "13" // Bad card check digit
 	}
-	b, lengthOK, known := brandOf(account)
+	b, lengthOK, known := brandOf(pan)
 	switch {
 	case !known:
 		return card{}, "33" // Unknown card type
 	case !lengthOK:
 		return card{}, "11"
 	}
-	return card{pan: account, token: s.vault.tokenize(account, false), brand: b}, ""
+	if token == "" {
+		token = s.vault.tokenize(pan, false)
+	}
+	return card{pan: pan, token: token, brand: b, expiry: expiry}, ""
 }
 
 // entryMode names the POS entry mode the Gateway reports for ecomind (spec §2.2).
