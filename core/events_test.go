@@ -10,7 +10,7 @@ import (
 
 	"github.com/libsecucard/libsecucard/core/api"
 	"github.com/libsecucard/libsecucard/core/event"
-	"github.com/libsecucard/libsecucard/core/sandbox"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 // Issue 10.4: no push delivered twice by default; a reconnect tells the host

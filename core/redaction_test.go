@@ -18,8 +18,8 @@ import (
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/core/logging"
-	"github.com/libsecucard/libsecucard/core/sandbox"
-	"github.com/libsecucard/libsecucard/core/sandbox/sandboxtest"
+	"github.com/libsecucard/libsecucard/internal/testkit"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 // Issue 10.3: no secret in anything the library emits.
@@ -92,7 +92,7 @@ func TestConfigErrorNeverEchoesTheSecret(t *testing.T) {
 // process, capped at 512 values: 600 other clients pushed a live client's
 // secret out, and its next log line carried it in clear (10.3d).
 func TestLiveClientSecretsSurviveOtherClients(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{})
+	srv := testkit.Sandbox(t, sandbox.Options{})
 	var sink lineSink
 	c := newClient(t, srv, `{"log_level":"trace"}`, core.WithLogSink(&sink))
 	_ = call(t, c, `{"resource":"smart.idents","op":"list"}`) // authenticated: the secret is known
@@ -115,7 +115,7 @@ func TestLiveClientSecretsSurviveOtherClients(t *testing.T) {
 // cut first, so the card number at the cut lost its tail and escaped the
 // mask (10.3a).
 func TestTraceClipsAfterRedacting(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{})
+	srv := testkit.Sandbox(t, sandbox.Options{})
 	var sink lineSink
 	c := newClient(t, srv, `{"log_level":"trace"}`, core.WithLogSink(&sink))
 	// Card numbers back to back, one per 17 bytes: whatever the prefix of
@@ -139,7 +139,7 @@ func TestTraceClipsAfterRedacting(t *testing.T) {
 // ("CUS_DOESNOTEXIST************0006"), garbling the one thing a till needs to
 // report a missing object (10.3c).
 func TestIDsKeepTheirDigits(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{})
+	srv := testkit.Sandbox(t, sandbox.Options{})
 	c := newClient(t, srv, "")
 	const id = "CUS_DOESNOTEXIST4111111111110006" // its digits pass the Luhn check
 	e := callErr(t, c, `{"resource":"payment.customers","op":"get","id":"`+id+`"}`)
@@ -150,7 +150,7 @@ func TestIDsKeepTheirDigits(t *testing.T) {
 // TestEventsAreRedacted: an event is emitted bytes like a log line; its data
 // stays valid JSON.
 func TestEventsAreRedacted(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{})
+	srv := testkit.Sandbox(t, sandbox.Options{})
 	c := newClient(t, srv, "")
 	_ = call(t, c, `{"resource":"smart.idents","op":"list"}`)
 	secret := srv.ClientSecret()

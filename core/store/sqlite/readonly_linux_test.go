@@ -31,9 +31,9 @@ import (
 
 	"github.com/libsecucard/libsecucard/core/auth"
 	"github.com/libsecucard/libsecucard/core/errs"
-	"github.com/libsecucard/libsecucard/core/sandbox"
-	"github.com/libsecucard/libsecucard/core/sandbox/sandboxtest"
 	"github.com/libsecucard/libsecucard/core/store/sqlite"
+	"github.com/libsecucard/libsecucard/internal/testkit"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 func run(t *testing.T, name string, args ...string) string {
@@ -131,7 +131,7 @@ func TestStoreTurnsReadOnly(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			srv := sandboxtest.Start(t, sandbox.Options{TokenTTL: time.Minute})
+			srv := testkit.Sandbox(t, sandbox.Options{TokenTTL: time.Minute})
 			dir, readOnly := tc.setup(t)
 			path := filepath.Join(dir, "tokens.db")
 			s, err := sqlite.OpenSealed(path, keyA, nil)
