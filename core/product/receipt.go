@@ -217,14 +217,14 @@ func wrapText(s string, width int) []string {
 		line, lw := "", 0
 		for _, word := range strings.Fields(para) {
 			ww := textWidth(word)
-			for ww > width { // cut an over-long word
+			if ww > width { // cut an over-long word into full lines
 				if lw > 0 {
 					out = append(out, line)
 					line, lw = "", 0
 				}
-				head, rest := cutWidth(word, width)
-				out = append(out, head)
-				word, ww = rest, textWidth(rest)
+				var full []string
+				full, word, ww = cutLines(word, width)
+				out = append(out, full...)
 			}
 			switch {
 			case ww == 0:
@@ -244,18 +244,21 @@ func wrapText(s string, width int) []string {
 	return out
 }
 
-// cutWidth splits s after at most width columns, keeping combining marks
-// with their base character.
-func cutWidth(s string, width int) (string, string) {
-	w := 0
+// cutLines cuts s into lines of at most width columns in one pass (a word of
+// megabytes costs linear time, not one rescan per line), keeping combining
+// marks with their base character. It returns the full lines and the rest
+// (at most width columns) with its width.
+func cutLines(s string, width int) (lines []string, rest string, restWidth int) {
+	start, w := 0, 0
 	for i, r := range s {
 		rw := runeWidth(r)
 		if rw > 0 && w+rw > width {
-			return s[:i], s[i:]
+			lines = append(lines, s[start:i])
+			start, w = i, 0
 		}
 		w += rw
 	}
-	return s, ""
+	return lines, s[start:], w
 }
 
 // cleanText normalises line breaks and removes control characters (ESC
@@ -287,8 +290,18 @@ func textWidth(s string) int {
 	return w
 }
 
+// widthCalls, when set (tests), counts runeWidth evaluations: the measure of
+// the formatter's work that does not depend on the machine's speed.
+var widthCalls *int
+
 // runeWidth is the number of columns r takes on a monospaced printer.
 func runeWidth(r rune) int {
+	if widthCalls != nil {
+		*widthCalls++
+	}
+	if r >= 0x20 && r < 0x7F {
+		return 1 // printable ASCII: most of every receipt
+	}
 	switch {
 	case r == 0x200B || r == 0x200C || r == 0x200D || r == 0xFEFF:
 		return 0
