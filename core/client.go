@@ -107,9 +107,17 @@ type Client struct {
 	// closeCtx is canceled by Close; every call's context is tied to it.
 	closeCtx    context.Context
 	closeCancel context.CancelFunc
-	inflight    sync.WaitGroup
 
-	state atomic.Int32
+	// Admission and close are one decision, under lifeMu: begin admits an
+	// operation only while the client is not closing, and Close marks it
+	// closing under the same lock before it waits for active to reach zero,
+	// so no operation can start while (or after) Close waits.
+	lifeMu    sync.Mutex
+	lifeIdle  sync.Cond // signalled when active drops to zero
+	active    int
+	closeDone chan struct{} // closed when Close has finished
+
+	state atomic.Int32 // read without the lock by usable and Closed
 
 	// opens holds the cancel functions of Open calls in progress, so that
 	// CancelAuth also stops an Open that has not reached the device flow yet.
@@ -164,6 +172,8 @@ func newClient(cfg Config, opts ...Option) (*Client, error) {
 		c.httpClient = newHTTPClient(r)
 	}
 	c.closeCtx, c.closeCancel = context.WithCancel(context.Background())
+	c.lifeIdle.L = &c.lifeMu
+	c.closeDone = make(chan struct{})
 
 	if c.opts.store != nil {
 		s, err := c.seal(c.opts.store)
@@ -406,14 +416,26 @@ func (c *Client) callContext(ctx context.Context, timeout time.Duration) (contex
 	return ctx, func() { stop(); cancel() }
 }
 
-// begin registers an operation so Close can wait for it.
+// begin admits an operation, unless Close has begun; every admitted
+// operation must call end. Close waits for all of them.
 func (c *Client) begin() error {
-	c.inflight.Add(1)
-	if err := c.usable(); err != nil {
-		c.inflight.Done()
-		return err
+	c.lifeMu.Lock()
+	defer c.lifeMu.Unlock()
+	if c.state.Load() == stateClosed {
+		return errs.New(errs.Closed, "", "the client is closed")
 	}
+	c.active++
 	return nil
+}
+
+// end releases an operation admitted by begin.
+func (c *Client) end() {
+	c.lifeMu.Lock()
+	c.active--
+	if c.active == 0 {
+		c.lifeIdle.Broadcast()
+	}
+	c.lifeMu.Unlock()
 }
 
 // Open authenticates interactively (this may run the device flow, bounded by
@@ -425,7 +447,7 @@ func (c *Client) open(ctx context.Context) error {
 	if err := c.begin(); err != nil {
 		return err
 	}
-	defer c.inflight.Done()
+	defer c.end()
 	if err := c.init(); err != nil {
 		return err
 	}
@@ -517,7 +539,7 @@ func (c *Client) call(ctx context.Context, req *api.Request) (json.RawMessage, e
 	if err := c.begin(); err != nil {
 		return nil, err
 	}
-	defer c.inflight.Done()
+	defer c.end()
 	if err := c.init(); err != nil {
 		return nil, err
 	}
@@ -597,9 +619,12 @@ func (c *Client) NextEvent(ctx context.Context) (event.Event, error) {
 
 // HandleWebhook feeds a webhook body into the event pipeline.
 func (c *Client) HandleWebhook(body []byte) error {
-	if err := c.usable(); err != nil {
+	// Admitted like a call: an event accepted here is queued before Close
+	// stops the dispatcher, so it is delivered or counted, never lost.
+	if err := c.begin(); err != nil {
 		return err
 	}
+	defer c.end()
 	e, err := event.ParsePush(body)
 	if err != nil {
 		return c.scrub(err)
@@ -639,7 +664,7 @@ func (c *Client) ClearTokens(ctx context.Context) error {
 	if err := c.begin(); err != nil {
 		return err
 	}
-	defer c.inflight.Done()
+	defer c.end()
 	if err := c.init(); err != nil {
 		return c.scrub(err)
 	}
@@ -652,7 +677,7 @@ func (c *Client) Token(ctx context.Context) (*oauth2.Token, error) {
 	if err := c.begin(); err != nil {
 		return nil, err
 	}
-	defer c.inflight.Done()
+	defer c.end()
 	if err := c.init(); err != nil {
 		return nil, c.scrub(err)
 	}
@@ -660,16 +685,27 @@ func (c *Client) Token(ctx context.Context) (*oauth2.Token, error) {
 	return tok, c.scrub(err)
 }
 
-// Close cancels calls in flight, waits for them, stops event delivery (waiting
-// for a running handler) and releases the token store. Closing twice is
-// harmless.
+// Close cancels calls in flight, waits for them, disconnects STOMP, delivers
+// the events still queued to the handler (the "disconnected" of this close
+// among them; without a handler they are discarded and counted), and releases
+// the token store. No operation starts once Close has begun. Closing twice is
+// harmless; a concurrent Close returns when the client is closed.
 func (c *Client) Close() error {
+	c.lifeMu.Lock()
 	if c.state.Swap(stateClosed) == stateClosed {
+		c.lifeMu.Unlock()
+		<-c.closeDone // a concurrent Close: return when the client is closed
 		return nil
 	}
+	c.lifeMu.Unlock()
+	defer close(c.closeDone)
 	c.closeCancel()
 	c.CancelAuth()
-	c.inflight.Wait()
+	c.lifeMu.Lock()
+	for c.active > 0 {
+		c.lifeIdle.Wait()
+	}
+	c.lifeMu.Unlock()
 	c.initMu.Lock()
 	sc := c.stomp
 	c.initMu.Unlock()

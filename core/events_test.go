@@ -107,3 +107,24 @@ func TestReconnectAsksTheHostToResync(t *testing.T) {
 		`{"kind":"connection","state":"connected","resync":true}`,
 	}, connected)
 }
+
+// TestCloseDeliversItsDisconnectedEvent (issue 10.8f): the "disconnected" a
+// normal close publishes reaches the handler before Close returns; nothing is
+// counted as discarded.
+func TestCloseDeliversItsDisconnectedEvent(t *testing.T) {
+	srv, stompCfg := stompSandbox(t, sandbox.Options{})
+	c := newClient(t, srv, `{`+stompCfg+`}`)
+	col := &collector{}
+	require.NoError(t, c.SetEventHandler(col.handle))
+	require.NoError(t, c.Open(context.Background()))
+	require.NoError(t, c.Close())
+
+	conn := col.kind(event.KindConnection)
+	require.NotEmpty(t, conn)
+	last := conn[len(conn)-1]
+	assert.Equal(t, event.Disconnected, last.State)
+	assert.Equal(t, "closed", last.Reason)
+	s := c.Stats().Events
+	assert.Zero(t, s.Discarded)
+	assert.Equal(t, s.Published, s.Delivered)
+}

@@ -194,9 +194,12 @@ SECUCARD_API int secucard_client_open(secucard_client *client, char **err_json);
 /* secucard_client_close disconnects (STOMP DISCONNECT), cancels calls still in
  * flight (their completion callbacks run with SECUCARD_ERR_CANCELED), stops
  * event delivery and waits until no callback of this client is running or will
- * run. Events not yet delivered are discarded (counted as "discarded" in
- * secucard_client_stats, and logged). Stored tokens are kept for the
- * next run. Closing twice is harmless. After close every call on the client
+ * run. Events still queued, including the final {"kind": "connection",
+ * "state": "disconnected", "reason": "closed"}, are delivered to the event
+ * callback before close returns; without an event callback they are discarded
+ * (counted as "discarded" in secucard_client_stats, and logged). Stored
+ * tokens are kept for the next run. Closing twice is harmless; a close racing
+ * another returns when the client is closed. After close every call on the client
  * returns SECUCARD_ERR_CLOSED; the handle stays valid until secucard_client_free.
  * Should not be called from inside one of this client's callbacks: there it
  * cannot wait for itself, so it closes the client at once (later calls return

@@ -205,7 +205,15 @@ func (d *Dispatcher) run() {
 		for !d.closed && (d.handler == nil || (len(d.queue) == 0 && d.pendingDrop == 0)) {
 			d.changed.Wait()
 		}
-		if d.closed {
+		if d.closed && (d.handler == nil || (len(d.queue) == 0 && d.pendingDrop == 0)) {
+			// Closed, and nothing (more) a handler could take: what is left
+			// has nobody to go to. Counted and logged so the loss is visible;
+			// pendingDrop is already in Dropped.
+			if n := len(d.queue); n > 0 {
+				d.stats.Discarded += int64(n)
+				d.log.Infof("closed with %d undelivered event(s) and no event handler; they are discarded", n)
+			}
+			d.queue = nil
 			d.mu.Unlock()
 			return
 		}
@@ -280,25 +288,16 @@ func (d *Dispatcher) Stats() Stats {
 	return d.stats
 }
 
-// Close stops delivery: queued events are discarded (counted in
-// Stats.Discarded and logged), Next returns Closed, and
-// Close waits for a handler call in progress to return (so do not call it from
-// inside the handler). Closing twice is harmless.
+// Close stops taking events (Publish ignores them from now on, Next returns
+// Closed), delivers what is queued to the handler, if one is set, and returns
+// when the last handler call has returned: the events of the close itself
+// (the STOMP channel's "disconnected") reach the host before Close returns.
+// Without a handler queued events are discarded (counted in Stats.Discarded
+// and logged). Do not call it from inside the handler. Closing twice is
+// harmless.
 func (d *Dispatcher) Close() {
 	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
-		<-d.done
-		return
-	}
 	d.closed = true
-	// Counted and logged so the loss is visible; pendingDrop is already in
-	// Dropped.
-	if n := len(d.queue); n > 0 {
-		d.stats.Discarded += int64(n)
-		d.log.Infof("closed with %d undelivered event(s); they are discarded", n)
-	}
-	d.queue = nil
 	d.changed.Broadcast()
 	d.mu.Unlock()
 	<-d.done
