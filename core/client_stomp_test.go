@@ -315,13 +315,15 @@ func TestSTOMPRecoversFromExpiryAndDrops(t *testing.T) {
 
 	srv.ExpireTokens()
 	call(t, c, `{"resource":"smart.checkins","op":"list"}`)
-	s := c.Stats()
-	assert.Equal(t, int64(1), s.STOMP.Reconnects, "logged in again with the refreshed token")
-	assert.Equal(t, int64(1), s.TokenRefreshes)
+	// The new login runs on the supervisor, after the token changed: wait
+	// for it rather than assume the call finished after it.
+	waitUntil(t, "the login with the refreshed token", func() bool { return c.Stats().STOMP.Reconnects == 1 })
+	assert.Equal(t, int64(1), c.Stats().TokenRefreshes)
 
 	srv.DropSTOMPConnections()
 	waitUntil(t, "the reconnect", func() bool { return c.Stats().STOMP.Reconnects == 2 && c.Stats().STOMP.Connected })
 	call(t, c, `{"resource":"smart.checkins","op":"list"}`)
+	waitUntil(t, "every event delivered", func() bool { s := c.Stats().Events; return s.Delivered == s.Published })
 	c.WaitEventsIdle()
 	var states []string
 	for _, e := range col.kind(event.KindConnection) {
