@@ -147,6 +147,9 @@ type Channel struct {
 	reconnects atomic.Int64
 	late       atomic.Int64 // replies that arrived after their request gave up
 	connSeq    atomic.Int64
+	restarts   atomic.Int64 // background loops restarted after a panic
+	// sleep waits before a restart (tests record it instead).
+	sleep retry.Sleeper
 }
 
 // New checks cfg and applies defaults. It does no I/O.
