@@ -34,7 +34,6 @@ import (
 	"github.com/libsecucard/libsecucard/core/retry"
 	"github.com/libsecucard/libsecucard/core/stomp"
 	"github.com/libsecucard/libsecucard/core/store"
-	"github.com/libsecucard/libsecucard/core/store/sqlite"
 )
 
 // version is stamped by the build (-ldflags -X); the default names a dev build.
@@ -190,7 +189,7 @@ func newClient(cfg Config, opts ...Option) (*Client, error) {
 			if err != nil {
 				return nil, err
 			}
-			s, err := sqlite.OpenSealed(r.Store.Path, key, c.log.With("store: "))
+			s, err := openSQLite(r.Store.Path, key, c.log.With("store: "))
 			if err != nil {
 				return nil, err
 			}
