@@ -657,8 +657,11 @@ var (
 	errAuthCanceled = errors.New("authorization canceled by the host")
 )
 
-// ClearTokens deletes the stored token so the next open or call authenticates
-// from scratch.
+// ClearTokens deletes the stored token (memory and store). With the
+// client_credentials grant the next call authenticates by itself; with the
+// device and appuser grants only Open authorizes again (a new device
+// authorization): until then calls fail with Auth reason not_authorized, since
+// a payment call must never wait minutes for a person to approve a code.
 func (c *Client) ClearTokens(ctx context.Context) error {
 	if err := c.begin(); err != nil {
 		return err

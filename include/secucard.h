@@ -214,10 +214,15 @@ SECUCARD_API int secucard_client_close(secucard_client *client, char **err_json)
  * and the close completes after the callback returns. */
 SECUCARD_API void secucard_client_free(secucard_client *client);
 
-/* secucard_client_clear_tokens deletes the tokens this client stored, so the
- * next open or call authenticates from scratch (for a device: a new device
- * authorization). Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE;
- * SECUCARD_ERR_STORAGE; SECUCARD_ERR_CLOSED. */
+/* secucard_client_clear_tokens deletes the tokens this client stored (memory
+ * and store). With the client_credentials grant the next call authenticates
+ * by itself. With the device and appuser grants only secucard_client_open
+ * authorizes again (for a device: a new device authorization); until it
+ * succeeds every call fails with SECUCARD_ERR_AUTH, reason "not_authorized" -
+ * a call never starts an interactive authorization, so a payment never waits
+ * for a person to approve a code.
+ * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE; SECUCARD_ERR_STORAGE;
+ * SECUCARD_ERR_CLOSED. */
 SECUCARD_API int secucard_client_clear_tokens(secucard_client *client, char **err_json);
 
 /* secucard_cancel_auth cancels a device authorization in progress (the open

@@ -40,6 +40,14 @@ const (
 // type a password), so it may only run from Open.
 func (g Grant) interactive() bool { return g == Device || g == AppUser }
 
+// subject names what an interactive grant authorizes, for messages.
+func (g Grant) subject() string {
+	if g == AppUser {
+		return "user"
+	}
+	return "device"
+}
+
 // Credentials identify the client and, for the device and app-user grants, the
 // device or the user.
 type Credentials struct {

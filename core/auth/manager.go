@@ -31,6 +31,7 @@ type Manager struct {
 	tok          *oauth2.Token // current token; nil when none
 	rejected     bool          // the API refused tok (Invalidate); refresh before handing it out again
 	loaded       bool          // the store was consulted for this identity
+	cleared      bool          // Clear ran and no token was obtained since
 	gen          uint64        // bumped by Clear so a flight in progress cannot resurrect a cleared token
 	flight       *flight       // the one token acquisition in progress
 	deviceCancel context.CancelCauseFunc
@@ -308,6 +309,13 @@ func (m *Manager) obtain(ctx context.Context, interactive bool, fl *flight, gen 
 
 	if creds.Grant.interactive() {
 		if !interactive {
+			m.mu.Lock()
+			cleared := m.cleared
+			m.mu.Unlock()
+			if cleared {
+				return nil, errs.AuthError(opToken, errs.ReasonNotAuthorized,
+					"the stored token was cleared: call Open to authorize this %s again (a call never starts an interactive authorization)", creds.Grant.subject())
+			}
 			return nil, notAuthorized()
 		}
 		close(fl.interactive)
@@ -349,7 +357,7 @@ func (m *Manager) install(ctx context.Context, gen uint64, key string, grant Gra
 		return
 	}
 	changed := m.tok == nil || m.tok.AccessToken != tok.AccessToken
-	m.tok, m.rejected, m.loaded = tok, false, true
+	m.tok, m.rejected, m.loaded, m.cleared = tok, false, true, false
 	listeners := m.listenersLocked()
 	m.mu.Unlock()
 	m.save(ctx, key, grant, tok)
@@ -472,7 +480,7 @@ func (m *Manager) CancelDevice() {
 func (m *Manager) Clear(ctx context.Context) error {
 	m.mu.Lock()
 	m.gen++
-	m.tok, m.rejected, m.loaded = nil, false, true
+	m.tok, m.rejected, m.loaded, m.cleared = nil, false, true, true
 	c := m.creds
 	m.mu.Unlock()
 	if c == nil {

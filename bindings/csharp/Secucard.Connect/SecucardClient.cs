@@ -221,7 +221,12 @@ namespace Secucard.Connect
             catch (Exception e) { Trace.TraceWarning("secucard: CancelAuth from a CancellationToken failed: {0}", e.Message); }
         }
 
-        /// <summary>Deletes this client's stored tokens: the next open or call authenticates from scratch.</summary>
+        /// <summary>
+        /// Deletes this client's stored tokens. With the client_credentials grant the next call
+        /// authenticates by itself; with the device and appuser grants only Open authorizes again
+        /// (a new device authorization), and calls throw an AuthException with reason
+        /// "not_authorized" until then.
+        /// </summary>
         public void ClearTokens()
         {
             ThrowIfDisposed();

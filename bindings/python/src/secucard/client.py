@@ -663,7 +663,10 @@ class Client:
         self.close()
 
     def clear_tokens(self) -> None:
-        """Deletes the stored tokens: the next open or call authenticates anew."""
+        """Deletes the stored tokens. With the client_credentials grant the next
+        call authenticates by itself; with the device and appuser grants only
+        open() authorizes again (a new device authorization), and calls raise
+        AuthNotAuthorized until then."""
         err = ctypes.c_void_p()
         _check(lib.secucard_client_clear_tokens(self._handle, ctypes.byref(err)), err)
 
