@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/store"
 )
@@ -200,12 +201,15 @@ func TestNetworkErrorIsRetriedThenNetworkKind(t *testing.T) {
 	url := fe.URL()
 	fe.srv.Close() // nothing listens any more: connection refused
 	var waits int
-	m, err := NewManager(Config{TokenURL: url, Credentials: clientCreds(), Sleep: noSleepCount(&waits)})
+	cfg := testConfig(url)
+	cfg.Credentials, cfg.Sleep = clientCreds(), noSleepCount(&waits)
+	m, err := NewManager(cfg)
 	require.NoError(t, err)
 	_, err = m.Token(testCtx(t), false)
 	require.Error(t, err)
 	assert.Equal(t, errs.Network, errs.KindOf(err))
 	assert.True(t, errs.As(err).Retryable)
+	assert.Equal(t, errs.OutcomeNotSent, errs.As(err).Outcome)
 	assert.Equal(t, int64(3), m.Stats().TokenRequests, "a token request is repeated on network errors")
 	assert.Equal(t, 2, waits, "one backoff wait between attempts")
 }
@@ -259,7 +263,10 @@ func TestRetryAfterBeyondDeadlineFailsFast(t *testing.T) {
 	e := errs.As(err)
 	assert.Equal(t, errs.API, e.Kind)
 	assert.Equal(t, 503, e.Status)
-	assert.Equal(t, 10*time.Second, e.RetryAfter)
+	ra, ok := e.RetryAfter()
+	assert.True(t, ok)
+	assert.Equal(t, 10*time.Second, ra)
+	assert.True(t, e.Retryable)
 	assert.Len(t, fe.Calls(), 1)
 	assert.Less(t, time.Since(start), 2*time.Second, "returned before the deadline instead of sleeping into it")
 }
@@ -306,18 +313,34 @@ func TestNewManagerValidation(t *testing.T) {
 		{name: "no url", cfg: Config{}, field: "oauth_url"},
 		{name: "relative url", cfg: Config{TokenURL: "/oauth/token"}, field: "oauth_url"},
 		{name: "ftp url", cfg: Config{TokenURL: "ftp://x/oauth/token"}, field: "oauth_url"},
-		{name: "negative margin", cfg: Config{TokenURL: "https://x/oauth/token", RefreshMargin: -1}, field: "auth.refresh_margin_ms"},
-		{name: "negative wait", cfg: Config{TokenURL: "https://x/oauth/token", WaitTimeout: -1}, field: "auth.wait_timeout_ms"},
-		{name: "negative attempts", cfg: Config{TokenURL: "https://x/oauth/token", MaxAttempts: -1}, field: "retry.max_attempts"},
-		{name: "unknown grant", cfg: Config{TokenURL: "https://x/oauth/token", Credentials: &Credentials{Grant: "password", ClientID: "a", ClientSecret: "b"}}, field: "credentials.grant"},
-		{name: "no client id", cfg: Config{TokenURL: "https://x/oauth/token", Credentials: &Credentials{ClientSecret: "b"}}, field: "credentials.client_id"},
-		{name: "no client secret", cfg: Config{TokenURL: "https://x/oauth/token", Credentials: &Credentials{ClientID: "a"}}, field: "credentials.client_secret"},
-		{name: "device without uuid", cfg: Config{TokenURL: "https://x/oauth/token", Credentials: &Credentials{Grant: Device, ClientID: "a", ClientSecret: "b"}}, field: "credentials.device_uuid"},
-		{name: "appuser without username", cfg: Config{TokenURL: "https://x/oauth/token", Credentials: &Credentials{Grant: AppUser, ClientID: "a"}}, field: "credentials.username"},
+		{name: "negative margin", cfg: Config{RefreshMargin: -1}, field: "auth.refresh_margin_ms"},
+		{name: "negative wait", cfg: Config{WaitTimeout: -1}, field: "auth.wait_timeout_ms"},
+		{name: "no wait: the manager defaults nothing", cfg: Config{WaitTimeout: 0}, field: "auth.wait_timeout_ms"},
+		{name: "no attempts", cfg: Config{Policy: call.Policy{MaxAttempts: 0}}, field: "retry.max_attempts"},
+		{name: "unknown grant", cfg: Config{Credentials: &Credentials{Grant: "password", ClientID: "a", ClientSecret: "b"}}, field: "credentials.grant"},
+		{name: "no client id", cfg: Config{Credentials: &Credentials{ClientSecret: "b"}}, field: "credentials.client_id"},
+		{name: "no client secret", cfg: Config{Credentials: &Credentials{ClientID: "a"}}, field: "credentials.client_secret"},
+		{name: "device without uuid", cfg: Config{Credentials: &Credentials{Grant: Device, ClientID: "a", ClientSecret: "b"}}, field: "credentials.device_uuid"},
+		{name: "appuser without username", cfg: Config{Credentials: &Credentials{Grant: AppUser, ClientID: "a"}}, field: "credentials.username"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := NewManager(tt.cfg)
+			// Start from a valid config and break one thing.
+			cfg := testConfig("https://x/oauth/token")
+			if tt.cfg.TokenURL != "" || tt.field == "oauth_url" {
+				cfg.TokenURL = tt.cfg.TokenURL
+			}
+			if tt.cfg.RefreshMargin != 0 {
+				cfg.RefreshMargin = tt.cfg.RefreshMargin
+			}
+			if tt.field == "auth.wait_timeout_ms" {
+				cfg.WaitTimeout = tt.cfg.WaitTimeout
+			}
+			if tt.field == "retry.max_attempts" {
+				cfg.Policy = tt.cfg.Policy
+			}
+			cfg.Credentials = tt.cfg.Credentials
+			m, err := NewManager(cfg)
 			require.Error(t, err)
 			assert.Nil(t, m)
 			e := errs.As(err)
@@ -340,7 +363,9 @@ func TestGrantInferredFromCredentials(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := NewManager(Config{TokenURL: "https://x/oauth/token", Credentials: &tt.creds, Store: store.NewMemory()})
+			cfg := testConfig("https://x/oauth/token")
+			cfg.Credentials, cfg.Store = &tt.creds, store.NewMemory()
+			m, err := NewManager(cfg)
 			require.NoError(t, err)
 			want := storeKey(&Credentials{Grant: tt.want, ClientID: tt.creds.ClientID, DeviceUUID: tt.creds.DeviceUUID, Username: tt.creds.Username})
 			assert.Equal(t, want, m.StoreKey())
