@@ -67,7 +67,7 @@ func (s *Settings) Resolve(req *api.Request) (*Plan, error) {
 	}
 	var action product.Action
 	if known {
-		r.Anonymous = res.IsAnonymous(r.Op) && r.Action == ""
+		r.Anonymous = res.AnonymousCall(r.Op, r.Action)
 		if r.Action != "" {
 			if a, ok := res.ActionFor(r.Action, r.Op); ok {
 				action = a

@@ -20,8 +20,8 @@ import (
 	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/product"
-	"github.com/libsecucard/libsecucard/core/sandbox"
-	"github.com/libsecucard/libsecucard/core/sandbox/sandboxtest"
+	"github.com/libsecucard/libsecucard/internal/testkit"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 // ccTokens is a minimal client_credentials TokenSource against the sandbox
@@ -71,7 +71,7 @@ func (c *ccTokens) Invalidate(tok string) {
 
 func startSandbox(t *testing.T, mod func(*testConfig)) (*sandbox.Server, *testChannel, *ccTokens) {
 	t.Helper()
-	srv := sandboxtest.Start(t, sandbox.Options{StartDelay: -1, Seed: 7})
+	srv := testkit.Sandbox(t, sandbox.Options{StartDelay: -1, Seed: 7})
 	tokens := &ccTokens{srv: srv}
 	ch := newChannelFor(t, srv.URL(), nil, func(c *testConfig) {
 		c.Tokens = tokens
