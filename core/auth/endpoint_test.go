@@ -2,9 +2,15 @@ package auth
 
 import (
 	"context"
+	"crypto/tls"
+	"io"
+	"log"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +19,7 @@ import (
 
 	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
+	"github.com/libsecucard/libsecucard/core/retry"
 	"github.com/libsecucard/libsecucard/core/store"
 )
 
@@ -373,4 +380,44 @@ func TestGrantInferredFromCredentials(t *testing.T) {
 			assert.Len(t, m.StoreKey(), len("token/")+32)
 		})
 	}
+}
+
+// tlsServer is an HTTPS server whose certificate nobody trusts; it counts
+// the TLS connections clients open.
+func tlsServer(t *testing.T) (string, *atomic.Int32) {
+	t.Helper()
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is the point
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.URL, &conns
+}
+
+// A certificate the client does not trust is never retried: a repeat cannot
+// succeed (the token endpoint used to try three times).
+func TestCertificateFailureIsNotRetried(t *testing.T) {
+	url, conns := tlsServer(t)
+	cfg := testConfig(url + "/oauth/token")
+	cfg.Credentials = clientCreds()
+	cfg.Sleep = retry.NoSleep
+	cfg.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12}}}
+	m, err := NewManager(cfg)
+	require.NoError(t, err)
+	_, err = m.Token(testCtx(t), false)
+	e := errs.As(err)
+	require.NotNil(t, e)
+	assert.Equal(t, errs.Network, e.Kind)
+	assert.Equal(t, errs.ReasonCertificate, e.Reason)
+	assert.False(t, e.Retryable)
+	assert.Contains(t, e.Message, "certificate")
+	assert.Equal(t, int64(1), m.Stats().TokenRequests)
+	assert.Equal(t, int32(1), conns.Load(), "one handshake, no repeat")
 }

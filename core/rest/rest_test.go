@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -710,5 +711,35 @@ func TestConcurrentCallsShareTheChannel(t *testing.T) {
 	close(errsCh)
 	for err := range errsCh {
 		assert.NoError(t, err)
+	}
+}
+
+// A certificate the client does not trust fails at once, for a read and for
+// a keyed write alike: a repeat cannot succeed.
+func TestCertificateFailureIsNotRetried(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, stxJSON) }))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ch := newChannelFor(t, srv.URL, nil, nil) // system roots: the test CA is unknown
+	for _, req := range []api.Request{
+		{Resource: "smart.idents", Op: api.List},
+		{Resource: "smart.transactions", Op: api.Create, Data: []byte(`{}`)},
+	} {
+		conns.Store(0)
+		_, err := ch.Do(context.Background(), &req)
+		e := asErr(t, err)
+		assert.Equal(t, errs.Network, e.Kind)
+		assert.Equal(t, errs.ReasonCertificate, e.Reason)
+		assert.False(t, e.Retryable)
+		assert.Equal(t, errs.OutcomeNotSent, e.Outcome)
+		assert.Contains(t, e.Message, "certificate")
+		assert.Equal(t, int32(1), conns.Load(), "one handshake, no repeat")
 	}
 }
