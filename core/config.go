@@ -273,9 +273,6 @@ func (c *Config) resolve() (*resolved, error) {
 	if r.endpoints, err = c.resolveEndpoints(); err != nil {
 		return nil, err
 	}
-	if err := c.checkRanges(); err != nil {
-		return nil, err
-	}
 	switch strings.ToLower(r.Language) {
 	case "en", "de":
 	default:
@@ -288,12 +285,17 @@ func (c *Config) resolve() (*resolved, error) {
 		}
 		r.creds = &cr
 	}
-	r.waitTimeout, r.margin = ms(r.Auth.WaitTimeoutMS), ms(r.Auth.RefreshMarginMS)
-	r.connect, r.response = ms(r.Timeouts.ConnectMS), ms(r.Timeouts.ResponseMS)
-	r.policy = call.Policy{
-		MaxAttempts: r.Retry.MaxAttempts,
-		Backoff:     retry.Backoff{Initial: ms(r.Retry.InitialBackoffMS), Max: ms(r.Retry.MaxBackoffMS), Factor: 2, Jitter: 1},
-		MaxWait:     ms(r.Retry.MaxRetryAfterMS),
+	if r.waitTimeout, r.margin, err = r.Auth.resolve(); err != nil {
+		return nil, err
+	}
+	if r.connect, r.response, err = r.Timeouts.resolve(); err != nil {
+		return nil, err
+	}
+	if r.policy, err = r.Retry.resolve(); err != nil {
+		return nil, err
+	}
+	if err := nonNegative("events", "queue_size", r.Events.QueueSize); err != nil {
+		return nil, err
 	}
 	if r.tls, err = r.TLS.resolve(); err != nil {
 		return nil, err
@@ -367,36 +369,43 @@ func (c *Config) resolveEndpoints() (endpoints, error) {
 	return ep, nil
 }
 
-// checkRanges rejects negative numbers (0 means the default) and bounds the
-// few keys with a range.
-func (c *Config) checkRanges() error {
-	for _, v := range []struct {
-		key string
-		val int
-	}{
-		{"auth.wait_timeout_ms", c.Auth.WaitTimeoutMS}, {"auth.refresh_margin_ms", c.Auth.RefreshMarginMS},
-		{"timeouts.connect_ms", c.Timeouts.ConnectMS}, {"timeouts.response_ms", c.Timeouts.ResponseMS},
-		{"retry.max_attempts", c.Retry.MaxAttempts}, {"retry.initial_backoff_ms", c.Retry.InitialBackoffMS},
-		{"retry.max_backoff_ms", c.Retry.MaxBackoffMS}, {"retry.max_retry_after_ms", c.Retry.MaxRetryAfterMS},
-		{"stomp.port", c.STOMP.Port}, {"stomp.heartbeat_ms", c.STOMP.HeartbeatMS},
-		{"stomp.connect_timeout_ms", c.STOMP.ConnectTimeoutMS}, {"stomp.message_timeout_ms", c.STOMP.MessageTimeoutMS},
-		{"stomp.session_refresh_timeout_ms", c.STOMP.SessionRefreshTimeoutMS}, {"events.queue_size", c.Events.QueueSize},
-	} {
-		if v.val < 0 {
-			return errs.Invalid(v.key, "must not be negative (0 or absent means the default)")
+// nonNegative rejects negative numbers in a section's keys, given as name,
+// value pairs (0 means the default, which the table has applied already).
+func nonNegative(section string, kv ...any) error {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1].(int) < 0 {
+			return errs.Invalid(section+"."+kv[i].(string), "must not be negative (0 or absent means the default)")
 		}
 	}
-	switch {
-	case c.STOMP.Port > 65535:
-		return errs.Invalid("stomp.port", "must be 1..65535")
-	case c.Retry.MaxAttempts > 10:
-		return errs.Invalid("retry.max_attempts", "must be at most 10")
-	case c.STOMP.HeartbeatMS != 0 && c.STOMP.HeartbeatMS < 1000:
-		return errs.Invalid("stomp.heartbeat_ms", "must be at least 1000 (or 0 for the default)")
-	case c.Retry.MaxBackoffMS != 0 && c.Retry.InitialBackoffMS > c.Retry.MaxBackoffMS:
-		return errs.Invalid("retry.initial_backoff_ms", "must not exceed retry.max_backoff_ms")
-	}
 	return nil
+}
+
+func (a AuthConfig) resolve() (wait, margin time.Duration, err error) {
+	err = nonNegative("auth", "wait_timeout_ms", a.WaitTimeoutMS, "refresh_margin_ms", a.RefreshMarginMS)
+	return ms(a.WaitTimeoutMS), ms(a.RefreshMarginMS), err
+}
+
+func (t Timeouts) resolve() (connect, response time.Duration, err error) {
+	err = nonNegative("timeouts", "connect_ms", t.ConnectMS, "response_ms", t.ResponseMS)
+	return ms(t.ConnectMS), ms(t.ResponseMS), err
+}
+
+// resolve makes the retry section the call pipeline's policy.
+func (r RetryConfig) resolve() (call.Policy, error) {
+	err := nonNegative("retry", "max_attempts", r.MaxAttempts, "initial_backoff_ms", r.InitialBackoffMS,
+		"max_backoff_ms", r.MaxBackoffMS, "max_retry_after_ms", r.MaxRetryAfterMS)
+	switch {
+	case err != nil:
+	case r.MaxAttempts > 10:
+		err = errs.Invalid("retry.max_attempts", "must be at most 10")
+	case r.InitialBackoffMS > r.MaxBackoffMS:
+		err = errs.Invalid("retry.initial_backoff_ms", "must not exceed retry.max_backoff_ms")
+	}
+	return call.Policy{
+		MaxAttempts: r.MaxAttempts,
+		Backoff:     retry.Backoff{Initial: ms(r.InitialBackoffMS), Max: ms(r.MaxBackoffMS), Factor: 2, Jitter: 1},
+		MaxWait:     ms(r.MaxRetryAfterMS),
+	}, err
 }
 
 func (t TLSConfig) resolve() (tlsSettings, error) {
@@ -464,6 +473,16 @@ func (s StoreConfig) resolve() (storeSettings, error) {
 
 // resolve applies the STOMP keys to the environment's endpoints.
 func (s STOMPConfig) resolve(ep *endpoints) (stompSettings, error) {
+	err := nonNegative("stomp", "port", s.Port, "heartbeat_ms", s.HeartbeatMS, "connect_timeout_ms", s.ConnectTimeoutMS,
+		"message_timeout_ms", s.MessageTimeoutMS, "session_refresh_timeout_ms", s.SessionRefreshTimeoutMS)
+	switch {
+	case err != nil:
+		return stompSettings{}, err
+	case s.Port > 65535:
+		return stompSettings{}, errs.Invalid("stomp.port", "must be 1..65535")
+	case s.HeartbeatMS < 1000:
+		return stompSettings{}, errs.Invalid("stomp.heartbeat_ms", "must be at least 1000 (or 0 for the default)")
+	}
 	if s.Enabled != nil {
 		ep.stompEnabled = *s.Enabled
 	}
