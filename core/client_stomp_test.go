@@ -345,7 +345,7 @@ func TestLostStartReplyOverSTOMP(t *testing.T) {
 	created, err := c.SmartTransactions().Create(context.Background(), &tx)
 	require.NoError(t, err)
 
-	srv.AddFault(sandbox.Fault{Channel: sandbox.ChannelSTOMP, Path: "/smart/transactions/" + created.ID + "/start", DelayMS: 800})
+	srv.AddFault(sandbox.Fault{Channel: sandbox.ChannelSTOMP, Path: "/smart/transactions/" + created.ID + "/start", DelayMS: 2000})
 	_, err = c.Call(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: created.ID,
 		Action: "start", Arg: "demo", TimeoutMS: 200})
 	require.Error(t, err)

@@ -147,7 +147,7 @@ func TestPaymentStartRecovery(t *testing.T) {
 		require.NoError(t, c.Open(context.Background()))
 		created := createdTx(t, c)
 		// The terminal answers after the call's deadline.
-		srv.AddFault(sandbox.Fault{Channel: sandbox.ChannelSTOMP, Path: "/smart/transactions/" + created.ID + "/start", DelayMS: 1000})
+		srv.AddFault(sandbox.Fault{Channel: sandbox.ChannelSTOMP, Path: "/smart/transactions/" + created.ID + "/start", DelayMS: 5000})
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		_, err := c.SmartTransactions().Start(ctx, created.ID, "demo")
@@ -214,7 +214,7 @@ func TestSTOMPAndRESTFailTheSameWay(t *testing.T) {
 			2, "", false, ""},
 		{"connection dropped after the request was read", sandbox.Fault{Method: "POST", Path: "/smart/transactions/{id}/start", Drop: sandbox.DropAfterRead}, start, "start",
 			1, errs.Network, false, errs.OutcomeUnknown},
-		{"answer later than the deadline", sandbox.Fault{Method: "POST", Path: "/smart/transactions/{id}/start", DelayMS: 1500}, start, "start",
+		{"answer later than the deadline", sandbox.Fault{Method: "POST", Path: "/smart/transactions/{id}/start", DelayMS: 5000}, start, "start",
 			1, errs.Timeout, false, errs.OutcomeUnknown},
 	}
 	for _, tc := range cases {
