@@ -29,7 +29,7 @@
  *       "error": "...", "error_details": "...", "error_user": "...",
  *       "code": "...", "support_id": "...", "retryable": true|false,
  *       "outcome": "not_sent|rejected|unknown", "idempotency_key": "...",
- *       "retry_after_ms": n, "object_id": "..."}
+ *       "retry_after_ms": n, "object_id": "...", "transaction": {...}}
  *      Only "status", "type", "message" and "retryable" are always present;
  *      "outcome" is present on every error of a request (secucard_call,
  *      secucard_call_async, secucard_client_open).
@@ -141,7 +141,7 @@ typedef enum secucard_status {
     SECUCARD_ERR_INVALID_HANDLE   = 2,  /* NULL, freed or foreign client handle */
     SECUCARD_ERR_AUTH             = 3,  /* credentials or token refused, device flow denied/expired/canceled */
     SECUCARD_ERR_API              = 4,  /* the secucard API answered with its error envelope */
-    SECUCARD_ERR_DECLINED         = 5,  /* a payment was declined by the processor or gateway */
+    SECUCARD_ERR_DECLINED         = 5,  /* a payment start ended without a payment; the error JSON holds the transaction */
     SECUCARD_ERR_NETWORK          = 6,  /* connection failed, reset or unreadable answer */
     SECUCARD_ERR_TIMEOUT          = 7,  /* the call's deadline passed; the outcome may be unknown */
     SECUCARD_ERR_CANCELED         = 8,  /* canceled by the host (secucard_cancel, client close) */
@@ -301,14 +301,22 @@ SECUCARD_API int secucard_cancel_auth(secucard_client *client);
  * A payment start (smart.transactions, action "start") is never repeated
  * once it may have reached the server. When its answer is lost (timeout,
  * dropped connection, 5xx) the library reads the transaction once, within
- * the remaining deadline or a short grace: a final status ("ok", "failed",
- * "canceled", ...) is returned as the call's answer; otherwise the call fails
- * with outcome "unknown", retryable false and "object_id" naming the
- * transaction.
+ * the remaining deadline or a short grace: a final status is taken as the
+ * call's answer; otherwise the call fails with outcome "unknown", retryable
+ * false and "object_id" naming the transaction.
+ * SECUCARD_OK from a start means PAID (status "ok" or "finished"). A start
+ * whose transaction ends without a payment (status "failed", "declined",
+ * "aborted", "canceled", "timeout") returns SECUCARD_ERR_DECLINED: the error
+ * JSON's "reason" is that status, "outcome" "rejected", "retryable" false,
+ * "object_id" the transaction, and "transaction" the transaction itself
+ * with its receipt (pass the error JSON to secucard_format_receipt to print
+ * it). A status the library does not know is returned as SECUCARD_OK with
+ * the transaction: check "status" before treating it as paid.
  * request_json: borrowed. result_json: required out. err_json: optional out.
  * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE; SECUCARD_ERR_INVALID_ARGUMENT
  * (bad request JSON, unknown resource or op - "field" says which); SECUCARD_ERR_AUTH;
- * SECUCARD_ERR_API; SECUCARD_ERR_NETWORK; SECUCARD_ERR_TIMEOUT; SECUCARD_ERR_CLOSED;
+ * SECUCARD_ERR_API; SECUCARD_ERR_DECLINED (a payment start ended without a
+ * payment); SECUCARD_ERR_NETWORK; SECUCARD_ERR_TIMEOUT; SECUCARD_ERR_CLOSED;
  * SECUCARD_ERR_INTERNAL. */
 SECUCARD_API int secucard_call(secucard_client *client, const char *request_json,
                                char **result_json, char **err_json);
@@ -489,8 +497,9 @@ SECUCARD_API int secucard_set_log_callback(secucard_client *client, secucard_log
 /* secucard_format_receipt renders receipt lines as plain text for a till
  * printer of `width` columns (0 = 40; 20..200). receipt_json is either the
  * array of receipt lines ([{"type": "name-value", "value": {"name": ...,
- * "value": ...}}, ...]) or a whole smart transaction object, whose "receipt"
- * array is used. Line types: "separator" (a rule, with an optional caption),
+ * "value": ...}}, ...]), a whole smart transaction object, whose "receipt"
+ * array is used, or the error JSON of a declined start (its "transaction"'s
+ * receipt). Line types: "separator" (a rule, with an optional caption),
  * "space" (an empty line), "textline" (text), "name-value" (name left, value
  * right-aligned); decorations "important" (upper case), "align-center",
  * "align-left", "align-right" (also with "_") are honoured. Unknown types and

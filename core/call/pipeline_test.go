@@ -179,8 +179,11 @@ func TestPaymentStartIsSettledByOneLookup(t *testing.T) {
 		<-ctx.Done()
 		timedOut := Outcome{Written: true, Err: errs.New(errs.Timeout, "x", "no answer")}
 		out, err := c.Do(ctx, startReq(), &script{outcomes: []Outcome{timedOut}})
-		require.NoError(t, err)
-		assert.JSONEq(t, `{"status":"failed"}`, string(out))
+		assert.Nil(t, out)
+		e := asErr(t, err)
+		assert.Equal(t, errs.Declined, e.Kind, "the settled payment was not made")
+		assert.JSONEq(t, `{"status":"failed"}`, string(e.Transaction))
+		assert.Equal(t, errs.OutcomeRejected, e.Outcome)
 		assert.WithinDuration(t, time.Now().Add(time.Second), deadline, 500*time.Millisecond)
 	})
 }

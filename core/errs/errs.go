@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -106,6 +107,10 @@ type Error struct {
 	// ObjectID names the object to look up before anything is repeated when
 	// the outcome is unknown and the object is known (a payment start).
 	ObjectID string `json:"object_id,omitempty"`
+	// Transaction is, for Declined, the transaction as the payment left it
+	// (status, error, receipt lines to print): the answer the call would
+	// have returned had the payment been made.
+	Transaction json.RawMessage `json:"transaction,omitempty"`
 
 	// Err is the underlying cause. It is not part of the wire form: causes can
 	// carry unredacted text (URLs with query strings, server bodies).
@@ -189,6 +194,9 @@ func Redact(err error, r *redact.Redactor) *Error {
 	e := *As(err)
 	for _, f := range []*string{&e.Op, &e.Message, &e.Field, &e.ErrorName, &e.Details, &e.UserMessage, &e.Code, &e.SupportID} {
 		*f = r.String(*f)
+	}
+	if len(e.Transaction) > 0 {
+		e.Transaction = r.JSON(e.Transaction)
 	}
 	return &e
 }

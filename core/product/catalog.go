@@ -376,7 +376,23 @@ func DefaultData(resource, action string, op api.Op) json.RawMessage {
 // passes for a settled payment.
 var finalStatuses = map[string]bool{
 	"ok": true, "failed": true, "canceled": true, "cancelled": true,
-	"aborted": true, "timeout": true, "finished": true,
+	"aborted": true, "timeout": true, "finished": true, "declined": true,
+}
+
+// unpaidStatuses are the final smart.transactions statuses of a start that
+// ended without a payment (spec §7.1's Java constants; "declined" is not
+// among them and is accepted in case a server sends it). ok and finished
+// mean paid; other statuses (processing, pending, ...) are not final and
+// are left to the host.
+var unpaidStatuses = map[string]bool{
+	"failed": true, "declined": true, "aborted": true, "canceled": true, "cancelled": true, "timeout": true,
+}
+
+// Unpaid reports whether obj, the answer of a Payment action on resource,
+// is a payment that ended without being made, and its status.
+func Unpaid(resource string, obj json.RawMessage) (status string, unpaid bool) {
+	status, final := Settled(resource, obj)
+	return status, final && unpaidStatuses[strings.ToLower(status)]
 }
 
 // Settled reads the status of an object that a Payment action acted on and

@@ -57,8 +57,9 @@ func FormatReceipt(lines []ReceiptLine, width int) string {
 	return strings.Join(out, "\n")
 }
 
-// ReceiptLines decodes raw as either an array of receipt lines or a smart
-// transaction object (its "receipt" array is used). No lines is an error.
+// ReceiptLines decodes raw as an array of receipt lines, a smart transaction
+// object (its "receipt" array is used) or the error JSON of a declined start
+// (its "transaction"'s receipt). No lines is an error.
 func ReceiptLines(raw json.RawMessage) ([]ReceiptLine, error) {
 	b := bytes.TrimSpace(raw)
 	if len(b) == 0 {
@@ -76,8 +77,15 @@ func ReceiptLines(raw json.RawMessage) ([]ReceiptLine, error) {
 			return nil, errs.Invalid("receipt", "is not valid JSON: %v", err)
 		}
 		r, ok := obj["receipt"]
+		if tx, isErr := obj["transaction"]; !ok && isErr {
+			// The error JSON of a declined start: its transaction's receipt.
+			var inner map[string]json.RawMessage
+			if json.Unmarshal(tx, &inner) == nil {
+				r, ok = inner["receipt"]
+			}
+		}
 		if !ok {
-			return nil, errs.Invalid("receipt", `the object has no "receipt" array (expected receipt lines or a smart transaction)`)
+			return nil, errs.Invalid("receipt", `the object has no "receipt" array (expected receipt lines, a smart transaction or a declined start's error JSON)`)
 		}
 		if err := json.Unmarshal(r, &lines); err != nil {
 			return nil, errs.Invalid("receipt", "is not an array of receipt lines: %v", err)

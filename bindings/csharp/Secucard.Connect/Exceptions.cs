@@ -139,14 +139,49 @@ namespace Secucard.Connect
         }
     }
 
-    /// <summary>A payment was declined by the processor or gateway.</summary>
+    /// <summary>
+    /// A payment start ended without a payment: the terminal, processor or gateway declined
+    /// it (<see cref="SecucardException.Reason"/> is the transaction's status: "failed",
+    /// "aborted", "canceled", "timeout", ...). The library raises
+    /// <see cref="SecucardDeclinedException"/>, which derives from this class.
+    /// </summary>
     public class DeclinedException : SecucardException
     {
         /// <summary>The decline code, when the processor gave one.</summary>
         public string Code { get; private set; }
         /// <summary>A message meant for the customer, when there is one.</summary>
         public string ErrorUser { get; private set; }
-        internal DeclinedException(ErrorInfo e) : base(e) { Code = e.Code; ErrorUser = e.ErrorUser; }
+        /// <summary>
+        /// The transaction as the payment left it (JSON), or null: print its receipt with
+        /// <c>SecucardClient.FormatReceipt(e.TransactionJson, width)</c>.
+        /// </summary>
+        public string TransactionJson { get; private set; }
+        /// <summary>The transaction's receipt lines (a JSON array), or null.</summary>
+        public string ReceiptJson { get; private set; }
+        internal DeclinedException(ErrorInfo e) : base(e)
+        {
+            Code = e.Code; ErrorUser = e.ErrorUser; TransactionJson = e.TransactionJson;
+            if (TransactionJson != null)
+            {
+                try
+                {
+                    Dictionary<string, string> raw;
+                    Json.ParseObject(TransactionJson, out raw);
+                    string r;
+                    if (raw.TryGetValue("receipt", out r)) ReceiptJson = r;
+                }
+                catch (FormatException) { }
+            }
+        }
+    }
+
+    /// <summary>
+    /// What a declined payment start raises: a <see cref="DeclinedException"/> (catch either)
+    /// with the transaction and its receipt. A start never returns a declined transaction.
+    /// </summary>
+    public class SecucardDeclinedException : DeclinedException
+    {
+        internal SecucardDeclinedException(ErrorInfo e) : base(e) { }
     }
 
     /// <summary>The connection failed, was reset, or the answer was unreadable.</summary>
@@ -195,7 +230,7 @@ namespace Secucard.Connect
         public int Status;
         public string Type, Message, Reason, Op, Field, Raw;
         public string Error, ErrorDetails, ErrorUser, Code, SupportId;
-        public string Outcome, IdempotencyKey, ObjectId;
+        public string Outcome, IdempotencyKey, ObjectId, TransactionJson;
         public long? RetryAfterMs;
         public int HttpStatus;
         public bool Retryable;
@@ -233,6 +268,14 @@ namespace Secucard.Connect
             }
             if (o != null)
             {
+                try
+                {
+                    Dictionary<string, string> raw;
+                    Json.ParseObject(json, out raw);
+                    string tx;
+                    if (raw.TryGetValue("transaction", out tx)) e.TransactionJson = tx;
+                }
+                catch (FormatException) { }
                 e.Status = (int)Json.Long(o, "status", status);
                 e.Type = Json.Str(o, "type");
                 e.Message = Json.Str(o, "message");
@@ -272,7 +315,7 @@ namespace Secucard.Connect
                         default: return new AuthException(e);
                     }
                 case "api": return new ApiException(e);
-                case "declined": return new DeclinedException(e);
+                case "declined": return new SecucardDeclinedException(e);
                 case "network": return new NetworkException(e);
                 case "timeout": return new SecucardTimeoutException(e);
                 case "canceled": return new CanceledException(e);

@@ -521,7 +521,9 @@ class SmartTransactions(Resource):
 
     def start(self, id: str, type: str, **options: Any) -> dict:
         """Starts payment of a created transaction; `type` e.g. "demo", "cash",
-        "auto". Returns the finished transaction (status, receipt lines)."""
+        "auto". Returns the paid transaction (status, receipt lines). A payment
+        that ended without being made raises DeclinedError; its
+        ``.transaction`` holds the transaction and receipt."""
         return self.execute(id, "start", arg=type, **options)
 
     def start_async(self, id: str, type: str, **options: Any) -> CallFuture:

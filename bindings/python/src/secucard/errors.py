@@ -27,6 +27,9 @@ these once, the same for every channel; see include/secucard.h):
 ``object_id``
     With ``outcome == "unknown"``: the object to look up first (the
     transaction of a payment start).
+
+A payment start that ends without a payment raises ``DeclinedError`` with
+the transaction (``.transaction``, ``.receipt``); it never returns normally.
 """
 
 from __future__ import annotations
@@ -135,7 +138,18 @@ class ApiError(SecucardError):
 
 
 class DeclinedError(SecucardError):
-    """A payment was declined by the processor or gateway."""
+    """A payment start ended without a payment: the terminal, processor or
+    gateway declined it (``.reason`` is the transaction's status: "failed",
+    "aborted", "canceled", "timeout", ...). ``.transaction`` is the
+    transaction as it ended, ``.receipt`` its receipt lines (print them:
+    ``secucard.format_receipt(e.transaction)``)."""
+
+    def __init__(self, raw: dict[str, Any]):
+        super().__init__(raw)
+        #: The transaction as the payment left it (a dict), or None.
+        self.transaction: dict[str, Any] | None = raw.get("transaction")
+        #: Its receipt lines (a list), or None.
+        self.receipt: list[Any] | None = (self.transaction or {}).get("receipt")
 
 
 class NetworkError(SecucardError, ConnectionError):
