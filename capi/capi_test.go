@@ -29,7 +29,7 @@ func TestMapErrorStatusPerKind(t *testing.T) {
 		typ    string
 	}{
 		{errs.Invalid("op", "is required"), statusInvalidArgument, "invalid_argument"},
-		{invalidHandle("client"), statusInvalidHandle, "invalid_argument"},
+		{invalidHandle("client"), statusInvalidHandle, "invalid_handle"},
 		{errs.AuthError("oauth.token", errs.ReasonDenied, "refused"), statusAuth, "auth"},
 		{errs.New(errs.API, "smart.transactions.get", "not found"), statusAPI, "api"},
 		{errs.New(errs.Declined, "", "declined"), statusDeclined, "declined"},

@@ -23,7 +23,7 @@
  *      is allowed; the information is then discarded.
  *
  *  Error JSON.  When a call fails and err_json is not NULL, *err_json receives
- *      {"status": <code>, "type": "invalid_argument|auth|api|declined|network|
+ *      {"status": <code>, "type": "invalid_argument|invalid_handle|auth|api|declined|network|
  *       timeout|canceled|closed|storage|internal", "message": "...",
  *       "field": "...", "reason": "...", "op": "...", "http_status": n,
  *       "error": "...", "error_details": "...", "error_user": "...",
@@ -34,7 +34,12 @@
  *      "outcome" is present on every error of a request (secucard_call,
  *      secucard_call_async, secucard_client_open).
  *      "field" names the config key or request field at fault, as the host
- *      wrote it ("timeouts.connect_ms"); config errors never repeat a value.
+ *      wrote it ("timeouts.connect_ms", "query.count",
+ *      "data.basket.products[1].desc"); errors about input never repeat a
+ *      value and repeat at most a short piece of a key. Text that is not valid
+ *      UTF-8 (in a config, request, webhook body or receipt) is refused with
+ *      SECUCARD_ERR_INVALID_ARGUMENT naming where it is. "type" is
+ *      "invalid_handle" with SECUCARD_ERR_INVALID_HANDLE.
  *      "reason" refines "auth" errors ("denied", "invalid_grant", "expired",
  *      "timeout", "canceled", "no_credentials", "not_authorized",
  *      "token_rejected") and names a refused TLS certificate on "network"

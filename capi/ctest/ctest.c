@@ -527,7 +527,9 @@ static void on_event_a(void *ud, const char *ev) {
 }
 
 static void test_events_pull(void) {
-    secucard_client *c = cc_client("");
+    /* The same webhook (one id) is handed in several times: with dedupe on
+     * (the default) only the first copy would be delivered. */
+    secucard_client *c = cc_client("\"events\":{\"dedupe\":false}");
     char *ev = (char *)"x", *err = NULL;
     CHECK(secucard_next_event(c, 0, &ev) == SECUCARD_ERR_NO_EVENT && ev == NULL);
     CHECK(secucard_next_event(c, 30, &ev) == SECUCARD_ERR_NO_EVENT);
@@ -572,7 +574,7 @@ static void test_events_pull(void) {
 }
 
 static void test_event_callback_reentry(void) {
-    secucard_client *c = cc_client("");
+    secucard_client *c = cc_client("\"events\":{\"dedupe\":false}"); /* one webhook, sent again */
     struct ev_rec a = {WAITER_INIT, c, "", 1, 0, 0, -1, -1};
     CHECK(secucard_set_event_callback(c, on_event_a, &a) == SECUCARD_OK);
     CHECK(secucard_handle_event(c, webhook, NULL) == SECUCARD_OK);

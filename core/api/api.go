@@ -270,32 +270,27 @@ func (q *Query) UnmarshalJSON(b []byte) error {
 		Geo          *Geo            `json:"geo"`
 	}
 	var p plain
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(&p); err != nil {
-		if strings.HasPrefix(err.Error(), "json: unknown field ") {
-			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return errs.Invalid("query."+name, "is not a known query parameter (count, offset, fields, sort, q, scroll_id, scroll_expire, preset, geo)")
+	// The one strict decoder: "query" must be an object, its keys are named
+	// "query.<key>" with JSON types ("query.geo: must be an object, got a
+	// string"); the friendly forms of count, fields and sort are read below.
+	if err := strictjson.DecodeAt(b, &p, "query", "query"); err != nil {
+		if e := errs.As(err); e.Field != "query" && strings.Contains(e.Message, "is not a known key") {
+			e.Message += " (query parameters: count, offset, fields, sort, q, scroll_id, scroll_expire, preset, geo)"
 		}
-		var te *json.UnmarshalTypeError
-		if ok := asType(err, &te); ok {
-			return errs.Invalid("query."+te.Field, "has the wrong type (%s)", te.Value)
-		}
-		return errs.Invalid("query", "is not a valid query object: %s", err.Error())
+		return err
 	}
 	*q = Query{}
 	if len(p.Count) > 0 && string(p.Count) != "null" {
 		n, err := strconv.Atoi(string(p.Count))
 		if err != nil {
-			return errs.Invalid("query.count", "must be an integer, got %s", p.Count)
+			return errs.Invalid("query.count", "must be a whole number")
 		}
 		q.Count = &n
 	}
 	if len(p.Offset) > 0 && string(p.Offset) != "null" {
 		n, err := strconv.Atoi(string(p.Offset))
 		if err != nil {
-			return errs.Invalid("query.offset", "must be an integer, got %s", p.Offset)
+			return errs.Invalid("query.offset", "must be a whole number")
 		}
 		q.Offset = n
 	}
@@ -332,14 +327,6 @@ func (q *Query) UnmarshalJSON(b []byte) error {
 	}
 	q.Geo = p.Geo
 	return nil
-}
-
-func asType(err error, target **json.UnmarshalTypeError) bool {
-	te, ok := err.(*json.UnmarshalTypeError)
-	if ok {
-		*target = te
-	}
-	return ok
 }
 
 func parseSort(raw json.RawMessage) ([]SortField, error) {

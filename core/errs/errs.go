@@ -35,6 +35,7 @@ type Kind string
 // The kinds. Adding one is an ABI-compatible change; renaming one is not.
 const (
 	InvalidArgument Kind = "invalid_argument"
+	InvalidHandle   Kind = "invalid_handle" // a NULL, freed or foreign handle (C API)
 	Auth            Kind = "auth"
 	API             Kind = "api"
 	Declined        Kind = "declined"
@@ -175,14 +176,23 @@ func Wrap(kind Kind, op string, cause error, format string, args ...any) *Error 
 
 // Invalid reports bad input: field names the config key or request field, reason
 // says what is wrong with it ("is required", "must be a string", ...).
+//
+// Both repeat host input, so both are redacted and bounded (a 10 MB key must
+// not make a 20 MB error JSON).
 func Invalid(field, format string, args ...any) *Error {
-	field = redact.String(field) // a key the host wrote may be a card number
+	field = redact.Clip(field, maxFieldEcho) // a key the host wrote may be a card number
 	msg := fmt.Sprintf(format, args...)
 	if field != "" {
 		msg = field + ": " + msg
 	}
-	return &Error{Kind: InvalidArgument, Field: field, Message: redact.String(msg)}
+	return &Error{Kind: InvalidArgument, Field: field, Message: redact.Clip(msg, maxMessageEcho)}
 }
+
+// Bounds of the host input an InvalidArgument repeats, in bytes.
+const (
+	maxFieldEcho   = 256
+	maxMessageEcho = 1024
+)
 
 // Redact returns err as an *Error whose every text field has passed r (a
 // client's redactor, which knows that client's secrets). It copies: an

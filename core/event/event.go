@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/libsecucard/libsecucard/core/errs"
+	"github.com/libsecucard/libsecucard/core/internal/strictjson"
 	"github.com/libsecucard/libsecucard/core/redact"
 )
 
@@ -108,6 +109,9 @@ func ParsePush(body []byte) (Event, error) {
 	}
 	if body[0] != '{' {
 		return Event{}, errs.Invalid("event", "must be a JSON object")
+	}
+	if err := strictjson.CheckUTF8(body, "event", ""); err != nil {
+		return Event{}, err
 	}
 	var raw struct {
 		Object  string          `json:"object"`

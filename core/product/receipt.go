@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/libsecucard/libsecucard/core/errs"
+	"github.com/libsecucard/libsecucard/core/internal/strictjson"
 )
 
 // Receipt widths in columns. The C API (secucard_format_receipt) rejects
@@ -64,6 +65,13 @@ func ReceiptLines(raw json.RawMessage) ([]ReceiptLine, error) {
 	b := bytes.TrimSpace(raw)
 	if len(b) == 0 {
 		return nil, errs.Invalid("receipt", "is empty; expected an array of receipt lines or a smart transaction object")
+	}
+	prefix := "" // an object names its own "receipt" key
+	if b[0] == '[' {
+		prefix = "receipt"
+	}
+	if err := strictjson.CheckUTF8(b, "receipt", prefix); err != nil {
+		return nil, err
 	}
 	var lines []ReceiptLine
 	switch b[0] {

@@ -132,20 +132,41 @@ func (r *Redactor) String(s string) string {
 		return s
 	}
 	s = r.maskRegistered(s)
-	s = jsonString.ReplaceAllString(s, `${1}"`+Mask+`"`)
-	s = jsonNumber.ReplaceAllString(s, `${1}"`+Mask+`"`)
-	s = longCodeJSON.ReplaceAllString(s, `${1}"`+Mask+`"`)
-	s = formPair.ReplaceAllString(s, `${1}`+Mask)
-	s = longCodeForm.ReplaceAllString(s, `${1}`+Mask)
-	s = scheme.ReplaceAllString(s, `${1}${2}`+Mask)
-	s = headerPair.ReplaceAllStringFunc(s, func(m string) string {
-		sub := headerPair.FindStringSubmatch(m)
-		if strings.HasPrefix(strings.TrimSpace(sub[2]), Mask) || strings.Contains(sub[2], Mask) && !strings.ContainsAny(sub[2], " ") {
-			return m
-		}
-		return sub[1] + Mask
-	})
+	// The patterns are costly on long text; each runs only where the word it
+	// looks for occurs at all (a cheap, exact prefilter).
+	lower := strings.ToLower(s)
+	if containsAny(lower, secretKeyWords) {
+		s = jsonString.ReplaceAllString(s, `${1}"`+Mask+`"`)
+		s = jsonNumber.ReplaceAllString(s, `${1}"`+Mask+`"`)
+		s = formPair.ReplaceAllString(s, `${1}`+Mask)
+		s = headerPair.ReplaceAllStringFunc(s, func(m string) string {
+			sub := headerPair.FindStringSubmatch(m)
+			if strings.HasPrefix(strings.TrimSpace(sub[2]), Mask) || strings.Contains(sub[2], Mask) && !strings.ContainsAny(sub[2], " ") {
+				return m
+			}
+			return sub[1] + Mask
+		})
+	}
+	if strings.Contains(lower, "code") {
+		s = longCodeJSON.ReplaceAllString(s, `${1}"`+Mask+`"`)
+		s = longCodeForm.ReplaceAllString(s, `${1}`+Mask)
+	}
+	if strings.Contains(lower, "bearer") || strings.Contains(lower, "basic") {
+		s = scheme.ReplaceAllString(s, `${1}${2}`+Mask)
+	}
 	return maskPANs(s)
+}
+
+// secretKeyWords are the words of secretKeys, for the prefilter.
+var secretKeyWords = strings.Split(secretKeys, "|")
+
+func containsAny(s string, words []string) bool {
+	for _, w := range words {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // Bytes is String for byte slices (HTTP bodies, STOMP frames).
@@ -156,6 +177,13 @@ func (r *Redactor) Bytes(b []byte) string { return r.String(string(b)) }
 // longer recognises; the cut also backs off a word (token, number) it would
 // split, so no fragment of one remains.
 func (r *Redactor) Clip(s string, max int) string {
+	// Text far beyond the cut is dropped before redacting, so a 10 MB body
+	// does not cost seconds of pattern matching: the margin keeps every
+	// secret that starts before the cut whole for the redactor to see.
+	orig := len(s)
+	if margin := max + clipMargin(max); len(s) > margin {
+		s = s[:margin]
+	}
 	s = r.String(s)
 	if len(s) <= max {
 		return s
@@ -167,7 +195,15 @@ func (r *Redactor) Clip(s string, max int) string {
 	for back := 0; cut > 0 && back < maxWordBackoff && isWordByte(s[cut-1]) && isWordByte(s[cut]); back++ {
 		cut--
 	}
-	return fmt.Sprintf("%s…(%d bytes truncated)", s[:cut], len(s)-cut)
+	return fmt.Sprintf("%s…(%d bytes truncated)", s[:cut], len(s)-cut+orig-min(orig, max+clipMargin(max)))
+}
+
+// clipMargin is how much text beyond the cut Clip still redacts.
+func clipMargin(max int) int {
+	if m := 4 * max; m > 16<<10 {
+		return m
+	}
+	return 16 << 10
 }
 
 // maxWordBackoff bounds how far Clip moves back to avoid splitting a word.
@@ -194,6 +230,9 @@ func (r *Redactor) maskRegistered(s string) string {
 // String masks the patterns only (no registered secrets): for text produced
 // before any client exists, such as a config that fails to parse.
 func String(s string) string { return (*Redactor)(nil).String(s) }
+
+// Clip is Redactor.Clip with the patterns only.
+func Clip(s string, max int) string { return (*Redactor)(nil).Clip(s, max) }
 
 // Bytes is String for byte slices.
 func Bytes(b []byte) string { return String(string(b)) }

@@ -197,6 +197,7 @@ namespace Secucard.Connect.UnitTests
         }
 
         [TestCase("declined", typeof(SecucardDeclinedException))]
+        [TestCase("invalid_handle", typeof(InvalidHandleException))]
         [TestCase("network", typeof(NetworkException))]
         [TestCase("timeout", typeof(SecucardTimeoutException))]
         [TestCase("canceled", typeof(CanceledException))]
@@ -221,7 +222,7 @@ namespace Secucard.Connect.UnitTests
         }
 
         [TestCase(1, typeof(InvalidArgumentException))]
-        [TestCase(2, typeof(InvalidArgumentException))]
+        [TestCase(2, typeof(InvalidHandleException))]
         [TestCase(3, typeof(AuthException))]
         [TestCase(4, typeof(ApiException))]
         [TestCase(5, typeof(SecucardDeclinedException))]

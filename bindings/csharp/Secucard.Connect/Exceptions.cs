@@ -21,7 +21,7 @@ namespace Secucard.Connect
     {
         /// <summary>The library's status code (SECUCARD_ERR_*), e.g. 4 for an API error.</summary>
         public int Status { get; private set; }
-        /// <summary>"invalid_argument", "auth", "api", "declined", "network", "timeout", "canceled", "closed", "storage", "internal", or a type added later.</summary>
+        /// <summary>"invalid_argument", "invalid_handle", "auth", "api", "declined", "network", "timeout", "canceled", "closed", "storage", "internal", or a type added later.</summary>
         public string Type { get; private set; }
         /// <summary>Refines the type, mainly for auth errors ("denied", "expired", "timeout", "canceled", ...); null when absent.</summary>
         public string Reason { get; private set; }
@@ -80,6 +80,12 @@ namespace Secucard.Connect
         /// <summary>The config key or request field at fault, e.g. "credentials.client_id"; null when unknown.</summary>
         public string Field { get; private set; }
         internal InvalidArgumentException(ErrorInfo e) : base(e) { Field = e.Field; }
+    }
+
+    /// <summary>The client handle is not live (type "invalid_handle", SECUCARD_ERR_INVALID_HANDLE).</summary>
+    public class InvalidHandleException : InvalidArgumentException
+    {
+        internal InvalidHandleException(ErrorInfo e) : base(e) { }
     }
 
     /// <summary>Credentials or token refused, or the device authorization did not complete. See <see cref="SecucardException.Reason"/>.</summary>
@@ -305,6 +311,7 @@ namespace Secucard.Connect
             switch (e.Type)
             {
                 case "invalid_argument": return new InvalidArgumentException(e);
+                case "invalid_handle": return new InvalidHandleException(e);
                 case "auth":
                     switch (e.Reason)
                     {
@@ -332,7 +339,7 @@ namespace Secucard.Connect
             switch (status)
             {
                 case Native.ErrInvalidArgument: return "invalid_argument";
-                case Native.ErrInvalidHandle: return "invalid_argument"; // a stale handle is a misuse of the API
+                case Native.ErrInvalidHandle: return "invalid_handle";
                 case Native.ErrAuth: return "auth";
                 case Native.ErrApi: return "api";
                 case Native.ErrDeclined: return "declined";

@@ -190,3 +190,16 @@ def test_a_declined_payment_raises_declined_error(client):
         seen["paid"] += 1
         assert done["status"] == "ok"
     assert seen["paid"] and seen["declined"], seen
+
+
+def test_a_dead_handle_has_its_own_error_type():
+    """Issue 10.8d: SECUCARD_ERR_INVALID_HANDLE came with type invalid_argument."""
+    import ctypes
+    from secucard import _native
+    err = ctypes.c_void_p()
+    status = _native.lib.secucard_client_open(None, ctypes.byref(err))
+    raw = json.loads(_native.take_string(err))
+    assert status == _native.ERR_INVALID_HANDLE
+    assert raw["type"] == "invalid_handle" and raw["field"] == "client"
+    e = secucard.error_from(status, raw)
+    assert type(e) is secucard.InvalidHandle and isinstance(e, secucard.InvalidArgument)

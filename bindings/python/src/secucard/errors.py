@@ -96,6 +96,10 @@ class InvalidArgument(SecucardError, ValueError):
     """Bad input: invalid config or request; ``.field`` names the key at fault."""
 
 
+class InvalidHandle(InvalidArgument):
+    """The client handle is not live (closed and freed, or never created)."""
+
+
 class AuthError(SecucardError):
     """Credentials or token refused; ``.reason`` refines it (see the subclasses)."""
 
@@ -178,6 +182,7 @@ class InternalError(SecucardError):
 
 _BY_TYPE: dict[str, type[SecucardError]] = {
     "invalid_argument": InvalidArgument,
+    "invalid_handle": InvalidHandle,
     "auth": AuthError,
     "api": ApiError,
     "declined": DeclinedError,
@@ -203,6 +208,7 @@ _AUTH_BY_REASON: dict[str, type[AuthError]] = {
 # Used when the error JSON lacks a known "type" (codes may be added).
 _BY_STATUS: dict[int, str] = {
     _native.ERR_INVALID_ARGUMENT: "invalid_argument",
+    _native.ERR_INVALID_HANDLE: "invalid_handle",
     _native.ERR_AUTH: "auth",
     _native.ERR_API: "api",
     _native.ERR_DECLINED: "declined",
