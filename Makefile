@@ -28,7 +28,7 @@ PYTOOLS  := build/pytools
 DIST     := build/dist
 NUGET    := build/nuget
 
-.PHONY: help deps build cross sandbox demo test test-go test-c test-cross test-python test-csharp \
+.PHONY: help deps build cross sandbox demo test test-go test-rabbitmq test-c test-cross test-python test-csharp \
         lint-python test-dist test-nuget bench pytools python-wheel wheels csharp dist nuget clean
 
 help: ## Show this help
@@ -49,20 +49,24 @@ cross: ## Build the other targets (linux-arm64, linux-arm, windows-amd64) with t
 
 sandbox: ## Build the secucard-sandbox binary into build/<os>-<arch>/
 	@mkdir -p $(BUILD)
-	$(GO) build -trimpath -o $(SANDBOX) ./core/sandbox/cmd/secucard-sandbox
+	$(GO) build -trimpath -o $(SANDBOX) ./sandbox/cmd/secucard-sandbox
 
 demo: build sandbox ## Run the cashier demo (C) against a local sandbox with device auto-approval
 	$(MAKE) -C examples/c demo BUILD_DIR=$(CURDIR)/$(BUILD)
 
 test: deps ## Run every test suite (CI runs this); installs missing packages first
-	$(MAKE) test-go test-c test-cross test-python lint-python test-csharp test-dist test-nuget
+	$(MAKE) test-go test-rabbitmq test-c test-cross test-python lint-python test-csharp test-dist test-nuget
 
 deps: ## Install what the test suites need (Debian packages, the wine tree) when missing
 	./.ci/install-deps
 
-test-go: ## go vet and the Go test suite (with the race detector)
+test-go: ## go vet and the Go test suite (with the race detector); needs no services
 	$(GO) vet ./...
+	$(GO) vet -tags rabbitmq ./core/stomp/
 	$(GO) test -race -count=1 ./...
+
+test-rabbitmq: ## STOMP conformance against a real RabbitMQ (a private node on free ports)
+	./.ci/rabbitmq-node run -- $(GO) test -race -count=1 -tags rabbitmq -run '^TestRabbitMQConformance$$' ./core/stomp/
 
 test-c: build sandbox ## C ABI tests: C test program, symbol parity with the header, valgrind
 	$(MAKE) -C capi/ctest test BUILD_DIR=$(CURDIR)/$(BUILD)

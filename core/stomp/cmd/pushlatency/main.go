@@ -23,7 +23,7 @@ import (
 
 	"github.com/libsecucard/libsecucard/core"
 	"github.com/libsecucard/libsecucard/core/event"
-	"github.com/libsecucard/libsecucard/core/sandbox"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 // target is the project's goal for push -> host callback on loopback.
