@@ -15,6 +15,8 @@ import (
 	crand "crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"log"
 	"math/rand/v2"
 	"net"
@@ -23,6 +25,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/libsecucard/libsecucard/sandbox/query"
 )
 
 // Options configure a Server. Zero values mean the defaults below, except
@@ -70,6 +74,7 @@ type Server struct {
 	log          logger
 	zone         *time.Location
 	now          func() time.Time // swapped by tests for expiry checks
+	querySteps   int              // matching work per list request (query.DefaultSteps; tests lower it)
 
 	// ctx ends on Close; simulated terminal steps and delays stop with it.
 	ctx    context.Context
@@ -87,6 +92,7 @@ type Server struct {
 	settled     map[string]bool // smart.transactions counted by an EndofDay
 	cardSecrets map[string]cardSecret
 	receiptSeq  int
+	issued      int // tokens and device codes issued, for pruning
 	idem        map[string]*idemEntry
 	faults      []*faultEntry
 
@@ -135,6 +141,7 @@ func New(opts Options) (*Server, error) {
 		log:          logger{opts.Log},
 		zone:         serverZone(),
 		now:          time.Now,
+		querySteps:   query.DefaultSteps,
 		accessToks:   map[string]*tokenInfo{},
 		refreshToks:  map[string]*tokenInfo{},
 		devices:      map[string]*deviceCode{},
@@ -206,6 +213,7 @@ func (s *Server) Start(addr string) error {
 	s.httpSrv = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return s.ctx },
 	}
 	s.serveErr = make(chan error, 1)
@@ -312,7 +320,20 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Server", "secucard-sandbox")
 	path := r.URL.Path
 	lower := strings.ToLower(path)
-	if lower == "/sandbox" || strings.HasPrefix(lower, "/sandbox/") {
+	admin := lower == "/sandbox" || strings.HasPrefix(lower, "/sandbox/")
+	if n := len(r.URL.EscapedPath()) + len(r.URL.RawQuery); n > maxURL {
+		msg := fmt.Sprintf("the URL is longer than the limit of %d bytes", maxURL)
+		switch {
+		case admin:
+			adminFail(w, http.StatusBadRequest, "", "%s", msg)
+		case lower == "/oauth/token" || lower == "/oauth/token/":
+			s.oauthError(w, http.StatusBadRequest, "invalid_request", msg)
+		default:
+			writeJSON(w, http.StatusBadRequest, s.badRequest(codeBadQuery, msg).Body)
+		}
+		return
+	}
+	if admin {
 		s.serveAdmin(w, r)
 		return
 	}
@@ -332,6 +353,30 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			"no such path: the sandbox serves /oauth/token, /api/v2/<product>/<resource>/... and /sandbox/...",
 			"The requested service does not exist.").Body)
 	}
+}
+
+// Limits on what a request may send (the real service's are unknown): far
+// above any real payload (a few kilobytes; an upload a few megabytes), far
+// below what could hurt the sandbox. A request over one is refused with a
+// 400 that names the limit. A request line and headers over 1 MiB in all
+// get Go's own 431 before the sandbox sees them.
+const (
+	maxURL         = 32 << 10 // bytes of path and query
+	maxBody        = 10 << 20 // bytes of a request body (REST, OAuth, admin, STOMP)
+	maxHeaderBytes = 1 << 20
+)
+
+// readBody reads the request body up to maxBody.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, fmt.Errorf("the request body is larger than the limit of %d bytes", maxBody)
+	case err != nil:
+		return nil, fmt.Errorf("the request body could not be read: %v", err)
+	}
+	return body, nil
 }
 
 // writeJSON answers with a JSON body; every sandbox response is JSON.

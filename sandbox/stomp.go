@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +28,11 @@ import (
 //   - Heart-beats are honoured as negotiated: the endpoint sends an EOL as
 //     often as the client asked, and closes a connection whose client was
 //     silent for 2.5x the interval the client offered (lenient, ≥ 2x).
+//     Intervals are taken as at least 50ms (the endpoint says so in
+//     CONNECTED), so a client cannot make it beat without pause.
+//   - Frames are bounded (stomp_frame.go): a frame over the limits, or one
+//     that is malformed, is answered with ERROR message:Bad frame naming
+//     the problem, and the connection closes.
 //   - Every SEND carrying a receipt header is answered with RECEIPT at once,
 //     before the request runs; the business reply follows as a MESSAGE with
 //     the request's correlation-id and a message-id, body {"status":"ok",
@@ -57,6 +63,9 @@ const (
 	stompWriteTimeout = 10 * time.Second
 	stompMaxQueued    = 50000 // frames waiting for a client that stopped reading
 	stompReplyMarker  = "\x00stomp-reply"
+	stompMinHeartBeat = 50 * time.Millisecond
+	stompMaxHeartBeat = 24 * time.Hour // longer intervals are taken as this (no overflow)
+	stompKeepEnded    = 100            // ended sessions STOMPSessions still reports
 )
 
 type stompEndpoint struct {
@@ -66,7 +75,48 @@ type stompEndpoint struct {
 	seq   atomic.Int64
 	mu    sync.Mutex
 	conns map[*stompConn]struct{}
+	ended []STOMPSession // the last stompKeepEnded, oldest first
 	done  bool
+}
+
+// STOMPSession is one STOMP connection as the endpoint sees it, for tests
+// that wait on the endpoint's state instead of reading its log.
+type STOMPSession struct {
+	Session    string `json:"session"`
+	Open       bool   `json:"open"`
+	Bound      bool   `json:"bound"`           // auth.sessions refresh bound it to its token's events
+	HeartBeat  string `json:"heart_beat"`      // as in CONNECTED: "<sandbox sends>,<sandbox expects>" in ms
+	Frames     int64  `json:"frames"`          // frames read from the client
+	HeartBeats int64  `json:"heart_beats"`     // heart-beat EOLs read from the client
+	Ended      string `json:"ended,omitempty"` // why it ended: DISCONNECT, closed by the client, dropped, ...
+}
+
+// STOMPSessions lists the open STOMP connections and the last ended ones
+// (ended first, oldest first).
+func (s *Server) STOMPSessions() []STOMPSession {
+	v, ok := stompEndpoints.Load(s)
+	if !ok {
+		return nil
+	}
+	ep := v.(*stompEndpoint)
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	out := append([]STOMPSession(nil), ep.ended...)
+	var open []STOMPSession
+	for c := range ep.conns {
+		open = append(open, c.info())
+	}
+	sort.Slice(open, func(i, j int) bool { return open[i].Session < open[j].Session })
+	return append(out, open...)
+}
+
+// info describes c; the caller holds ep.mu or c has ended.
+func (c *stompConn) info() STOMPSession {
+	c.bmu.Lock()
+	bound := c.sub != nil
+	c.bmu.Unlock()
+	return STOMPSession{Session: c.session, Open: true, Bound: bound, HeartBeat: c.heartBeat,
+		Frames: c.frames.Load(), HeartBeats: c.beats.Load()}
 }
 
 // StartSTOMP listens on addr (e.g. "127.0.0.1:0") and serves STOMP in the
@@ -173,6 +223,10 @@ type stompConn struct {
 
 	sendEvery time.Duration // heart-beats we send; 0 = none
 	readLimit time.Duration // client silence we tolerate; 0 = unlimited
+	heartBeat string        // the CONNECTED heart-beat header
+	lastRead  atomic.Int64  // when the client was last heard, UnixNano of Server.now
+	frames    atomic.Int64
+	beats     atomic.Int64
 
 	omu        sync.Mutex
 	out        []*frame.Frame
@@ -200,65 +254,72 @@ func (ep *stompEndpoint) handle(nc net.Conn) {
 			return
 		}
 	}
-	rd := frame.NewReader(nc)
+	rd := newFrameReader(nc)
 	w := frame.NewWriter(nc)
-	var f *frame.Frame
-	for f == nil {
-		var err error
-		if f, err = rd.Read(); err != nil {
-			_ = nc.Close()
-			return
-		}
-	}
-	refuse := func(message, body string) {
+	refuse := func(command, message, body string) {
 		e := frame.New(frame.ERROR, frame.Message, message, frame.ContentType, "text/plain")
 		e.Body = []byte(body)
 		e.Header.Add(frame.ContentLength, strconv.Itoa(len(e.Body)))
 		_ = w.Write(e)
 		_ = nc.Close()
-		s.log.Infof("STOMP %s refused: %s", f.Command, message)
+		s.log.Infof("STOMP %s refused: %s: %s", command, message, body)
+	}
+	var f *frame.Frame
+	for f == nil {
+		var err error
+		if f, err = rd.Read(); err != nil {
+			if bad, ok := err.(*errBadFrame); ok {
+				refuse("frame", "Bad frame", bad.why)
+				return
+			}
+			_ = nc.Close()
+			return
+		}
 	}
 	if f.Command != frame.CONNECT && f.Command != frame.STOMP {
-		refuse("Bad frame", "the first frame must be CONNECT")
+		refuse(f.Command, "Bad frame", "the first frame must be CONNECT")
 		return
 	}
 	if av, ok := f.Header.Contains(frame.AcceptVersion); ok && !containsVersion(av, "1.2") {
-		refuse("Unsupported version", "Supported protocol versions are 1.2")
+		refuse(f.Command, "Unsupported version", "Supported protocol versions are 1.2")
 		return
 	}
 	login, passcode := f.Header.Get(frame.Login), f.Header.Get(frame.Passcode)
 	if login == "" || login != passcode || !s.ValidToken(login) {
 		// RabbitMQ's text; the Java and JS SDKs test for it (spec §4.2). The
 		// body never echoes the login: it is the token.
-		refuse("Bad CONNECT", "Access refused: the access token is missing, invalid or expired")
+		refuse(f.Command, "Bad CONNECT", "Access refused: the access token is missing, invalid or expired")
 		return
 	}
 	var cx, cy time.Duration
 	if hb := f.Header.Get(frame.HeartBeat); hb != "" {
 		var err error
 		if cx, cy, err = frame.ParseHeartBeat(hb); err != nil {
-			refuse("Bad CONNECT", "malformed heart-beat header; want <ms>,<ms>")
+			refuse(f.Command, "Bad CONNECT", "malformed heart-beat header; want <ms>,<ms>")
 			return
 		}
 	}
+	cx, cy = heartBeatInterval(cx), heartBeatInterval(cy)
 	c := &stompConn{
 		ep:        ep,
 		nc:        nc,
 		session:   "session-" + randomHex(12),
 		token:     login,
 		sendEvery: cy,
+		heartBeat: fmt.Sprintf("%d,%d", cy.Milliseconds(), cx.Milliseconds()),
 		wake:      make(chan struct{}, 1),
 		replies:   map[string]*frame.Frame{},
 	}
 	if cx > 0 {
 		c.readLimit = 2*cx + cx/2
 	}
+	c.lastRead.Store(s.now().UnixNano())
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	connected := frame.New(frame.CONNECTED,
 		frame.Version, "1.2",
 		frame.Session, c.session,
 		frame.Server, "secucard-sandbox",
-		frame.HeartBeat, fmt.Sprintf("%d,%d", cy.Milliseconds(), cx.Milliseconds()))
+		frame.HeartBeat, c.heartBeat)
 	// Registered before CONNECTED goes out, so a client that has its
 	// CONNECTED is always reached by DropSTOMPConnections.
 	ep.mu.Lock()
@@ -276,7 +337,56 @@ func (ep *stompEndpoint) handle(nc net.Conn) {
 	_ = nc.SetDeadline(time.Time{})
 	s.log.Infof("STOMP CONNECT -> CONNECTED session %s", c.session)
 	go c.writeLoop(w)
+	if c.readLimit > 0 {
+		go c.watch()
+	}
 	c.readLoop(rd)
+}
+
+// heartBeatInterval is the interval the endpoint uses for one the client
+// asked for: 0 stays 0 (none), others within [stompMinHeartBeat,
+// stompMaxHeartBeat].
+func heartBeatInterval(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return min(max(d, stompMinHeartBeat), stompMaxHeartBeat)
+}
+
+// heard notes that the client was heard from now. It reports false when
+// the client had been silent for longer than the heart-beats allow; the
+// decision uses the sandbox clock, as the watchdog does.
+func (c *stompConn) heard() bool {
+	now := c.ep.s.now().UnixNano()
+	last := c.lastRead.Swap(now)
+	return c.readLimit <= 0 || time.Duration(now-last) <= c.readLimit
+}
+
+// silence is how long the client has not been heard, on the sandbox clock.
+func (c *stompConn) silence() time.Duration {
+	return time.Duration(c.ep.s.now().UnixNano() - c.lastRead.Load())
+}
+
+// watch closes the connection once the client has been silent for longer
+// than readLimit. It looks a few times per interval.
+func (c *stompConn) watch() {
+	t := time.NewTicker(max(min(c.readLimit/4, time.Second), time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+			if c.silence() > c.readLimit {
+				c.end(c.silentWhy())
+				return
+			}
+		}
+	}
+}
+
+func (c *stompConn) silentWhy() string {
+	return fmt.Sprintf("the client was silent for more than %s (heart-beats)", c.readLimit)
 }
 
 func containsVersion(list, v string) bool {
@@ -291,23 +401,26 @@ func containsVersion(list, v string) bool {
 // readLoop reads the client's frames. After a frame that ends the session
 // (DISCONNECT, or one answered with ERROR) it stops reading and leaves the
 // close to the writer, which sends the RECEIPT or ERROR first.
-func (c *stompConn) readLoop(rd *frame.Reader) {
+func (c *stompConn) readLoop(rd *frameReader) {
 	for {
-		if c.readLimit > 0 {
-			_ = c.nc.SetReadDeadline(time.Now().Add(c.readLimit))
-		}
 		f, err := rd.Read()
 		if err != nil {
-			why := "closed by the client"
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				why = fmt.Sprintf("the client was silent for %s (heart-beats)", c.readLimit)
+			if bad, ok := err.(*errBadFrame); ok {
+				c.fail("", "Bad frame", bad.why)
+				return
 			}
-			c.end(why)
+			c.end("closed by the client")
+			return
+		}
+		if !c.heard() {
+			c.end(c.silentWhy())
 			return
 		}
 		if f == nil {
-			continue // heart-beat
+			c.beats.Add(1)
+			continue
 		}
+		c.frames.Add(1)
 		switch f.Command {
 		case frame.SEND:
 			if !c.onSend(f) {
@@ -323,7 +436,7 @@ func (c *stompConn) readLoop(rd *frame.Reader) {
 		case frame.SUBSCRIBE, frame.UNSUBSCRIBE, frame.ACK, frame.NACK, frame.BEGIN, frame.COMMIT, frame.ABORT:
 			c.receipt(f)
 		default:
-			c.fail(f, "Bad frame", "unexpected "+f.Command+" frame")
+			c.fail(f.Header.Get(frame.Receipt), "Bad frame", "unexpected "+f.Command+" frame")
 			return
 		}
 	}
@@ -336,11 +449,12 @@ func (c *stompConn) receipt(f *frame.Frame) {
 	}
 }
 
-// fail sends ERROR (naming the frame's receipt, if any) and closes.
-func (c *stompConn) fail(f *frame.Frame, message, body string) {
+// fail sends ERROR (naming receipt, the failed frame's receipt header, if
+// any) and closes.
+func (c *stompConn) fail(receipt, message, body string) {
 	e := frame.New(frame.ERROR, frame.Message, message, frame.ContentType, "text/plain")
-	if id := f.Header.Get(frame.Receipt); id != "" {
-		e.Header.Add(frame.ReceiptId, id)
+	if receipt != "" {
+		e.Header.Add(frame.ReceiptId, receipt)
 	}
 	e.Body = []byte(body)
 	e.Header.Add(frame.ContentLength, strconv.Itoa(len(e.Body)))
@@ -351,7 +465,7 @@ func (c *stompConn) fail(f *frame.Frame, message, body string) {
 func (c *stompConn) onSend(f *frame.Frame) bool {
 	if uid := f.Header.Get("user-id"); uid != "" && uid != c.token {
 		// RabbitMQ refuses a user-id that is not the login (spec §4.4).
-		c.fail(f, "Access refused", "user-id header does not match the authenticated user")
+		c.fail(f.Header.Get(frame.Receipt), "Access refused", "user-id header does not match the authenticated user")
 		return false
 	}
 	s := c.ep.s
@@ -589,10 +703,17 @@ func (c *stompConn) writeLoop(w *frame.Writer) {
 // end closes the connection once.
 func (c *stompConn) end(why string) {
 	c.endOnce.Do(func() {
-		// Leave the endpoint's set before the socket closes, so a peer that
-		// sees the close never finds this connection still counted.
+		// Leave the endpoint's set, and record why, before the socket
+		// closes: a peer that sees the close never finds this connection
+		// still counted or its reason missing.
+		info := c.info()
+		info.Open, info.Ended = false, why
 		c.ep.mu.Lock()
 		delete(c.ep.conns, c)
+		c.ep.ended = append(c.ep.ended, info)
+		if len(c.ep.ended) > stompKeepEnded {
+			c.ep.ended = append([]STOMPSession(nil), c.ep.ended[len(c.ep.ended)-stompKeepEnded:]...)
+		}
 		c.ep.mu.Unlock()
 		c.cancel()
 		_ = c.nc.Close()
