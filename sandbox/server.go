@@ -13,6 +13,7 @@ package sandbox
 import (
 	"context"
 	crand "crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -105,6 +106,7 @@ type Server struct {
 	lifeMu   sync.Mutex
 	httpSrv  *http.Server
 	baseURL  string
+	httpCA   []byte // PEM of the HTTPS certificate
 	serveErr chan error
 	closed   bool
 }
@@ -191,8 +193,22 @@ func (s *Server) ClientSecret() string { return s.clientSecret }
 // Handler serves /oauth/token, /api/v2/... and /sandbox/... .
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
-// Start listens on addr (e.g. "127.0.0.1:0") and serves in the background.
-func (s *Server) Start(addr string) error {
+// Start listens on addr (e.g. "127.0.0.1:0") and serves REST, OAuth and
+// the admin API over plain HTTP in the background.
+func (s *Server) Start(addr string) error { return s.start(addr, nil) }
+
+// StartTLS is Start over TLS (1.2 at least) with conf's certificate, e.g.
+// from SelfSignedTLS, for clients that only speak https. The URLs then
+// start with https. HTTP/2 is not offered, so a dropped-connection fault
+// closes the connection as it does over plain HTTP.
+func (s *Server) StartTLS(addr string, conf *tls.Config) error {
+	if conf == nil || len(conf.Certificates) == 0 {
+		return invalid("conf", "needs a certificate")
+	}
+	return s.start(addr, conf)
+}
+
+func (s *Server) start(addr string, conf *tls.Config) error {
 	s.lifeMu.Lock()
 	defer s.lifeMu.Unlock()
 	if s.closed {
@@ -209,12 +225,20 @@ func (s *Server) Start(addr string) error {
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	s.baseURL = "http://" + net.JoinHostPort(host, port)
+	scheme := "http"
+	if conf != nil {
+		scheme = "https"
+		ln = tls.NewListener(ln, serverTLS(conf, "http/1.1"))
+		s.httpCA = certPEM(conf)
+	}
+	s.baseURL = scheme + "://" + net.JoinHostPort(host, port)
 	s.httpSrv = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return s.ctx },
+		// Non-nil and empty: no HTTP/2, even if a caller's conf offers h2.
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
 	s.serveErr = make(chan error, 1)
 	go func(srv *http.Server) {
@@ -227,7 +251,7 @@ func (s *Server) Start(addr string) error {
 	return nil
 }
 
-// URL is "http://127.0.0.1:PORT" after Start, "" before.
+// URL is "http://127.0.0.1:PORT" (https with StartTLS) after Start, "" before.
 func (s *Server) URL() string {
 	s.lifeMu.Lock()
 	defer s.lifeMu.Unlock()
@@ -246,6 +270,11 @@ type Endpoints struct {
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret"`
 	SandboxURL   string `json:"sandbox_url"`
+	// The certificates (PEM) the REST and STOMP endpoints present when
+	// they serve TLS: what a client trusts through its CA file. Not part
+	// of the CLI line, which writes them to -http-ca-out/-stomp-ca-out.
+	HTTPCA  []byte `json:"-"`
+	STOMPCA []byte `json:"-"`
 }
 
 // Endpoints reports the sandbox's URLs and credentials (URLs "" before
@@ -253,6 +282,12 @@ type Endpoints struct {
 func (s *Server) Endpoints() Endpoints {
 	base := s.URL()
 	e := Endpoints{STOMPAddr: s.STOMPAddr(), ClientID: s.clientID, ClientSecret: s.clientSecret, SandboxURL: base}
+	s.lifeMu.Lock()
+	e.HTTPCA = s.httpCA
+	s.lifeMu.Unlock()
+	if v, ok := stompEndpoints.Load(s); ok {
+		e.STOMPCA = v.(*stompEndpoint).ca
+	}
 	if base != "" {
 		e.RESTURL, e.OAuthURL, e.AdminURL = base+"/api/v2", base+"/oauth/token", base+"/sandbox"
 	}

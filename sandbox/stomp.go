@@ -74,6 +74,7 @@ type stompEndpoint struct {
 	addr  string
 	seq   atomic.Int64
 	mu    sync.Mutex
+	ca    []byte // PEM of the TLS certificate, nil for plain TCP
 	conns map[*stompConn]struct{}
 	ended []STOMPSession // the last stompKeepEnded, oldest first
 	done  bool
@@ -131,6 +132,9 @@ func (s *Server) StartSTOMP(addr string, tlsConf *tls.Config) (string, error) {
 		return "", ErrClosed
 	}
 	ep := &stompEndpoint{s: s, conns: map[*stompConn]struct{}{}}
+	if tlsConf != nil {
+		ep.ca = certPEM(tlsConf)
+	}
 	if prev, loaded := stompEndpoints.LoadOrStore(s, ep); loaded {
 		return "", &Error{Message: "the STOMP endpoint already listens at " + prev.(*stompEndpoint).addr}
 	}
@@ -145,11 +149,7 @@ func (s *Server) StartSTOMP(addr string, tlsConf *tls.Config) (string, error) {
 	}
 	ep.addr = net.JoinHostPort(host, port)
 	if tlsConf != nil {
-		c := tlsConf.Clone()
-		if c.MinVersion < tls.VersionTLS12 {
-			c.MinVersion = tls.VersionTLS12
-		}
-		ln = tls.NewListener(ln, c)
+		ln = tls.NewListener(ln, serverTLS(tlsConf))
 	}
 	ep.ln = ln
 	go ep.serve()
