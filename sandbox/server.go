@@ -100,7 +100,8 @@ type Server struct {
 	reqMu    sync.Mutex
 	requests []*RequestRecord
 
-	hub hub
+	hub    hub
+	routes []area // the jobs on the HTTP listener (areas)
 
 	active   atomic.Int64 // requests being handled
 	lifeMu   sync.Mutex
@@ -172,6 +173,7 @@ func New(opts Options) (*Server, error) {
 	s.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.hub.init(s.ctx, s.log)
+	s.routes = s.areas()
 	s.seed()
 	return s, nil
 }
@@ -347,29 +349,62 @@ func (s *Server) waitIdle(d time.Duration) bool {
 	return true
 }
 
-// serveHTTP routes the three areas. Admin calls are neither faulted nor
-// recorded, so a test can always inspect and repair the sandbox.
+// area is one job on the HTTP listener, chosen by path prefix. Each answers
+// in its own error format (also for a URL over the limit). Adding a job
+// (CardPointe's /cardconnect/rest and /cardsecure/api/v1, issue 13) is one
+// entry in areas.
+type area struct {
+	prefix string // lower case; matches the prefix itself and everything below it
+	admin  bool   // neither faulted nor recorded, so a test can always inspect and repair
+	serve  func(w http.ResponseWriter, r *http.Request, rec *RequestRecord)
+	fail   func(w http.ResponseWriter, status int, msg string)
+}
+
+func (a *area) matches(lowerPath string) bool {
+	return lowerPath == a.prefix || strings.HasPrefix(lowerPath, a.prefix+"/")
+}
+
+// apiFail answers with the API's error envelope.
+func (s *Server) apiFail(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, s.envelope(status, excFormat, codeBadQuery, msg, "The request could not be processed.").Body)
+}
+
+func (s *Server) areas() []area {
+	return []area{
+		{prefix: "/sandbox", admin: true,
+			serve: func(w http.ResponseWriter, r *http.Request, _ *RequestRecord) { s.serveAdmin(w, r) },
+			fail:  func(w http.ResponseWriter, status int, msg string) { adminFail(w, status, "", "%s", msg) }},
+		{prefix: "/oauth/token", serve: s.serveToken,
+			fail: func(w http.ResponseWriter, status int, msg string) { s.oauthError(w, status, "invalid_request", msg) }},
+		{prefix: "/api/v2", serve: func(w http.ResponseWriter, r *http.Request, _ *RequestRecord) { s.serveREST(w, r) },
+			fail: s.apiFail},
+	}
+}
+
+// serveHTTP picks the area of the path. Everything but the admin API is
+// recorded and may be faulted.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.active.Add(1)
 	defer s.active.Add(-1)
 	w.Header().Set("Server", "secucard-sandbox")
-	path := r.URL.Path
-	lower := strings.ToLower(path)
-	admin := lower == "/sandbox" || strings.HasPrefix(lower, "/sandbox/")
-	if n := len(r.URL.EscapedPath()) + len(r.URL.RawQuery); n > maxURL {
-		msg := fmt.Sprintf("the URL is longer than the limit of %d bytes", maxURL)
-		switch {
-		case admin:
-			adminFail(w, http.StatusBadRequest, "", "%s", msg)
-		case lower == "/oauth/token" || lower == "/oauth/token/":
-			s.oauthError(w, http.StatusBadRequest, "invalid_request", msg)
-		default:
-			writeJSON(w, http.StatusBadRequest, s.badRequest(codeBadQuery, msg).Body)
+	lower := strings.TrimRight(strings.ToLower(r.URL.Path), "/")
+	var a *area
+	for _, x := range s.routes {
+		if x.matches(lower) {
+			a = &x
+			break
 		}
+	}
+	if n := len(r.URL.EscapedPath()) + len(r.URL.RawQuery); n > maxURL {
+		fail := s.apiFail
+		if a != nil {
+			fail = a.fail
+		}
+		fail(w, http.StatusBadRequest, fmt.Sprintf("the URL is longer than the limit of %d bytes", maxURL))
 		return
 	}
-	if admin {
-		s.serveAdmin(w, r)
+	if a != nil && a.admin {
+		a.serve(w, r, nil)
 		return
 	}
 	rec := s.beginRecord(r)
@@ -378,16 +413,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.applyFault(rw, r, rec) {
 		return
 	}
-	switch {
-	case lower == "/oauth/token" || lower == "/oauth/token/":
-		s.serveToken(rw, r, rec)
-	case lower == "/api/v2" || strings.HasPrefix(lower, "/api/v2/"):
-		s.serveREST(rw, r)
-	default:
+	if a == nil {
 		writeJSON(rw, http.StatusNotFound, s.envelope(http.StatusNotFound, excNotFound, codeNoRoute,
 			"no such path: the sandbox serves /oauth/token, /api/v2/<product>/<resource>/... and /sandbox/...",
 			"The requested service does not exist.").Body)
+		return
 	}
+	a.serve(rw, r, rec)
 }
 
 // Limits on what a request may send (the real service's are unknown): far
