@@ -296,12 +296,13 @@ type RequestRecord struct {
 const maxRecords = 10000
 
 func (s *Server) beginRecord(r *http.Request) *RequestRecord {
-	rec := &RequestRecord{
-		Method:  r.Method,
-		Path:    r.URL.Path,
-		XAction: r.Header.Get("X-Action"),
-		Time:    s.now(),
-	}
+	return s.record(r.Method, r.URL.Path, r.Header.Get("X-Action"))
+}
+
+// record starts the record of one request (HTTP, or STOMP with method
+// "STOMP" and the destination as path), keeping the last maxRecords.
+func (s *Server) record(method, path, xAction string) *RequestRecord {
+	rec := &RequestRecord{Method: method, Path: path, XAction: xAction, Time: s.now()}
 	s.reqMu.Lock()
 	s.requests = append(s.requests, rec)
 	if len(s.requests) > maxRecords {

@@ -1,13 +1,30 @@
 // Package sandbox owns the local, in-memory, stateful stand-in for the
 // secucard services: the OAuth token endpoint, the REST API under /api/v2 for
-// every resource of the product catalog, smart.transactions with simulated
+// every resource of its table, STOMP, smart.transactions with simulated
 // terminal steps and push events, fault injection, and an admin API under
 // /sandbox. Every test tier, the examples and the bindings run against it;
 // cmd/secucard-sandbox ships it as a program.
 //
-// Where the real server's behaviour is unknown (spec secucard-wire.md says so),
-// the sandbox chooses the tolerant answer and says so in a comment; the README
-// section "Sandbox" lists what it does not reproduce.
+// It is an oracle: it imports nothing from the client (core/), and takes its
+// truth from the wire spec (secucard-wire.md). Where the real server's
+// behaviour is unknown, the sandbox chooses the tolerant answer and says so
+// in a comment; the README section "Sandbox" lists what it does not
+// reproduce.
+//
+// The files, by job:
+//
+//	server.go                   lifecycle, limits, the jobs on the HTTP listener (areas)
+//	oauth.go                    OAuth: grants, tokens, device codes
+//	rest.go, dispatch.go        REST onto one Dispatch, which STOMP uses too; generic CRUD
+//	list.go, query/             lists; the q language
+//	transactions.go, idents.go  the POS core's behaviour beyond CRUD
+//	stomp.go, stomp_frame.go,   STOMP: connections, bounded frames, destinations
+//	stomp_route.go
+//	faults.go, admin.go         fault injection and request records; the admin API
+//	events.go                   the push hub
+//	seed.go, catalog/           seed data; the resource table (data from the spec)
+//	json.go, envelope.go        the server's JSON style and error envelopes
+//	tls.go                      self-signed certificates for HTTPS and STOMP over TLS
 package sandbox
 
 import (

@@ -471,7 +471,7 @@ func (c *stompConn) onSend(f *frame.Frame) bool {
 	s := c.ep.s
 	dest := f.Header.Get(frame.Destination)
 	xAction := f.Header.Get("x-action")
-	rec := s.recordSTOMP(dest, xAction)
+	rec := s.record("STOMP", dest, xAction) // in Requests() with the destination as path
 	req, bad := s.stompRequest(dest, f.Header.Get("app-id"), xAction, c.token, f.Body)
 	var fault *Fault
 	path := ""
@@ -726,19 +726,6 @@ func (c *stompConn) end(why string) {
 		}
 		c.ep.s.log.Infof("STOMP session %s ended: %s", c.session, why)
 	})
-}
-
-// recordSTOMP logs a STOMP request in Requests() with method "STOMP" and the
-// destination as path.
-func (s *Server) recordSTOMP(dest, xAction string) *RequestRecord {
-	rec := &RequestRecord{Method: "STOMP", Path: dest, XAction: xAction, Time: s.now()}
-	s.reqMu.Lock()
-	s.requests = append(s.requests, rec)
-	if len(s.requests) > maxRecords {
-		s.requests = append([]*RequestRecord(nil), s.requests[len(s.requests)-maxRecords:]...)
-	}
-	s.reqMu.Unlock()
-	return rec
 }
 
 func (s *Server) finishSTOMP(rec *RequestRecord, status int) {
