@@ -121,6 +121,7 @@ type Server struct {
 	routes []area // the jobs on the HTTP listener (areas)
 
 	active   atomic.Int64 // requests being handled
+	panics   atomic.Int64 // STOMP requests that panicked (the fuzz test wants 0)
 	lifeMu   sync.Mutex
 	httpSrv  *http.Server
 	baseURL  string

@@ -490,10 +490,22 @@ func (c *stompConn) onSend(f *frame.Frame) bool {
 	s.active.Add(1)
 	go func() {
 		defer s.active.Add(-1)
+		// As net/http does for a handler: a bug costs the connection, not
+		// the sandbox and all its state. The fuzz test looks for this reason.
+		defer func() {
+			if p := recover(); p != nil {
+				s.panics.Add(1)
+				s.log.Errorf("STOMP %s: panic: %v", rec.Path, p)
+				c.end(stompPanicked)
+			}
+		}()
 		c.serve(rec, req, bad, fault, path, corr, replyTo)
 	}()
 	return true
 }
+
+// stompPanicked is why a connection ended whose request panicked.
+const stompPanicked = "internal error: the request panicked"
 
 // serve runs one request (bad: it was refused while parsing; fault: one
 // was injected) and sends its reply.

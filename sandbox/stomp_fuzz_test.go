@@ -186,6 +186,12 @@ func FuzzSTOMPConnection(f *testing.F) {
 			if x.Open {
 				t.Fatalf("session %s is still open after its client closed", x.Session)
 			}
+			if x.Ended == stompPanicked {
+				t.Fatalf("a request of session %s panicked", x.Session)
+			}
+		}
+		if n := s.panics.Load(); n > 0 {
+			t.Fatalf("%d STOMP requests panicked", n)
 		}
 		if !s.ValidToken(token) {
 			t.Fatalf("the sandbox lost its state")
