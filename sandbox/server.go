@@ -44,6 +44,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/libsecucard/libsecucard/sandbox/cardpointe"
 	"github.com/libsecucard/libsecucard/sandbox/query"
 )
 
@@ -68,6 +69,11 @@ type Options struct {
 	AppUsers   map[string]string // appuser grant username -> password; nil: {"cashier":"cashier-password"}
 	Log        *log.Logger       // optional request log; nil: none
 	Seed       int64             // random seed for ids/outcomes; 0 = time-based
+	// CardPointe configures the CardPointe Gateway and CardSecure served on
+	// the same listener under /cardconnect/rest/ and /cardsecure/api/v1/
+	// (package sandbox/cardpointe). Zero values: the public UAT credentials
+	// and MID. Its Log and Seed default to the ones above.
+	CardPointe cardpointe.Options
 }
 
 // Defaults of Options.
@@ -119,6 +125,8 @@ type Server struct {
 
 	hub    hub
 	routes []area // the jobs on the HTTP listener (areas)
+
+	cardpointe *cardpointe.Server
 
 	active   atomic.Int64 // requests being handled
 	panics   atomic.Int64 // STOMP requests that panicked (the fuzz test wants 0)
@@ -190,6 +198,17 @@ func New(opts Options) (*Server, error) {
 	}
 	s.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	cp := opts.CardPointe
+	if cp.Log == nil {
+		cp.Log = opts.Log
+	}
+	if cp.Seed == 0 {
+		cp.Seed = uint64(opts.Seed)
+	}
+	var err error
+	if s.cardpointe, err = cardpointe.New(cp); err != nil {
+		return nil, &Error{Field: "CardPointe", Message: err.Error(), Err: err}
+	}
 	s.hub.init(s.ctx, s.log)
 	s.routes = s.areas()
 	s.seed()
@@ -210,7 +229,8 @@ func (s *Server) ClientID() string { return s.clientID }
 // ClientSecret is the secret belonging to ClientID.
 func (s *Server) ClientSecret() string { return s.clientSecret }
 
-// Handler serves /oauth/token, /api/v2/... and /sandbox/... .
+// Handler serves /oauth/token, /api/v2/..., the CardPointe paths
+// /cardconnect/rest/... and /cardsecure/api/v1/..., and /sandbox/... .
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 // Start listens on addr (e.g. "127.0.0.1:0") and serves REST, OAuth and
@@ -290,6 +310,12 @@ type Endpoints struct {
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret"`
 	SandboxURL   string `json:"sandbox_url"`
+	// The CardPointe Gateway's REST base (…/cardconnect/rest) and its HTTP
+	// Basic credentials and MID. CardSecure is on the same host.
+	CardPointeURL      string `json:"cardpointe_url"`
+	CardPointeUsername string `json:"cardpointe_username"`
+	CardPointePassword string `json:"cardpointe_password"`
+	CardPointeMerchID  string `json:"cardpointe_merchid"`
 	// The certificates (PEM) the REST and STOMP endpoints present when
 	// they serve TLS: what a client trusts through its CA file. Not part
 	// of the CLI line, which writes them to -http-ca-out/-stomp-ca-out.
@@ -308,8 +334,10 @@ func (s *Server) Endpoints() Endpoints {
 	if v, ok := stompEndpoints.Load(s); ok {
 		e.STOMPCA = v.(*stompEndpoint).ca
 	}
+	e.CardPointeUsername, e.CardPointePassword, e.CardPointeMerchID = s.cardpointe.Credentials()
 	if base != "" {
 		e.RESTURL, e.OAuthURL, e.AdminURL = base+"/api/v2", base+"/oauth/token", base+"/sandbox"
+		e.CardPointeURL = base + cardpointe.GatewayPrefix
 	}
 	return e
 }
@@ -372,18 +400,22 @@ func (s *Server) waitIdle(d time.Duration) bool {
 // (CardPointe's /cardconnect/rest and /cardsecure/api/v1, issue 13) is one
 // entry in areas.
 type area struct {
-	prefix string // lower case; matches the prefix itself and everything below it
-	admin  bool   // neither faulted nor recorded, so a test can always inspect and repair
+	prefix string                 // lower case; matches the prefix itself and everything below it
+	owns   func(path string) bool // instead of prefix: the path as sent (CardPointe's are case-sensitive)
+	admin  bool                   // neither faulted nor recorded, so a test can always inspect and repair
 	serve  func(w http.ResponseWriter, r *http.Request, rec *RequestRecord)
-	fail   func(w http.ResponseWriter, status int, msg string)
+	fail   func(w http.ResponseWriter, r *http.Request, status int, msg string)
 }
 
-func (a *area) matches(lowerPath string) bool {
+func (a *area) matches(path, lowerPath string) bool {
+	if a.owns != nil {
+		return a.owns(path)
+	}
 	return lowerPath == a.prefix || strings.HasPrefix(lowerPath, a.prefix+"/")
 }
 
 // apiFail answers with the API's error envelope.
-func (s *Server) apiFail(w http.ResponseWriter, status int, msg string) {
+func (s *Server) apiFail(w http.ResponseWriter, _ *http.Request, status int, msg string) {
 	writeJSON(w, status, s.envelope(status, excFormat, codeBadQuery, msg, "The request could not be processed.").Body)
 }
 
@@ -391,11 +423,22 @@ func (s *Server) areas() []area {
 	return []area{
 		{prefix: "/sandbox", admin: true,
 			serve: func(w http.ResponseWriter, r *http.Request, _ *RequestRecord) { s.serveAdmin(w, r) },
-			fail:  func(w http.ResponseWriter, status int, msg string) { adminFail(w, status, "", "%s", msg) }},
+			fail: func(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+				adminFail(w, status, "", "%s", msg)
+			}},
 		{prefix: "/oauth/token", serve: s.serveToken,
-			fail: func(w http.ResponseWriter, status int, msg string) { s.oauthError(w, status, "invalid_request", msg) }},
+			fail: func(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+				s.oauthError(w, status, "invalid_request", msg)
+			}},
 		{prefix: "/api/v2", serve: func(w http.ResponseWriter, r *http.Request, _ *RequestRecord) { s.serveREST(w, r) },
 			fail: s.apiFail},
+		// The CardPointe Gateway and CardSecure (sandbox/cardpointe); its
+		// admin call is under /sandbox/cardpointe, in the admin area above.
+		{owns: cardpointe.Owns,
+			serve: func(w http.ResponseWriter, r *http.Request, _ *RequestRecord) { s.cardpointe.Handler().ServeHTTP(w, r) },
+			fail: func(w http.ResponseWriter, r *http.Request, status int, _ string) {
+				writeJSON(w, status, s.cardpointe.ErrorBody(status, r.URL.Path)) // the Gateway's error shape has no message
+			}},
 	}
 }
 
@@ -408,7 +451,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	lower := strings.TrimRight(strings.ToLower(r.URL.Path), "/")
 	var a *area
 	for _, x := range s.routes {
-		if x.matches(lower) {
+		if x.matches(r.URL.Path, lower) {
 			a = &x
 			break
 		}
@@ -418,7 +461,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if a != nil {
 			fail = a.fail
 		}
-		fail(w, http.StatusBadRequest, fmt.Sprintf("the URL is longer than the limit of %d bytes", maxURL))
+		fail(w, r, http.StatusBadRequest, fmt.Sprintf("the URL is longer than the limit of %d bytes", maxURL))
 		return
 	}
 	if a != nil && a.admin {
@@ -500,3 +543,7 @@ func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// CardPointe is the CardPointe Gateway and CardSecure sandbox served on this
+// server's listener; its Go methods mirror its admin call (Settle).
+func (s *Server) CardPointe() *cardpointe.Server { return s.cardpointe }
