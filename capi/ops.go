@@ -38,11 +38,7 @@ func lookupUsable(id uint64) (*client, error) {
 }
 
 func clientNew(config []byte) (uint64, error) {
-	cfg, err := core.ParseConfig(config)
-	if err != nil {
-		return 0, err
-	}
-	c, err := core.New(cfg)
+	c, err := core.NewFromJSON(config)
 	if err != nil {
 		return 0, err
 	}

@@ -20,11 +20,11 @@ import (
 
 	"github.com/libsecucard/libsecucard/core"
 	"github.com/libsecucard/libsecucard/core/api"
+	pipeline "github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/product"
-	"github.com/libsecucard/libsecucard/core/rest"
 	"github.com/libsecucard/libsecucard/core/store"
 	"github.com/libsecucard/libsecucard/internal/testkit"
 	"github.com/libsecucard/libsecucard/sandbox"
@@ -34,7 +34,7 @@ import (
 // (a JSON object merged at the top level).
 func newClient(t *testing.T, srv *sandbox.Server, overrides string, opts ...core.Option) *core.Client {
 	t.Helper()
-	m := testkit.ClientConfig(srv)
+	m := testkit.ClientConfig(t, srv)
 	if overrides != "" {
 		var o map[string]any
 		require.NoError(t, json.Unmarshal([]byte(overrides), &o))
@@ -121,6 +121,30 @@ func TestCashierFlowOverREST(t *testing.T) {
 	assert.Greater(t, s.LatencyMS.Max, 0.0)
 }
 
+// A till that only speaks https: the sandbox serves TLS with its own
+// certificate, trusted through tls.ca_file and nothing else.
+func TestCashierFlowOverHTTPS(t *testing.T) {
+	srv := testkit.SandboxTLS(t, sandbox.Options{StartDelay: -1})
+	require.True(t, strings.HasPrefix(srv.URL(), "https://"), srv.URL())
+	c := newClient(t, srv, "")
+	idents, err := c.SmartIdents().List(context.Background())
+	require.NoError(t, err)
+	require.Len(t, idents, 3)
+	var tx product.SmartTransaction
+	require.NoError(t, json.Unmarshal([]byte(basket), &tx))
+	created, err := c.SmartTransactions().Create(context.Background(), &tx)
+	require.NoError(t, err)
+	started, err := c.SmartTransactions().Start(context.Background(), created.ID, "cash")
+	require.NoError(t, err)
+	assert.Equal(t, "ok", started.Status)
+	assert.Equal(t, []string{"client_credentials"}, grants(srv))
+
+	noCA := newClient(t, srv, `{"tls":{}}`)
+	e := callErr(t, noCA, `{"resource":"smart.idents","op":"list"}`)
+	assert.Equal(t, errs.Network, e.Kind, "verification stays on: the system roots do not know the sandbox")
+	assert.Contains(t, e.Error(), "certificate")
+}
+
 func TestEveryCatalogResourceThroughCall(t *testing.T) {
 	srv := testkit.Sandbox(t, sandbox.Options{})
 	c := newClient(t, srv, "")
@@ -167,7 +191,7 @@ func TestQueryAndPaging(t *testing.T) {
 	assert.False(t, hasAge, "fields restricts the answer")
 
 	r, _ := api.ParseRequest([]byte(`{"resource":"general.contacts","op":"list","query":{"count":4,"sort":{"name":"asc"}}}`))
-	it := rest.NewIterator(c, r)
+	it := pipeline.NewIterator(c, r)
 	var names []string
 	for it.Next(context.Background()) {
 		var o struct{ Name string }

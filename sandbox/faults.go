@@ -9,11 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/libsecucard/libsecucard/sandbox/cardpointe"
 )
 
 // Fault is an injected failure. It is matched before normal handling.
 type Fault struct {
-	Path       string          `json:"path"`           // prefix of the path after /api/v2 ("/smart/idents"), or absolute ("/oauth/token"); "" = every path
+	Path       string          `json:"path"`           // prefix of the path after /api/v2 ("/smart/idents"), or absolute ("/oauth/token", "/cardconnect/rest/auth"); "" = every path
 	Method     string          `json:"method"`         // "" = any
 	Status     int             `json:"status"`         // e.g. 503; 0 when only delaying/dropping
 	RetryAfter int             `json:"retry_after"`    // seconds, sent as Retry-After with Status
@@ -46,6 +48,12 @@ const (
 	DropAfterRead  = "after_read"  // read the request, execute nothing, close without answering
 )
 
+// Limits of the fault API: far above what a test arms.
+const (
+	maxFaults       = 1000
+	maxFaultDelayMS = 600_000
+)
+
 type faultEntry struct {
 	Fault
 	remaining int // < 0: unlimited
@@ -60,6 +68,8 @@ func (f *Fault) validate() *Error {
 		return invalid("retry_after", "must not be negative")
 	case f.DelayMS < 0:
 		return invalid("delay_ms", "must not be negative")
+	case f.DelayMS > maxFaultDelayMS:
+		return invalid("delay_ms", "must be at most the limit of %d (10 minutes), got %d", maxFaultDelayMS, f.DelayMS)
 	case f.Drop != "" && f.Drop != DropBeforeRead && f.Drop != DropAfterRead:
 		return invalid("drop", `must be "", %q or %q, got %q`, DropBeforeRead, DropAfterRead, f.Drop)
 	case f.Drop != "" && f.Status != 0:
@@ -82,21 +92,26 @@ func (f *Fault) validate() *Error {
 // first that matches a request handles it. An invalid fault is ignored and
 // logged; the admin API reports the bad field instead.
 func (s *Server) AddFault(f Fault) {
-	if err := f.validate(); err != nil {
+	if err := s.addFault(f); err != nil {
 		s.log.Errorf("fault ignored: %s", err.Message)
-		return
 	}
-	s.addFault(f)
 }
 
-func (s *Server) addFault(f Fault) {
+func (s *Server) addFault(f Fault) *Error {
+	if err := f.validate(); err != nil {
+		return err
+	}
 	n := f.Count
 	if n == 0 {
 		n = 1
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.faults) >= maxFaults {
+		return invalid("", "%d faults are armed, the limit; DELETE /sandbox/faults clears them", maxFaults)
+	}
 	s.faults = append(s.faults, &faultEntry{Fault: f, remaining: n})
-	s.mu.Unlock()
+	return nil
 }
 
 // ClearFaults removes every armed fault.
@@ -229,6 +244,9 @@ func (s *Server) applyFault(w *recordingWriter, r *http.Request, rec *RequestRec
 // faultBody is the body a real server would plausibly send with status:
 // an OAuth error on the token endpoint, the API envelope elsewhere.
 func (s *Server) faultBody(path string, status int) []byte {
+	if cardpointe.Owns(path) {
+		return s.cardpointe.ErrorBody(status, path) // the Gateway's own error shape
+	}
 	msg := fmt.Sprintf("injected fault: HTTP %d", status)
 	if strings.HasPrefix(strings.ToLower(path), "/oauth/") {
 		code := "invalid_request"
@@ -283,12 +301,13 @@ type RequestRecord struct {
 const maxRecords = 10000
 
 func (s *Server) beginRecord(r *http.Request) *RequestRecord {
-	rec := &RequestRecord{
-		Method:  r.Method,
-		Path:    r.URL.Path,
-		XAction: r.Header.Get("X-Action"),
-		Time:    s.now(),
-	}
+	return s.record(r.Method, r.URL.Path, r.Header.Get("X-Action"))
+}
+
+// record starts the record of one request (HTTP, or STOMP with method
+// "STOMP" and the destination as path), keeping the last maxRecords.
+func (s *Server) record(method, path, xAction string) *RequestRecord {
+	rec := &RequestRecord{Method: method, Path: path, XAction: xAction, Time: s.now()}
 	s.reqMu.Lock()
 	s.requests = append(s.requests, rec)
 	if len(s.requests) > maxRecords {
@@ -317,7 +336,11 @@ func (s *Server) logRequest(rec *RequestRecord) {
 	s.reqMu.Lock()
 	r := *rec
 	s.reqMu.Unlock()
-	line := fmt.Sprintf("%s %s -> %d", r.Method, r.Path, r.Status)
+	path := r.Path
+	if cardpointe.Owns(path) {
+		path = cardpointe.MaskPath(path) // the CardPointe sandbox never logs a full card number
+	}
+	line := fmt.Sprintf("%s %s -> %d", r.Method, path, r.Status)
 	if r.GrantType != "" {
 		line += " grant_type=" + r.GrantType
 	}
