@@ -49,7 +49,7 @@ func (p inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 // event delivered or counted, and nothing may keep running afterwards.
 func TestCloseRacesCallsAndEvents(t *testing.T) {
 	srv := testkit.Sandbox(t, sandbox.Options{})
-	cfg, err := core.ParseConfig(testkit.JSON(t, testkit.ClientConfig(srv)))
+	cfg, err := core.ParseConfig(testkit.JSON(t, testkit.ClientConfig(t, srv)))
 	require.NoError(t, err)
 	hc := &http.Client{Transport: inProcess{srv.Handler()}}
 	req := &api.Request{Resource: "smart.idents", Op: api.List}
