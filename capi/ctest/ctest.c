@@ -931,6 +931,7 @@ static void on_dev_event(void *ud, const char *ev) {
         waiter_bump(&r->w);
     } else if (state && strcmp(state, "ok") == 0) {
         r->saw_ok = 1;
+        waiter_bump(&r->w);
     }
     free(state);
 }
@@ -976,6 +977,9 @@ static void test_device_flow(void) {
     CHECKF(r.open_rc == SECUCARD_OK, "open %d %s", (int)r.open_rc, r.open_err);
     CHECK(secucard_call(r.client, "{\"resource\":\"smart.idents\",\"op\":\"list\"}", &res, NULL) == SECUCARD_OK);
     secucard_free(res);
+    /* The "ok" event is queued when open returns, not necessarily delivered
+       (events reach the host from the client's own thread): wait for it. */
+    CHECK(waiter_wait(&r.w, 2, 20));
     CHECK(secucard_set_event_callback(r.client, NULL, NULL) == SECUCARD_OK); /* waits for a delivery in progress */
     CHECK(r.saw_ok);
     CHECK(stat_of(r.client, "token_requests") >= 2);
