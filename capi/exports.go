@@ -36,8 +36,21 @@ func secucard_abi_version() C.int { return C.int(C.SECUCARD_ABI_VERSION) }
 //export secucard_strerror
 func secucard_strerror(status C.int) *C.sc_cstr { return C.sc_strerror(status) }
 
-//export secucard_free
-func secucard_free(p unsafe.Pointer) { C.free(p) }
+// secucard_free, secucard_call and secucard_next_event are written in C
+// (handoff.c): the blocking ones hand their work to a goroutine so the host
+// thread never runs Go code while it waits. sc_go_call and sc_go_next_event
+// are their direct path (Windows, or no handoff available); they take the
+// handle as an integer, so they need no nosplit shim.
+
+//export sc_go_call
+func sc_go_call(h C.uintptr_t, request *C.sc_cstr, result **C.char, errOut **C.char) C.int {
+	return xCall(uintptr(h), request, result, errOut)
+}
+
+//export sc_go_next_event
+func sc_go_next_event(h C.uintptr_t, timeoutMS C.int, eventJSON **C.char) C.int {
+	return xNextEvent(uintptr(h), int(timeoutMS), eventJSON)
+}
 
 //export secucard_client_new
 func secucard_client_new(config *C.sc_cstr, out **C.secucard_client, errOut **C.char) C.int {
@@ -60,6 +73,10 @@ func secucard_client_close(h *C.secucard_client, errOut **C.char) C.int {
 //go:nosplit
 func secucard_client_free(h *C.secucard_client) { xClientFree(uintptr(unsafe.Pointer(h))) }
 
+//export secucard_client_release
+//go:nosplit
+func secucard_client_release(h *C.secucard_client) { xClientRelease(uintptr(unsafe.Pointer(h))) }
+
 //export secucard_client_clear_tokens
 //go:nosplit
 func secucard_client_clear_tokens(h *C.secucard_client, errOut **C.char) C.int {
@@ -70,12 +87,6 @@ func secucard_client_clear_tokens(h *C.secucard_client, errOut **C.char) C.int {
 //go:nosplit
 func secucard_cancel_auth(h *C.secucard_client) C.int {
 	return xCancelAuth(uintptr(unsafe.Pointer(h)))
-}
-
-//export secucard_call
-//go:nosplit
-func secucard_call(h *C.secucard_client, request *C.sc_cstr, result **C.char, errOut **C.char) C.int {
-	return xCall(uintptr(unsafe.Pointer(h)), request, result, errOut)
 }
 
 //export secucard_call_async
@@ -95,12 +106,6 @@ func secucard_cancel(h *C.secucard_client, callID C.uint64_t) C.int {
 //go:nosplit
 func secucard_set_event_callback(h *C.secucard_client, cb C.secucard_event_cb, ud unsafe.Pointer) C.int {
 	return xSetEventCallback(uintptr(unsafe.Pointer(h)), cb, uintptr(ud))
-}
-
-//export secucard_next_event
-//go:nosplit
-func secucard_next_event(h *C.secucard_client, timeoutMS C.int, eventJSON **C.char) C.int {
-	return xNextEvent(uintptr(unsafe.Pointer(h)), int(timeoutMS), eventJSON)
 }
 
 //export secucard_handle_event
@@ -146,6 +151,22 @@ func secucard_client_stats(h *C.secucard_client, stats **C.char) C.int {
 }
 
 // --- helpers ---
+
+// nativeQueue is a client's callback thread (trampolines.c).
+type nativeQueue struct{ q *C.struct_sc_cbq }
+
+func newNativeQueue(id uint64) (callbackQueue, error) {
+	q := C.sc_cbq_new(C.uint64_t(id))
+	if q == nil {
+		return nil, errs.New(errs.Internal, "client_new", "cannot allocate the callback queue")
+	}
+	return nativeQueue{q}, nil
+}
+
+func (n nativeQueue) abandon() { C.sc_cbq_abandon(n.q) }
+func (n nativeQueue) close()   { C.sc_cbq_close(n.q) }
+
+func queueOf(cl *client) *C.struct_sc_cbq { return cl.queue.(nativeQueue).q }
 
 // clientID decodes a client handle value; 0 for NULL or a foreign value.
 func clientID(h uintptr) uint64 { return untag(uint64(h), clientTag) }
@@ -260,7 +281,7 @@ func xClientNew(config *C.sc_cstr, out **C.secucard_client, errOut **C.char) (rc
 	if out == nil {
 		return fail(nullArg("out", "pass the address of a secucard_client pointer"), errOut)
 	}
-	id, err := clientNew(goBytes(config))
+	id, err := clientNew(goBytes(config), newNativeQueue)
 	if err != nil {
 		return fail(err, errOut)
 	}
@@ -288,6 +309,12 @@ func xClientFree(h uintptr) {
 	testHook("secucard_client_free")
 	id := clientID(h)
 	clientFree(id, inCallback(id))
+}
+
+func xClientRelease(h uintptr) {
+	defer func() { _ = recover() }()
+	testHook("secucard_client_release")
+	clientRelease(clientID(h))
 }
 
 func xClientClearTokens(h uintptr, errOut **C.char) (rc C.int) {
@@ -334,7 +361,8 @@ func xCallAsync(h uintptr, request *C.sc_cstr, cb C.secucard_call_cb, ud uintptr
 	defer guard("secucard_call_async", &rc, errOut)
 	testHook("secucard_call_async")
 	id := clientID(h)
-	if _, err := lookup(id); err != nil {
+	cl, err := lookup(id)
+	if err != nil {
 		return fail(err, errOut)
 	}
 	if request == nil {
@@ -343,6 +371,7 @@ func xCallAsync(h uintptr, request *C.sc_cstr, cb C.secucard_call_cb, ud uintptr
 	if cb == nil {
 		return fail(nullArg("callback", "the completion callback is required"), errOut)
 	}
+	q := queueOf(cl)
 	done := func(cid uint64, st int, res, ej []byte) {
 		var cres, cerr *C.char
 		if res != nil {
@@ -351,9 +380,7 @@ func xCallAsync(h uintptr, request *C.sc_cstr, cb C.secucard_call_cb, ud uintptr
 		if ej != nil {
 			cerr = cString(ej)
 		}
-		C.sc_call_done(cb, C.uintptr_t(ud), C.uint64_t(id), C.uint64_t(cid), C.int(st), cres, cerr)
-		C.free(unsafe.Pointer(cres))
-		C.free(unsafe.Pointer(cerr))
+		C.sc_cbq_done(q, cb, C.uintptr_t(ud), C.uint64_t(cid), C.int(st), cres, cerr) // takes cres, cerr
 	}
 	cid, err := callAsync(id, goBytes(request), done)
 	if err != nil {
@@ -375,11 +402,16 @@ func xSetEventCallback(h uintptr, cb C.secucard_event_cb, ud uintptr) (rc C.int)
 	defer guard("secucard_set_event_callback", &rc, nil)
 	testHook("secucard_set_event_callback")
 	id := clientID(h)
+	cl, err := lookup(id)
+	if err != nil {
+		return status(err)
+	}
 	var fn func([]byte)
 	if cb != nil {
+		q := queueOf(cl)
 		fn = func(ev []byte) {
 			cs := cString(ev)
-			C.sc_call_event(cb, C.uintptr_t(ud), C.uint64_t(id), cs)
+			C.sc_cbq_event(q, cb, C.uintptr_t(ud), cs)
 			C.free(unsafe.Pointer(cs))
 		}
 	}
@@ -501,11 +533,16 @@ func xSetLogCallback(h uintptr, cb C.secucard_log_cb, ud uintptr, minLevel int) 
 	defer guard("secucard_set_log_callback", &rc, nil)
 	testHook("secucard_set_log_callback")
 	id := clientID(h)
+	cl, err := lookup(id)
+	if err != nil {
+		return status(err)
+	}
 	var fn func(logging.Level, string)
 	if cb != nil {
+		q := queueOf(cl)
 		fn = func(level logging.Level, msg string) {
 			cs := C.CString(msg)
-			C.sc_call_log(cb, C.uintptr_t(ud), C.uint64_t(id), C.int(level), cs)
+			C.sc_cbq_log(q, cb, C.uintptr_t(ud), C.int(level), cs)
 			C.free(unsafe.Pointer(cs))
 		}
 	}

@@ -37,7 +37,9 @@ func lookupUsable(id uint64) (*client, error) {
 	return cl, cl.usable()
 }
 
-func clientNew(config []byte) (uint64, error) {
+// clientNew builds a client; newQueue (nil in Go tests) makes its callback
+// thread.
+func clientNew(config []byte, newQueue func(id uint64) (callbackQueue, error)) (uint64, error) {
 	cfg, err := core.ParseConfig(config)
 	if err != nil {
 		return 0, err
@@ -54,6 +56,13 @@ func clientNew(config []byte) (uint64, error) {
 	}
 	cl.id = id
 	cl.logs.client = id
+	if newQueue != nil {
+		// The handle is not out yet: nothing else can see cl before this.
+		if cl.queue, err = newQueue(id); err != nil {
+			clientFree(id, false)
+			return 0, err
+		}
+	}
 	return id, nil
 }
 
@@ -82,6 +91,14 @@ func clientFree(id uint64, inCallback bool) {
 		return
 	}
 	cl.close(inCallback)
+}
+
+// clientRelease releases the handle and closes without waiting; callbacks
+// that have not begun never run.
+func clientRelease(id uint64) {
+	if cl, ok := clients.remove(id); ok {
+		cl.release()
+	}
 }
 
 func clientClearTokens(id uint64) error {

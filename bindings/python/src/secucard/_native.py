@@ -77,6 +77,7 @@ FUNCTIONS = {
     "secucard_client_open": (c_int, [_HANDLE, _OUT]),
     "secucard_client_close": (c_int, [_HANDLE, _OUT]),
     "secucard_client_free": (None, [_HANDLE]),
+    "secucard_client_release": (None, [_HANDLE]),
     "secucard_client_clear_tokens": (c_int, [_HANDLE, _OUT]),
     "secucard_cancel_auth": (c_int, [_HANDLE]),
     "secucard_call": (c_int, [_HANDLE, c_char_p, _OUT, _OUT]),
