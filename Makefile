@@ -10,7 +10,7 @@ BUILD    := build/$(GOOS)-$(GOARCH)
 SANDBOX  := $(BUILD)/secucard-sandbox
 PYTHON   ?= /usr/bin/python3
 
-.PHONY: help deps build sandbox demo test test-go test-c test-python test-csharp bench python-wheel csharp clean
+.PHONY: help deps build sandbox demo test test-go test-rabbitmq test-c test-python test-csharp bench python-wheel csharp clean
 
 help: ## Show this help
 	@echo "libsecucard - the secucard connect client as a C shared library"
@@ -27,20 +27,24 @@ build: ## Build the shared library, header and pkg-config file into build/<os>-<
 
 sandbox: ## Build the secucard-sandbox binary into build/<os>-<arch>/
 	@mkdir -p $(BUILD)
-	$(GO) build -trimpath -o $(SANDBOX) ./core/sandbox/cmd/secucard-sandbox
+	$(GO) build -trimpath -o $(SANDBOX) ./sandbox/cmd/secucard-sandbox
 
 demo: build sandbox ## Run the cashier demo (C) against a local sandbox with device auto-approval
 	$(MAKE) -C examples/c demo BUILD_DIR=$(CURDIR)/$(BUILD)
 
 test: deps ## Run every test suite (CI runs this); installs missing Debian packages first
-	$(MAKE) test-go test-c test-python test-csharp
+	$(MAKE) test-go test-rabbitmq test-c test-python test-csharp
 
 deps: ## Install the Debian packages the test suites need (only those missing)
 	./.ci/install-deps
 
-test-go: ## go vet and the Go test suite (with the race detector)
+test-go: ## go vet and the Go test suite (with the race detector); needs no services
 	$(GO) vet ./...
+	$(GO) vet -tags rabbitmq ./core/stomp/
 	$(GO) test -race -count=1 ./...
+
+test-rabbitmq: ## STOMP conformance against a real RabbitMQ (a private node on free ports)
+	./.ci/rabbitmq-node run -- $(GO) test -race -count=1 -tags rabbitmq -run '^TestRabbitMQConformance$$' ./core/stomp/
 
 test-c: build sandbox ## C ABI tests: C test program, symbol parity with the header, valgrind
 	$(MAKE) -C capi/ctest test BUILD_DIR=$(CURDIR)/$(BUILD)

@@ -18,8 +18,8 @@ import (
 
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
-	"github.com/libsecucard/libsecucard/core/sandbox"
-	"github.com/libsecucard/libsecucard/core/sandbox/sandboxtest"
+	"github.com/libsecucard/libsecucard/internal/testkit"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 func TestMapErrorStatusPerKind(t *testing.T) {
@@ -98,7 +98,7 @@ func TestExportRecoversPanic(t *testing.T) {
 
 func sandboxConfig(t *testing.T, s *sandbox.Server, creds map[string]any) []byte {
 	t.Helper()
-	cfg := sandboxtest.Config(s)
+	cfg := testkit.ClientConfig(s)
 	if creds != nil {
 		cfg["credentials"] = creds
 	}
@@ -115,7 +115,7 @@ const webhookBody = `{"object":"event.pushes","id":"EPS_1","target":"general.not
 // are freed.
 func TestRegistryEmptyAfterFullFlow(t *testing.T) {
 	require.Zero(t, liveObjects(), "registries must start empty")
-	s := sandboxtest.Start(t, sandbox.Options{})
+	s := testkit.Sandbox(t, sandbox.Options{})
 	list := []byte(`{"resource":"smart.idents","op":"list"}`)
 
 	// client credentials: open, calls, async, events, logs
@@ -190,7 +190,7 @@ func TestRegistryEmptyAfterFullFlow(t *testing.T) {
 }
 
 func TestCancelReportsCanceledOnce(t *testing.T) {
-	s := sandboxtest.Start(t, sandbox.Options{})
+	s := testkit.Sandbox(t, sandbox.Options{})
 	id, err := clientNew(sandboxConfig(t, s, nil), nil)
 	require.NoError(t, err)
 	defer clientFree(id, false)

@@ -474,7 +474,7 @@ func (c *Client) call(ctx context.Context, req *api.Request) (json.RawMessage, e
 		return nil, errs.Invalid("resource", "%q is not a known resource%s (set allow_unknown_resources to call it anyway)", r.Resource, hint)
 	}
 	if known {
-		r.Anonymous = res.IsAnonymous(r.Op) && r.Action == ""
+		r.Anonymous = res.AnonymousCall(r.Op, r.Action)
 		if len(r.Data) == 0 {
 			r.Data = product.DefaultData(r.Resource, r.Action, r.Op)
 		}

@@ -1,9 +1,11 @@
 package core_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log"
 	"net"
 	"strconv"
 	"strings"
@@ -18,17 +20,16 @@ import (
 	"github.com/libsecucard/libsecucard/core/api"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
-	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/product"
-	"github.com/libsecucard/libsecucard/core/sandbox"
-	"github.com/libsecucard/libsecucard/core/sandbox/sandboxtest"
+	"github.com/libsecucard/libsecucard/internal/testkit"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 // stompSandbox starts a sandbox with its STOMP endpoint and returns the
 // client config fragment that enables STOMP for it.
 func stompSandbox(t *testing.T, opts sandbox.Options) (*sandbox.Server, string) {
 	t.Helper()
-	srv := sandboxtest.Start(t, opts)
+	srv := testkit.Sandbox(t, opts)
 	addr, err := srv.StartSTOMP("127.0.0.1:0", nil)
 	require.NoError(t, err)
 	_, port, _ := net.SplitHostPort(addr)
@@ -88,14 +89,9 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 }
 
 func TestCashierFlowOverSTOMP(t *testing.T) {
-	var logMu sync.Mutex
-	var sandboxLog []string
+	var sandboxLog syncBuffer
 	srv, stompCfg := stompSandbox(t, sandbox.Options{StartDelay: 10 * time.Millisecond, Seed: 7,
-		Logger: logging.New(logging.SinkFunc(func(_ logging.Level, msg string) {
-			logMu.Lock()
-			sandboxLog = append(sandboxLog, msg)
-			logMu.Unlock()
-		}), logging.Info)})
+		Log: log.New(&sandboxLog, "", 0)})
 	c := newClient(t, srv, `{`+stompCfg+`}`)
 	col := &collector{}
 	require.NoError(t, c.SetEventHandler(col.handle))
@@ -111,25 +107,23 @@ func TestCashierFlowOverSTOMP(t *testing.T) {
 	assert.Contains(t, []string{"ok", "failed"}, started.Status)
 	// The reader handed the display events to the dispatcher before the
 	// reply: they are published by the time Start returns.
-	assert.GreaterOrEqual(t, c.Stats().Events.Published, int64(1+4+1), "connected, 4 display texts, changed")
+	assert.GreaterOrEqual(t, c.Stats().Events.Published, int64(1+4), "connected, 4 display texts")
 
 	assert.Equal(t, []string{"POST /api/v2/smart/transactions",
 		"STOMP /exchange/connect.api/api:exec:smart.transactions.start"}, methods(srv))
 
-	waitUntil(t, "the changed event", func() bool {
-		for _, e := range col.kind(event.KindPush) {
-			if e.Target == "smart.transactions" {
-				return true
-			}
-		}
-		return false
-	})
+	// A marker pushed after the start lands behind whatever the start
+	// pushed, so waiting for it shows every start event.
+	srv.Push(sandbox.Event{Target: "general.notifications", Type: "display", Data: json.RawMessage(`{"text":"Ende"}`)})
+	waitUntil(t, "the marker event", func() bool { return len(col.kind(event.KindPush)) == 5 })
 	var order []string
 	for _, e := range col.kind(event.KindPush) {
 		order = append(order, e.Target+"/"+e.Type)
 	}
 	assert.Equal(t, []string{"general.notifications/display", "general.notifications/display", "general.notifications/display",
-		"general.notifications/display", "smart.transactions/changed"}, order)
+		"general.notifications/display", "general.notifications/display"}, order,
+		"a start pushes display events only, as the real service (spec §5.3)")
+	assert.JSONEq(t, `{"text":"Ende"}`, string(col.kind(event.KindPush)[4].Data))
 	conn := col.kind(event.KindConnection)
 	require.NotEmpty(t, conn)
 	assert.Equal(t, event.Connected, conn[0].State)
@@ -139,9 +133,7 @@ func TestCashierFlowOverSTOMP(t *testing.T) {
 	assert.Equal(t, int64(0), s.STOMP.Reconnects)
 	require.NoError(t, c.Close())
 	assert.False(t, c.Stats().STOMP.Connected)
-	logMu.Lock()
-	defer logMu.Unlock()
-	assert.Contains(t, strings.Join(sandboxLog, "\n"), "ended: DISCONNECT", "Close sent DISCONNECT with a receipt")
+	assert.Contains(t, sandboxLog.String(), "ended: DISCONNECT", "Close sent DISCONNECT with a receipt")
 }
 
 func TestChannelRouting(t *testing.T) {
@@ -196,7 +188,7 @@ func TestSTOMPCallBeforeOpen(t *testing.T) {
 }
 
 func TestOpenFailsWhenSTOMPFails(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{})
+	srv := testkit.Sandbox(t, sandbox.Options{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	port := ln.Addr().(*net.TCPAddr).Port
@@ -292,6 +284,10 @@ func TestSTOMPFetchChanged(t *testing.T) {
 	var tx struct{ ID string }
 	require.NoError(t, json.Unmarshal(created, &tx))
 	call(t, c, `{"resource":"smart.transactions","op":"execute","id":"`+tx.ID+`","action":"start","arg":"cash"}`)
+	// The sandbox pushes no smart.transactions event of its own (the real
+	// service is not known to send one, spec §5.3): a test pushes it.
+	srv.Push(sandbox.Event{Target: "smart.transactions", Type: "changed",
+		Data: json.RawMessage(`[{"object":"smart.transactions","id":"` + tx.ID + `"}]`)})
 	waitUntil(t, "the changed event", func() bool {
 		for _, e := range col.kind(event.KindPush) {
 			if e.Target == "smart.transactions" {
@@ -373,4 +369,22 @@ func TestLostStartReplyOverSTOMP(t *testing.T) {
 	assert.NoError(t, err, "the connection survived the late reply")
 	assert.True(t, c.Stats().STOMP.Connected)
 	assert.Equal(t, int64(0), c.Stats().STOMP.Reconnects)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

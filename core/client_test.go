@@ -25,16 +25,16 @@ import (
 	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/product"
 	"github.com/libsecucard/libsecucard/core/rest"
-	"github.com/libsecucard/libsecucard/core/sandbox"
-	"github.com/libsecucard/libsecucard/core/sandbox/sandboxtest"
 	"github.com/libsecucard/libsecucard/core/store"
+	"github.com/libsecucard/libsecucard/internal/testkit"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 // newClient builds a client for srv from the sandbox config plus overrides
 // (a JSON object merged at the top level).
 func newClient(t *testing.T, srv *sandbox.Server, overrides string, opts ...core.Option) *core.Client {
 	t.Helper()
-	m := sandboxtest.Config(srv)
+	m := testkit.ClientConfig(srv)
 	if overrides != "" {
 		var o map[string]any
 		require.NoError(t, json.Unmarshal([]byte(overrides), &o))
@@ -93,7 +93,7 @@ const basket = `{
 }`
 
 func TestCashierFlowOverREST(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{StartDelay: -1, Seed: 7})
+	srv := testkit.Sandbox(t, sandbox.Options{StartDelay: -1, Seed: 7})
 	c := newClient(t, srv, "")
 
 	idents, err := c.SmartIdents().List(context.Background())
@@ -122,7 +122,7 @@ func TestCashierFlowOverREST(t *testing.T) {
 }
 
 func TestEveryCatalogResourceThroughCall(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{})
+	srv := testkit.Sandbox(t, sandbox.Options{})
 	c := newClient(t, srv, "")
 	for _, r := range product.All() {
 		t.Run(r.Name, func(t *testing.T) {
@@ -149,7 +149,7 @@ func TestEveryCatalogResourceThroughCall(t *testing.T) {
 }
 
 func TestQueryAndPaging(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{})
+	srv := testkit.Sandbox(t, sandbox.Options{})
 	c := newClient(t, srv, "")
 	for i := 0; i < 25; i++ {
 		call(t, c, fmt.Sprintf(`{"resource":"general.contacts","op":"create","data":{"name":"Kunde %02d","age":%d}}`, i, 20+i))
@@ -181,7 +181,7 @@ func TestQueryAndPaging(t *testing.T) {
 }
 
 func TestUnknownResources(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{})
+	srv := testkit.Sandbox(t, sandbox.Options{})
 	c := newClient(t, srv, "")
 	e := callErr(t, c, `{"resource":"smart.transaction","op":"list"}`)
 	assert.Equal(t, errs.InvalidArgument, e.Kind)
@@ -192,6 +192,22 @@ func TestUnknownResources(t *testing.T) {
 	e = callErr(t, lenient, `{"resource":"smart.transaction","op":"list"}`)
 	assert.Equal(t, errs.API, e.Kind, "passed through to the server, which does not know it either")
 	assert.Equal(t, "ProductNotFoundException", e.ErrorName)
+}
+
+// Anonymous calls (spec §3.4) go without a token, so they work for a till
+// whose client credentials the server refuses: an account created on a
+// new device, a forgotten password reset.
+func TestAnonymousCallsNeedNoToken(t *testing.T) {
+	srv := testkit.Sandbox(t, sandbox.Options{})
+	c := newClient(t, srv, fmt.Sprintf(`{"credentials":{"client_id":%q,"client_secret":"wrong"}}`, srv.ClientID()))
+
+	out := call(t, c, `{"resource":"general.accounts","op":"execute","id":"null","action":"passwordreset","arg":"kasse@example.com","data":{"origin":"till"}}`)
+	assert.JSONEq(t, `{"livetime":3600}`, string(out))
+	call(t, c, `{"resource":"general.accounts","op":"create","data":{"username":"neu@example.com","password":"geheim"}}`)
+	assert.Empty(t, grants(srv), "no token was asked for")
+
+	e := callErr(t, c, `{"resource":"general.accounts","op":"get","id":"me"}`)
+	assert.Equal(t, errs.Auth, e.Kind, "everything else needs the token the server refuses")
 }
 
 type eventLog struct {
@@ -239,7 +255,7 @@ func newDeviceClient(t *testing.T, srv *sandbox.Server, uuid string, opts ...cor
 }
 
 func TestDeviceFlowOpenWithApproval(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{DeviceAutoApprove: -1, DeviceInterval: -1})
+	srv := testkit.Sandbox(t, sandbox.Options{DeviceAutoApprove: -1, DeviceInterval: -1})
 	c := newDeviceClient(t, srv, "/vendor/test/pos/1")
 	log := newEventLog()
 	require.NoError(t, c.SetEventHandler(log.handle))
@@ -264,7 +280,7 @@ func TestDeviceFlowOpenWithApproval(t *testing.T) {
 }
 
 func TestDeviceFlowCancelDenyAndPersistedToken(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{DeviceAutoApprove: -1, DeviceInterval: -1})
+	srv := testkit.Sandbox(t, sandbox.Options{DeviceAutoApprove: -1, DeviceInterval: -1})
 
 	t.Run("cancel", func(t *testing.T) {
 		c := newDeviceClient(t, srv, "/vendor/test/pos/2")
@@ -333,7 +349,7 @@ func TestDeviceFlowCancelDenyAndPersistedToken(t *testing.T) {
 }
 
 func TestSingleTokenRequestUnderConcurrencyAndExpiry(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{})
+	srv := testkit.Sandbox(t, sandbox.Options{})
 	c := newClient(t, srv, "")
 	call(t, c, `{"resource":"smart.idents","op":"list"}`)
 	srv.ExpireTokens()
@@ -361,7 +377,7 @@ func TestSingleTokenRequestUnderConcurrencyAndExpiry(t *testing.T) {
 }
 
 func TestRetryAfterTimeoutAndClose(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{})
+	srv := testkit.Sandbox(t, sandbox.Options{})
 	var slept []time.Duration
 	var mu sync.Mutex
 	c := newClient(t, srv, "", core.WithSleeper(func(ctx context.Context, d time.Duration) error {
@@ -408,7 +424,7 @@ func TestRetryAfterTimeoutAndClose(t *testing.T) {
 }
 
 func TestWebhookAndNextEvent(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{})
+	srv := testkit.Sandbox(t, sandbox.Options{})
 	c := newClient(t, srv, "")
 	body := `{"object":"event.pushes","id":"EPS_WEBHOOK1","created":"2026-11-23T10:00:00+01:00","target":"smart.transactions","type":"changed","data":[{"object":"smart.transactions","id":"STX_1"}]}`
 	require.NoError(t, c.HandleWebhook([]byte(body)))
@@ -423,7 +439,7 @@ func TestWebhookAndNextEvent(t *testing.T) {
 }
 
 func TestFetchChangedThroughTheClient(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{})
+	srv := testkit.Sandbox(t, sandbox.Options{})
 	c := newClient(t, srv, `{"events":{"fetch_changed":true}}`)
 	created := call(t, c, `{"resource":"payment.secupaydebits","op":"create","data":{"amount":1999,"currency":"EUR"}}`)
 	var obj struct{ ID string }
@@ -449,7 +465,7 @@ func nextPush(t *testing.T, c *core.Client) event.Event {
 }
 
 func TestSTOMPChannelRequestedButDisabled(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{})
+	srv := testkit.Sandbox(t, sandbox.Options{})
 	c := newClient(t, srv, `{"stomp":{"enabled":false}}`)
 	e := callErr(t, c, `{"resource":"smart.idents","op":"list","channel":"stomp"}`)
 	assert.Equal(t, errs.InvalidArgument, e.Kind)
@@ -457,7 +473,7 @@ func TestSTOMPChannelRequestedButDisabled(t *testing.T) {
 }
 
 func TestHostStoreIsSealed(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{})
+	srv := testkit.Sandbox(t, sandbox.Options{})
 	host := store.NewMemory()
 	c := newClient(t, srv, `{"store":{"type":"callback"}}`)
 	require.NoError(t, c.SetStore(host))
@@ -504,7 +520,7 @@ func (rt *recordingTransport) add(s string) {
 }
 
 func TestNoSecretReachesTheLogs(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{DeviceAutoApprove: 0, DeviceInterval: -1, StartDelay: -1})
+	srv := testkit.Sandbox(t, sandbox.Options{DeviceAutoApprove: 0, DeviceInterval: -1, StartDelay: -1})
 	var lines []string
 	var mu sync.Mutex
 	sink := logging.SinkFunc(func(_ logging.Level, msg string) {
@@ -560,7 +576,7 @@ func TestNoSecretReachesTheLogs(t *testing.T) {
 }
 
 func TestNoCredentialsAnywhere(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{})
+	srv := testkit.Sandbox(t, sandbox.Options{})
 	cfg, err := core.ParseConfig([]byte(`{"environment":"sandbox","sandbox_url":"` + srv.URL() + `","store":{"encryption_key":"` + strings.Repeat("ab", 32) + `"}}`))
 	require.NoError(t, err)
 	c, err := core.New(cfg)
@@ -588,7 +604,7 @@ func (b *blockingStore) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 func TestCancelAuthBeforeTheDeviceFlowStarts(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{DeviceAutoApprove: -1, DeviceInterval: -1})
+	srv := testkit.Sandbox(t, sandbox.Options{DeviceAutoApprove: -1, DeviceInterval: -1})
 	bs := &blockingStore{entered: make(chan struct{}), release: make(chan struct{})}
 	c := newDeviceClient(t, srv, "/vendor/test/pos/early-cancel", core.WithStore(bs))
 	opened := make(chan error, 1)
@@ -610,7 +626,7 @@ func TestCancelAuthBeforeTheDeviceFlowStarts(t *testing.T) {
 }
 
 func TestJavaBodyForSmartTransactionActions(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{})
+	srv := testkit.Sandbox(t, sandbox.Options{})
 	rt := &recordingTransport{}
 	c := newClient(t, srv, `{"stomp":{"enabled":false}}`, core.WithHTTPClient(&http.Client{Transport: rt}))
 	call(t, c, `{"resource":"smart.transactions","op":"execute","action":"Diagnosis"}`)

@@ -18,9 +18,9 @@ import (
 	"github.com/libsecucard/libsecucard/core/auth"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
-	"github.com/libsecucard/libsecucard/core/sandbox"
-	"github.com/libsecucard/libsecucard/core/sandbox/sandboxtest"
 	"github.com/libsecucard/libsecucard/core/store"
+	"github.com/libsecucard/libsecucard/internal/testkit"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 // These tests run the manager against the local sandbox (loopback only).
@@ -44,7 +44,7 @@ func startSandboxWith(t *testing.T, opts sandbox.Options) *sandbox.Server {
 	if opts.DeviceAutoApprove == 0 {
 		opts.DeviceAutoApprove = -1 // tests approve explicitly
 	}
-	return sandboxtest.Start(t, opts)
+	return testkit.Sandbox(t, opts)
 }
 
 // observer records events and hands them to the test as they happen.

@@ -21,6 +21,9 @@ type Action struct {
 	Op    api.Op // Execute (POST) unless the SDKs use GET/PUT/DELETE for it
 	STOMP bool   // the legacy SDKs force this action over STOMP
 	NoID  bool   // called without an object id (smart.transactions Diagnosis)
+	// Anonymous actions are sent without a bearer token (spec §3.4: Java
+	// omits it for general.accounts passwordreset).
+	Anonymous bool
 	// DefaultData is the body sent when the caller gives none: the Java SDK
 	// sends the bare string "smart.transactions" for cancel, Diagnosis,
 	// EndofDay, cancelTrx and preTransaction (spec §3.5), and the server was
@@ -45,6 +48,8 @@ type Resource struct {
 	// Anonymous lists operations sent without a bearer token (spec §3.4: Java
 	// and JS omit it for general.accounts create and document.uploads).
 	Anonymous []api.Op
+	// Spec names the sections of spec secucard-wire.md the entry rests on.
+	Spec string
 	// Source names the SDKs that define the resource (evidence, spec §6).
 	Source string
 }
@@ -75,6 +80,17 @@ func (r *Resource) IsAnonymous(op api.Op) bool {
 	return false
 }
 
+// AnonymousCall reports whether a call of op with action ("" for none) is
+// sent without a token: the resource's anonymous operations without an
+// action, or an anonymous action.
+func (r *Resource) AnonymousCall(op api.Op, action string) bool {
+	if action == "" {
+		return r.IsAnonymous(op)
+	}
+	a, ok := r.Action(action)
+	return ok && a.Anonymous
+}
+
 func exec(names ...string) []Action {
 	out := make([]Action, len(names))
 	for i, n := range names {
@@ -86,13 +102,15 @@ func exec(names ...string) []Action {
 // catalog is every resource named in spec §6: the Java SDK's services, the
 // JavaScript SDK's additional resources, and those only .NET/PHP define.
 // Prefixes marked known are from recorded objects (spec §7); the others follow
-// the same "three letters + underscore" pattern but are our invention.
+// the same "three letters + underscore" pattern but are our invention. The
+// sandbox keeps its own table taken from the same spec
+// (sandbox/catalog/resources.txt); contract_test.go fails on any difference.
 var catalog = []Resource{
 	// auth
-	{Name: "auth.sessions", IDPrefix: "SES_", Actions: []Action{{Name: "refresh", Op: api.Execute}, {Name: "debug", Op: api.Get}}, Source: "java,js"},
+	{Name: "auth.sessions", IDPrefix: "SES_", Spec: "§6.1 §6.2", Actions: []Action{{Name: "refresh", Op: api.Execute}, {Name: "debug", Op: api.Get}}, Source: "java,js"},
 
 	// smart (POS core)
-	{Name: "smart.transactions", IDPrefix: "STX_", PrefixKnown: true, Source: "java,net,php,js", Actions: []Action{
+	{Name: "smart.transactions", IDPrefix: "STX_", PrefixKnown: true, Spec: "§6.1 §7.1", Source: "java,net,php,js", Actions: []Action{
 		{Name: "start", Op: api.Execute, STOMP: true},
 		{Name: "cancel", Op: api.Execute, DefaultData: javaActionBody},
 		{Name: "Diagnosis", Op: api.Execute, STOMP: true, NoID: true, DefaultData: javaActionBody},
@@ -102,120 +120,120 @@ var catalog = []Resource{
 		{Name: "prepare", Op: api.Execute},
 		{Name: "abort", Op: api.Execute},
 	}},
-	{Name: "smart.idents", IDPrefix: "smi_", PrefixKnown: true, Actions: []Action{{Name: "read", Op: api.Execute}, {Name: "validate", Op: api.Execute}}, Source: "java,php,js"},
-	{Name: "smart.checkins", IDPrefix: "CKI_", PrefixKnown: true, STOMP: true, Actions: exec("TriggerPushEvent"), Source: "java,js"},
-	{Name: "smart.devices", IDPrefix: "SDV_", PrefixKnown: true, Source: "js"},
-	{Name: "smart.devicehistories", IDPrefix: "SDH_", Source: "js"},
-	{Name: "smart.configurations", IDPrefix: "SCF_", Actions: exec("importConfiguration"), Source: "js"},
-	{Name: "smart.routings", IDPrefix: "SRT_", PrefixKnown: true, Actions: []Action{{Name: "assign", Op: api.Execute}, {Name: "assign", Op: api.Delete}}, Source: "js"},
+	{Name: "smart.idents", IDPrefix: "smi_", PrefixKnown: true, Spec: "§6.1 §7.2", Actions: []Action{{Name: "read", Op: api.Execute}, {Name: "validate", Op: api.Execute}}, Source: "java,php,js"},
+	{Name: "smart.checkins", IDPrefix: "CKI_", PrefixKnown: true, Spec: "§6.1 §7.2", STOMP: true, Actions: exec("TriggerPushEvent"), Source: "java,js"},
+	{Name: "smart.devices", IDPrefix: "SDV_", PrefixKnown: true, Spec: "§6.2 §7.4", Source: "js"},
+	{Name: "smart.devicehistories", IDPrefix: "SDH_", Spec: "§6.2", Source: "js"},
+	{Name: "smart.configurations", IDPrefix: "SCF_", Spec: "§6.2", Actions: exec("importConfiguration"), Source: "js"},
+	{Name: "smart.routings", IDPrefix: "SRT_", PrefixKnown: true, Spec: "§6.2 §7", Actions: []Action{{Name: "assign", Op: api.Execute}, {Name: "assign", Op: api.Delete}}, Source: "js"},
 
 	// loyalty
-	{Name: "loyalty.cards", IDPrefix: "CRD_", PrefixKnown: true, Actions: []Action{{Name: "assignUser", Op: api.Execute}}, Source: "java,js"},
-	{Name: "loyalty.cardgroups", IDPrefix: "CRG_", PrefixKnown: true, Actions: exec("CheckPasscodeEnabled"), Source: "java,net,js"},
-	{Name: "loyalty.customers", IDPrefix: "CUS_", PrefixKnown: true, Actions: exec("assignPaymentcontainer", "templateList"), Source: "java,js"},
-	{Name: "loyalty.merchantcards", IDPrefix: "MCD_", PrefixKnown: true, STOMP: true, Source: "java,js", Actions: []Action{
+	{Name: "loyalty.cards", IDPrefix: "CRD_", PrefixKnown: true, Spec: "§6.1 §7.5", Actions: []Action{{Name: "assignUser", Op: api.Execute}}, Source: "java,js"},
+	{Name: "loyalty.cardgroups", IDPrefix: "CRG_", PrefixKnown: true, Spec: "§6.1 §7.5", Actions: exec("CheckPasscodeEnabled"), Source: "java,net,js"},
+	{Name: "loyalty.customers", IDPrefix: "CUS_", PrefixKnown: true, Spec: "§6.1 §6.2 §7.5", Actions: exec("assignPaymentcontainer", "templateList"), Source: "java,js"},
+	{Name: "loyalty.merchantcards", IDPrefix: "MCD_", PrefixKnown: true, Spec: "§6.1 §6.2 §7.5", STOMP: true, Source: "java,js", Actions: []Action{
 		{Name: "CheckCsc", Op: api.Execute}, {Name: "CheckPasscode", Op: api.Execute},
 		{Name: "transaction", Op: api.Execute}, {Name: "lock", Op: api.Execute}, {Name: "unlock", Op: api.Execute},
 		{Name: "registerCustomer", Op: api.Execute}, {Name: "lockreasons", Op: api.Get}, {Name: "cardgroup", Op: api.Update},
 		{Name: "virtualTerminalData", Op: api.Get}, {Name: "templateList", Op: api.Get},
 	}},
-	{Name: "loyalty.acceptancepointtemplates", IDPrefix: "LAT_", Source: "js"},
-	{Name: "loyalty.actions", IDPrefix: "LAC_", Source: "js"},
-	{Name: "loyalty.actioncampaigns", IDPrefix: "LCA_", Actions: exec("campaignRemoveAllowed"), Source: "js"},
-	{Name: "loyalty.actionconfigs", IDPrefix: "LCF_", Actions: exec("checkConfirmationCode", "processConfirmationCode", "cancelConfirmationCode"), Source: "js"},
-	{Name: "loyalty.actionmessages", IDPrefix: "LAM_", Source: "js"},
-	{Name: "loyalty.actionprofiles", IDPrefix: "LAP_", Source: "js"},
-	{Name: "loyalty.approvals", IDPrefix: "LAV_", Source: "js"},
-	{Name: "loyalty.beacons", IDPrefix: "LBC_", PrefixKnown: true, Source: "js"},
-	{Name: "loyalty.charges", IDPrefix: "LCH_", Source: "js"},
-	{Name: "loyalty.checkins", IDPrefix: "LCI_", Source: "js"},
-	{Name: "loyalty.paymentcontainers", IDPrefix: "LPC_", Actions: exec("validateIban"), Source: "js"},
-	{Name: "loyalty.programs", IDPrefix: "LPG_", Source: "js"},
-	{Name: "loyalty.programspecials", IDPrefix: "LPS_", Source: "js"},
-	{Name: "loyalty.reports", IDPrefix: "LRP_", Source: "js"},
-	{Name: "loyalty.sales", IDPrefix: "sls_", PrefixKnown: true, Source: "js"},
-	{Name: "loyalty.storegroups", IDPrefix: "LSG_", Source: "js"},
-	{Name: "loyalty.transactions", IDPrefix: "LTR_", Actions: []Action{{Name: "templateList", Op: api.Get}}, Source: "js"},
+	{Name: "loyalty.acceptancepointtemplates", IDPrefix: "LAT_", Spec: "§6.2", Source: "js"},
+	{Name: "loyalty.actions", IDPrefix: "LAC_", Spec: "§6.2", Source: "js"},
+	{Name: "loyalty.actioncampaigns", IDPrefix: "LCA_", Spec: "§6.2", Actions: exec("campaignRemoveAllowed"), Source: "js"},
+	{Name: "loyalty.actionconfigs", IDPrefix: "LCF_", Spec: "§6.2", Actions: exec("checkConfirmationCode", "processConfirmationCode", "cancelConfirmationCode"), Source: "js"},
+	{Name: "loyalty.actionmessages", IDPrefix: "LAM_", Spec: "§6.2", Source: "js"},
+	{Name: "loyalty.actionprofiles", IDPrefix: "LAP_", Spec: "§6.2", Source: "js"},
+	{Name: "loyalty.approvals", IDPrefix: "LAV_", Spec: "§6.2", Source: "js"},
+	{Name: "loyalty.beacons", IDPrefix: "LBC_", PrefixKnown: true, Spec: "§6.2 §7", Source: "js"},
+	{Name: "loyalty.charges", IDPrefix: "LCH_", Spec: "§6.2", Source: "js"},
+	{Name: "loyalty.checkins", IDPrefix: "LCI_", Spec: "§6.2", Source: "js"},
+	{Name: "loyalty.paymentcontainers", IDPrefix: "LPC_", Spec: "§6.2", Actions: exec("validateIban"), Source: "js"},
+	{Name: "loyalty.programs", IDPrefix: "LPG_", Spec: "§6.2", Source: "js"},
+	{Name: "loyalty.programspecials", IDPrefix: "LPS_", Spec: "§6.2", Source: "js"},
+	{Name: "loyalty.reports", IDPrefix: "LRP_", Spec: "§6.2", Source: "js"},
+	{Name: "loyalty.sales", IDPrefix: "sls_", PrefixKnown: true, Spec: "§6.2 §7.5", Source: "js"},
+	{Name: "loyalty.storegroups", IDPrefix: "LSG_", Spec: "§6.2", Source: "js"},
+	{Name: "loyalty.transactions", IDPrefix: "LTR_", Spec: "§6.2", Actions: []Action{{Name: "templateList", Op: api.Get}}, Source: "js"},
 
 	// general
-	{Name: "general.accounts", IDPrefix: "ACC_", PrefixKnown: true, Anonymous: []api.Op{api.Create}, Source: "java,js", Actions: []Action{
+	{Name: "general.accounts", IDPrefix: "ACC_", PrefixKnown: true, Spec: "§3.4 §6.1 §7.7", Anonymous: []api.Op{api.Create}, Source: "java,js", Actions: []Action{
 		{Name: "location", Op: api.Update, STOMP: true}, {Name: "beaconEnvironment", Op: api.Update, STOMP: true},
-		{Name: "gcm", Op: api.Update, STOMP: true}, {Name: "passwordreset", Op: api.Execute},
+		{Name: "gcm", Op: api.Update, STOMP: true}, {Name: "passwordreset", Op: api.Execute, Anonymous: true},
 	}},
-	{Name: "general.accountdevices", IDPrefix: "ACD_", PrefixKnown: true, Source: "java,js"},
-	{Name: "general.accountinvitations", IDPrefix: "AIN_", Source: "js"},
-	{Name: "general.apps", IDPrefix: "APP_", PrefixKnown: true, Actions: exec("callBackend"), Source: "java,js"},
-	{Name: "general.contacts", IDPrefix: "CNT_", PrefixKnown: true, Source: "js"},
-	{Name: "general.contracts", IDPrefix: "GCR_", Actions: []Action{
+	{Name: "general.accountdevices", IDPrefix: "ACD_", PrefixKnown: true, Spec: "§5.3 §6.1 §7", Source: "java,js"},
+	{Name: "general.accountinvitations", IDPrefix: "AIN_", Spec: "§6.2", Source: "js"},
+	{Name: "general.apps", IDPrefix: "APP_", PrefixKnown: true, Spec: "§4.13 §6.1 §7", Actions: exec("callBackend"), Source: "java,js"},
+	{Name: "general.contacts", IDPrefix: "CNT_", PrefixKnown: true, Spec: "§6.2 §7.7", Source: "js"},
+	{Name: "general.contracts", IDPrefix: "GCR_", Spec: "§6.2", Actions: []Action{
 		{Name: "getAvailablePaymentMethods", Op: api.Execute}, {Name: "iframeOptions", Op: api.Get},
 		{Name: "revokeAccrual", Op: api.Execute}, {Name: "updateBankAccount", Op: api.Execute},
 	}, Source: "php,js"},
-	{Name: "general.deliveryaddresses", IDPrefix: "ADR_", Source: "js"},
-	{Name: "general.devices", IDPrefix: "DEV_", PrefixKnown: true, Source: "js"},
-	{Name: "general.fileaccesses", IDPrefix: "FAC_", Source: "js"},
-	{Name: "general.merchants", IDPrefix: "MRC_", PrefixKnown: true, Actions: exec("getpublicdata"), Source: "java,php"},
-	{Name: "general.news", IDPrefix: "NEW_", PrefixKnown: true, Actions: exec("markRead"), Source: "java"},
-	{Name: "general.notifications", IDPrefix: "NOT_", Source: "java"},
-	{Name: "general.publicmerchants", IDPrefix: "PMC_", PrefixKnown: true, Source: "java"},
-	{Name: "general.skeletons", IDPrefix: "SKL_", Actions: exec("demoevent"), Source: "js"},
-	{Name: "general.storegroups", IDPrefix: "STG_", Source: "js"},
-	{Name: "general.stores", IDPrefix: "STO_", PrefixKnown: true, Actions: exec("checkin", "setDefault"), Source: "java,js"},
-	{Name: "general.transactions", IDPrefix: "TRX_", PrefixKnown: true, Source: "java"},
+	{Name: "general.deliveryaddresses", IDPrefix: "ADR_", Spec: "§6.2", Source: "js"},
+	{Name: "general.devices", IDPrefix: "DEV_", PrefixKnown: true, Spec: "§6.2 §7", Source: "js"},
+	{Name: "general.fileaccesses", IDPrefix: "FAC_", Spec: "§6.2", Source: "js"},
+	{Name: "general.merchants", IDPrefix: "MRC_", PrefixKnown: true, Spec: "§6.1 §6.2 §7.7", Actions: exec("getpublicdata"), Source: "java,php"},
+	{Name: "general.news", IDPrefix: "NEW_", PrefixKnown: true, Spec: "§6.1 §7", Actions: exec("markRead"), Source: "java"},
+	{Name: "general.notifications", IDPrefix: "NOT_", Spec: "§5.3 §6.1 §7.7", Source: "java"},
+	{Name: "general.publicmerchants", IDPrefix: "PMC_", PrefixKnown: true, Spec: "§6.1 §7", Source: "java"},
+	{Name: "general.skeletons", IDPrefix: "SKL_", Spec: "§5.2 §6.2", Actions: exec("demoevent"), Source: "js"},
+	{Name: "general.storegroups", IDPrefix: "STG_", Spec: "§6.2", Source: "js"},
+	{Name: "general.stores", IDPrefix: "STO_", PrefixKnown: true, Spec: "§6.1 §7.7", Actions: exec("checkin", "setDefault"), Source: "java,js"},
+	{Name: "general.transactions", IDPrefix: "TRX_", PrefixKnown: true, Spec: "§5.3 §6.1 §7.7", Source: "java"},
 
 	// document
-	{Name: "document.uploads", IDPrefix: "DUP_", Anonymous: []api.Op{api.Create}, Actions: []Action{{Name: "Download", Op: api.Get}}, Source: "java,js"},
+	{Name: "document.uploads", IDPrefix: "DUP_", Spec: "§3.4 §6.1 §8.2", Anonymous: []api.Op{api.Create}, Actions: []Action{{Name: "Download", Op: api.Get}}, Source: "java,js"},
 
 	// payment
-	{Name: "payment.containers", IDPrefix: "PCT_", Actions: []Action{{Name: "assign", Op: api.Execute}, {Name: "assign", Op: api.Delete}}, Source: "java,js"},
-	{Name: "payment.customers", IDPrefix: "PCU_", PrefixKnown: true, Source: "java"},
-	{Name: "payment.contracts", IDPrefix: "PCR_", PrefixKnown: true, Actions: exec("clone", "requestId", "paymentMethods", "revokeAccrual"), Source: "java,net,php"},
-	{Name: "payment.secupaydebits", IDPrefix: "PDB_", Actions: secupayActions(), Source: "java,net,php,js"},
-	{Name: "payment.secupayprepays", IDPrefix: "PPP_", Actions: secupayActions(), Source: "java,net,php,js"},
-	{Name: "payment.secupaycreditcards", IDPrefix: "PCC_", Actions: secupayActions(), Source: "java,net,php"},
-	{Name: "payment.secupayinvoices", IDPrefix: "PIV_", Actions: secupayActions(), Source: "java,net,php"},
-	{Name: "payment.secupaysofort", IDPrefix: "PSF_", Actions: secupayActions(), Source: "net,php"},
-	{Name: "payment.secupaypayout", IDPrefix: "PPO_", Actions: append(secupayActions(), Action{Name: "PayoutWithoutCustomer", Op: api.Execute}), Source: "java,js"},
-	{Name: "payment.transactions", IDPrefix: "PCI_", PrefixKnown: true, Source: "java,net,php,js", Actions: []Action{
+	{Name: "payment.containers", IDPrefix: "PCT_", Spec: "§6.1 §6.2 §7.6", Actions: []Action{{Name: "assign", Op: api.Execute}, {Name: "assign", Op: api.Delete}}, Source: "java,js"},
+	{Name: "payment.customers", IDPrefix: "PCU_", PrefixKnown: true, Spec: "§6.1 §7.6", Source: "java"},
+	{Name: "payment.contracts", IDPrefix: "PCR_", PrefixKnown: true, Spec: "§6.1 §6.2 §7.6", Actions: exec("clone", "requestId", "paymentMethods", "revokeAccrual"), Source: "java,net,php"},
+	{Name: "payment.secupaydebits", IDPrefix: "PDB_", Spec: "§6.1 §6.2 §7.6", Actions: secupayActions(), Source: "java,net,php,js"},
+	{Name: "payment.secupayprepays", IDPrefix: "PPP_", Spec: "§6.1 §6.2 §7.6", Actions: secupayActions(), Source: "java,net,php,js"},
+	{Name: "payment.secupaycreditcards", IDPrefix: "PCC_", Spec: "§6.1 §6.2 §7.6", Actions: secupayActions(), Source: "java,net,php"},
+	{Name: "payment.secupayinvoices", IDPrefix: "PIV_", Spec: "§6.1 §6.2 §7.6", Actions: secupayActions(), Source: "java,net,php"},
+	{Name: "payment.secupaysofort", IDPrefix: "PSF_", Spec: "§6.2 §7.6", Actions: secupayActions(), Source: "net,php"},
+	{Name: "payment.secupaypayout", IDPrefix: "PPO_", Spec: "§6.1 §6.2 §7.6", Actions: exec("cancel", "PayoutWithoutCustomer"), Source: "java,js"},
+	{Name: "payment.transactions", IDPrefix: "PCI_", PrefixKnown: true, Spec: "§6.1 §6.2 §7", Source: "java,net,php,js", Actions: []Action{
 		{Name: "oldFormat", Op: api.Get}, {Name: "crowdfundingdata", Op: api.Get}, {Name: "checkStatus", Op: api.Get},
 		{Name: "assignPayment", Op: api.Execute}, {Name: "cancel", Op: api.Execute}, {Name: "capture", Op: api.Execute},
 		{Name: "basket", Op: api.Update}, {Name: "revokeAccrual", Op: api.Execute}, {Name: "shippingInformation", Op: api.Update},
 		{Name: "shippingUrl", Op: api.Get}, {Name: "increaseAmount", Op: api.Execute},
 	}},
-	{Name: "payment.checkins", IDPrefix: "PCK_", Source: "php"},
-	{Name: "payment.eterminaltransactions", IDPrefix: "PET_", Source: "js"},
-	{Name: "payment.invoices", IDPrefix: "PIN_", Source: "js"},
-	{Name: "payment.mandates", IDPrefix: "PMD_", Actions: exec("bulk"), Source: "js"},
-	{Name: "payment.payouts", IDPrefix: "PPY_", Source: "js"},
-	{Name: "payment.transactionhistories", IDPrefix: "PTH_", Source: "js"},
+	{Name: "payment.checkins", IDPrefix: "PCK_", Spec: "§6.2", Source: "php"},
+	{Name: "payment.eterminaltransactions", IDPrefix: "PET_", Spec: "§6.2", Source: "js"},
+	{Name: "payment.invoices", IDPrefix: "PIN_", Spec: "§6.2", Source: "js"},
+	{Name: "payment.mandates", IDPrefix: "PMD_", Spec: "§6.2", Actions: exec("bulk"), Source: "js"},
+	{Name: "payment.payouts", IDPrefix: "PPY_", Spec: "§6.2", Source: "js"},
+	{Name: "payment.transactionhistories", IDPrefix: "PTH_", Spec: "§6.2", Source: "js"},
 
 	// prepaid
-	{Name: "prepaid.contracts", IDPrefix: "PPC_", Actions: exec("createSalesReportKonsum"), Source: "js"},
-	{Name: "prepaid.itemgroups", IDPrefix: "PIG_", Source: "js"},
-	{Name: "prepaid.items", IDPrefix: "PIT_", Source: "js"},
-	{Name: "prepaid.reports", IDPrefix: "PRP_", Source: "js"},
-	{Name: "prepaid.sales", IDPrefix: "PSA_", Actions: exec("cancel"), Source: "js"},
-	{Name: "prepaid.stocks", IDPrefix: "PST_", Actions: exec("deliver"), Source: "js"},
+	{Name: "prepaid.contracts", IDPrefix: "PPC_", Spec: "§6.2", Actions: exec("createSalesReportKonsum"), Source: "js"},
+	{Name: "prepaid.itemgroups", IDPrefix: "PIG_", Spec: "§6.2", Source: "js"},
+	{Name: "prepaid.items", IDPrefix: "PIT_", Spec: "§6.2", Source: "js"},
+	{Name: "prepaid.reports", IDPrefix: "PRP_", Spec: "§6.2", Source: "js"},
+	{Name: "prepaid.sales", IDPrefix: "PSA_", Spec: "§6.2", Actions: exec("cancel"), Source: "js"},
+	{Name: "prepaid.stocks", IDPrefix: "PST_", Spec: "§6.2", Actions: exec("deliver"), Source: "js"},
 
 	// services (identity)
-	{Name: "services.identcases", IDPrefix: "SCS_", Actions: []Action{
+	{Name: "services.identcases", IDPrefix: "SCS_", Spec: "§6.2", Actions: []Action{
 		{Name: "start", Op: api.Execute}, {Name: "close", Op: api.Execute}, {Name: "reset", Op: api.Execute}, {Name: "task", Op: api.Update},
 	}, Source: "php,js"},
-	{Name: "services.identcontracts", IDPrefix: "SIC_", PrefixKnown: true, Source: "js"},
-	{Name: "services.identrequests", IDPrefix: "SIR_", PrefixKnown: true, Source: "java,php"},
-	{Name: "services.identresults", IDPrefix: "SIS_", PrefixKnown: true, Source: "java,php"},
-	{Name: "services.uploadidents", IDPrefix: "SUI_", Source: "php"},
+	{Name: "services.identcontracts", IDPrefix: "SIC_", PrefixKnown: true, Spec: "§6.2 §7", Source: "js"},
+	{Name: "services.identrequests", IDPrefix: "SIR_", PrefixKnown: true, Spec: "§6.1 §7.9", Source: "java,php"},
+	{Name: "services.identresults", IDPrefix: "SIS_", PrefixKnown: true, Spec: "§5.3 §6.1 §7.9", Source: "java,php"},
+	{Name: "services.uploadidents", IDPrefix: "SUI_", Spec: "§6.2", Source: "php"},
 
 	// other products named by the JavaScript SDK
-	{Name: "cardprocessing.invoices", IDPrefix: "CPI_", Source: "js"},
-	{Name: "cardprocessing.transactions", IDPrefix: "CPT_", Source: "js"},
-	{Name: "clearing.sepainbatchs", IDPrefix: "CSI_", Source: "js"},
-	{Name: "clearing.sepainrecords", IDPrefix: "CSR_", Source: "js"},
-	{Name: "clearing.sepaoutbatchs", IDPrefix: "CSO_", Source: "js"},
-	{Name: "clearing.sepaoutrecords", IDPrefix: "CSQ_", Source: "js"},
-	{Name: "easycredit.transactions", IDPrefix: "ECT_", Source: "js"},
-	{Name: "event.actions", IDPrefix: "EVA_", Source: "js"},
-	{Name: "event.pushs", IDPrefix: "EPS_", PrefixKnown: true, Source: "net,js"},
-	{Name: "public.website", IDPrefix: "PWS_", Source: "js"},
+	{Name: "cardprocessing.invoices", IDPrefix: "CPI_", Spec: "§6.2", Source: "js"},
+	{Name: "cardprocessing.transactions", IDPrefix: "CPT_", Spec: "§6.2", Source: "js"},
+	{Name: "clearing.sepainbatchs", IDPrefix: "CSI_", Spec: "§6.2", Source: "js"},
+	{Name: "clearing.sepainrecords", IDPrefix: "CSR_", Spec: "§6.2", Source: "js"},
+	{Name: "clearing.sepaoutbatchs", IDPrefix: "CSO_", Spec: "§6.2", Source: "js"},
+	{Name: "clearing.sepaoutrecords", IDPrefix: "CSQ_", Spec: "§6.2", Source: "js"},
+	{Name: "easycredit.transactions", IDPrefix: "ECT_", Spec: "§6.2", Source: "js"},
+	{Name: "event.actions", IDPrefix: "EVA_", Spec: "§6.2", Source: "js"},
+	{Name: "event.pushs", IDPrefix: "EPS_", PrefixKnown: true, Spec: "§5.2 §7", Source: "net,js"},
+	{Name: "public.website", IDPrefix: "PWS_", Spec: "§6.2", Source: "js"},
 }
 
 // secupayActions are the actions shared by the secupay payment resources.

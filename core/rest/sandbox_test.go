@@ -19,8 +19,8 @@ import (
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/product"
 	"github.com/libsecucard/libsecucard/core/retry"
-	"github.com/libsecucard/libsecucard/core/sandbox"
-	"github.com/libsecucard/libsecucard/core/sandbox/sandboxtest"
+	"github.com/libsecucard/libsecucard/internal/testkit"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 // ccTokens is a minimal client_credentials TokenSource against the sandbox
@@ -70,7 +70,7 @@ func (c *ccTokens) Invalidate(tok string) {
 
 func startSandbox(t *testing.T, mod func(*Config)) (*sandbox.Server, *Channel, *ccTokens) {
 	t.Helper()
-	srv := sandboxtest.Start(t, sandbox.Options{StartDelay: -1, Seed: 7})
+	srv := testkit.Sandbox(t, sandbox.Options{StartDelay: -1, Seed: 7})
 	tokens := &ccTokens{srv: srv}
 	cfg := Config{
 		BaseURL:     srv.URL() + "/api/v2",

@@ -19,8 +19,8 @@ import (
 
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/core/retry"
-	"github.com/libsecucard/libsecucard/core/sandbox"
-	"github.com/libsecucard/libsecucard/core/sandbox/sandboxtest"
+	"github.com/libsecucard/libsecucard/internal/testkit"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 // testTokens is a TokenSource whose tokens come from fetch. Invalidate makes
@@ -215,7 +215,7 @@ type sandboxSetup struct {
 
 func startSandbox(t *testing.T, opts sandbox.Options) *sandboxSetup {
 	t.Helper()
-	s := sandboxtest.Start(t, opts)
+	s := testkit.Sandbox(t, opts)
 	addr, err := s.StartSTOMP("127.0.0.1:0", nil)
 	require.NoError(t, err)
 	host, portText, _ := net.SplitHostPort(addr)

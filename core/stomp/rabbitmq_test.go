@@ -1,3 +1,5 @@
+//go:build rabbitmq
+
 package stomp
 
 import (
@@ -7,7 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,16 +25,14 @@ import (
 )
 
 // This file proves the channel against a real RabbitMQ broker with the STOMP
-// plugin, the broker the secucard STOMP conventions come from (spec §4). The
-// test installs and starts RabbitMQ when it is absent (and stops it again
-// only then), creates a broker user whose name and password are the test's
-// access token (RabbitMQ requires user-id == login), declares the
-// connect.api exchange, and runs the backend itself: a responder that
+// plugin, the broker the secucard STOMP conventions come from (spec §4). It
+// builds only with -tags rabbitmq; `make test-rabbitmq` starts a private
+// broker and runs it. The test creates a broker user whose name and password
+// are the test's access token (RabbitMQ requires user-id == login), declares
+// the connect.api exchange, and runs the backend itself: a responder that
 // consumes what the client sends through connect.api and answers on the
 // reply-to destination RabbitMQ rewrote. It fails, never skips, when the
 // broker cannot be provided.
-
-const rabbitSTOMPAddr = "127.0.0.1:61613"
 
 func TestRabbitMQConformance(t *testing.T) {
 	rabbit := provideRabbitMQ(t)
@@ -42,9 +42,12 @@ func TestRabbitMQConformance(t *testing.T) {
 	rabbit.ctl(t, "set_permissions", "-p", "/", token, ".*", ".*", ".*")
 	rabbit.declareExchange(t)
 
-	resp := startResponder(t)
+	resp := startResponder(t, rabbit.addr)
 	ev := &events{}
-	host, port := "127.0.0.1", 61613
+	host, portText, err := net.SplitHostPort(rabbit.addr)
+	require.NoError(t, err)
+	port, err := strconv.Atoi(portText)
+	require.NoError(t, err)
 	c, err := New(Config{
 		Host: host, Port: port, Tokens: staticTokens(token), OnEvent: ev.add,
 		Heartbeat: time.Second, Backoff: fastBackoff, ConnectTimeout: 5 * time.Second,
@@ -167,86 +170,38 @@ func TestRabbitMQConformance(t *testing.T) {
 	assert.Equal(t, event.Disconnected, ev.states()[len(ev.states())-1])
 }
 
-// rabbitMQ runs rabbitmqctl and remembers whether the test started the node.
+// rabbitMQ runs the rabbitmqctl of the broker under test.
 type rabbitMQ struct {
 	ctlPath string
-}
-
-// sbin finds a RabbitMQ program on PATH or in /usr/sbin (not on a clean PATH).
-func sbin(name string) string {
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	p := filepath.Join("/usr/sbin", name)
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return ""
-}
-
-func portOpen(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	_ = c.Close()
-	return true
+	addr    string
 }
 
 func run(t *testing.T, timeout time.Duration, name string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	out, err := cmd.CombinedOutput()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
 	return string(out), err
 }
 
-// provideRabbitMQ returns a running broker with the STOMP plugin: the one
-// already listening on 61613, or one this test installs and starts (and
-// stops at the end).
+// provideRabbitMQ returns the broker named by the environment. The test
+// provisions nothing itself: `make test-rabbitmq` starts a private node
+// (.ci/rabbitmq-node) and passes its STOMP address and a rabbitmqctl bound to
+// it. The test only builds with -tags rabbitmq, so a plain `go test ./...`
+// neither needs nor touches a broker; asked for explicitly, it fails, never
+// skips, when the broker is missing.
 func provideRabbitMQ(t *testing.T) *rabbitMQ {
 	t.Helper()
-	if portOpen(rabbitSTOMPAddr) {
-		ctl := sbin("rabbitmqctl")
-		require.NotEmpty(t, ctl, "something listens on %s but rabbitmqctl is not installed: the conformance test needs a RabbitMQ it can administer", rabbitSTOMPAddr)
-		return &rabbitMQ{ctlPath: ctl}
+	addr := os.Getenv("SECUCARD_TEST_RABBITMQ_STOMP")
+	ctl := os.Getenv("SECUCARD_TEST_RABBITMQCTL")
+	if addr == "" || ctl == "" {
+		t.Fatal("SECUCARD_TEST_RABBITMQ_STOMP and SECUCARD_TEST_RABBITMQCTL must name a broker; " +
+			"run `make test-rabbitmq`, which starts a private RabbitMQ node for this test")
 	}
-	if sbin("rabbitmq-server") == "" {
-		if os.Geteuid() != 0 {
-			t.Fatalf("RabbitMQ is needed for the STOMP conformance test and is not installed; install it with " +
-				"`apt-get install -y --no-install-recommends rabbitmq-server` (this test installs it itself when run as root)")
-		}
-		out, err := run(t, 3*time.Minute, "apt-get", "install", "-y", "--no-install-recommends", "rabbitmq-server")
-		if err != nil {
-			out2, err2 := run(t, 2*time.Minute, "apt-get", "update")
-			if err2 == nil {
-				out, err = run(t, 3*time.Minute, "apt-get", "install", "-y", "--no-install-recommends", "rabbitmq-server")
-			} else {
-				out += "\n" + out2
-			}
-		}
-		require.NoError(t, err, "cannot install rabbitmq-server for the STOMP conformance test:\n%s", out)
-	}
-	out, err := run(t, time.Minute, sbin("rabbitmq-plugins"), "enable", "--offline", "rabbitmq_stomp")
-	require.NoError(t, err, "cannot enable the RabbitMQ STOMP plugin:\n%s", out)
-	out, err = run(t, time.Minute, sbin("rabbitmq-server"), "-detached")
-	require.NoError(t, err, "cannot start RabbitMQ (rabbitmq-server -detached):\n%s", out)
-	r := &rabbitMQ{ctlPath: sbin("rabbitmqctl")}
-	t.Cleanup(func() {
-		if out, err := run(t, time.Minute, r.ctlPath, "stop"); err != nil {
-			t.Logf("rabbitmqctl stop: %v\n%s", err, out)
-		}
-	})
-	deadline := time.Now().Add(45 * time.Second)
-	for !portOpen(rabbitSTOMPAddr) {
-		if time.Now().After(deadline) {
-			t.Fatalf("RabbitMQ was started but its STOMP port %s did not open within 45 s", rabbitSTOMPAddr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return r
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err, "the RabbitMQ STOMP listener at %s", addr)
+	_ = c.Close()
+	return &rabbitMQ{ctlPath: ctl, addr: addr}
 }
 
 // ctl runs rabbitmqctl, retrying while the node finishes booting.
@@ -294,7 +249,8 @@ const batchSize = 16
 // through connect.api and answers on the rewritten reply-to. It reconnects
 // when the broker closes its connection.
 type responder struct {
-	t *testing.T
+	t    *testing.T
+	addr string // the broker's STOMP listener
 
 	mu        sync.Mutex
 	conn      *gostomp.Conn
@@ -305,8 +261,8 @@ type responder struct {
 	batch     []*gostomp.Message
 }
 
-func startResponder(t *testing.T) *responder {
-	r := &responder{t: t, headers: map[string]map[string]string{}}
+func startResponder(t *testing.T, addr string) *responder {
+	r := &responder{t: t, addr: addr, headers: map[string]map[string]string{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	t.Cleanup(func() {
@@ -333,7 +289,7 @@ func startResponder(t *testing.T) *responder {
 }
 
 func (r *responder) serveOnce(ctx context.Context) {
-	conn, err := gostomp.Dial("tcp", rabbitSTOMPAddr, gostomp.ConnOpt.Login("guest", "guest"), gostomp.ConnOpt.Host("/"),
+	conn, err := gostomp.Dial("tcp", r.addr, gostomp.ConnOpt.Login("guest", "guest"), gostomp.ConnOpt.Host("/"),
 		gostomp.ConnOpt.HeartBeat(0, 0), gostomp.ConnOpt.Logger(quietLogger{}))
 	if err != nil {
 		return

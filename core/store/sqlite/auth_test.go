@@ -15,10 +15,10 @@ import (
 
 	"github.com/libsecucard/libsecucard/core/auth"
 	"github.com/libsecucard/libsecucard/core/logging"
-	"github.com/libsecucard/libsecucard/core/sandbox"
-	"github.com/libsecucard/libsecucard/core/sandbox/sandboxtest"
 	"github.com/libsecucard/libsecucard/core/store"
 	"github.com/libsecucard/libsecucard/core/store/sqlite"
+	"github.com/libsecucard/libsecucard/internal/testkit"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 // These tests run the token manager on a real SQLite file against the local
@@ -104,7 +104,7 @@ func ctxFor(t *testing.T) context.Context {
 }
 
 func TestSealedFileHoldsNoTokenInClear(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{TokenTTL: 2 * time.Second, DeviceInterval: -1, DeviceAutoApprove: 0})
+	srv := testkit.Sandbox(t, sandbox.Options{TokenTTL: 2 * time.Second, DeviceInterval: -1, DeviceAutoApprove: 0})
 	path := filepath.Join(t.TempDir(), "tokens.db")
 	s, err := sqlite.OpenSealed(path, keyA, nil)
 	require.NoError(t, err)
@@ -147,7 +147,7 @@ func TestSealedFileHoldsNoTokenInClear(t *testing.T) {
 }
 
 func TestCorruptedFileLeadsToReauthentication(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{TokenTTL: time.Minute})
+	srv := testkit.Sandbox(t, sandbox.Options{TokenTTL: time.Minute})
 	path := filepath.Join(t.TempDir(), "tokens.db")
 	s, err := sqlite.OpenSealed(path, keyA, nil)
 	require.NoError(t, err)
@@ -170,7 +170,7 @@ func TestCorruptedFileLeadsToReauthentication(t *testing.T) {
 }
 
 func TestUndecryptableEntryLeadsToReauthentication(t *testing.T) {
-	srv := sandboxtest.Start(t, sandbox.Options{TokenTTL: time.Minute})
+	srv := testkit.Sandbox(t, sandbox.Options{TokenTTL: time.Minute})
 	path := filepath.Join(t.TempDir(), "tokens.db")
 	s, err := sqlite.OpenSealed(path, keyA, nil)
 	require.NoError(t, err)

@@ -9,8 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/libsecucard/libsecucard/core/api"
-	"github.com/libsecucard/libsecucard/core/product"
+	"github.com/libsecucard/libsecucard/sandbox/catalog"
 )
 
 // DispatchRequest is one API call, independent of the channel that carried
@@ -68,7 +67,7 @@ func (r DispatchRequest) httpMethod() string {
 // call is a resolved DispatchRequest.
 type call struct {
 	op     string // get | list | add | update | delete | exec
-	res    *product.Resource
+	res    *catalog.Resource
 	coll   *collection
 	id     string
 	action string // canonical catalog spelling, "" for none
@@ -111,10 +110,10 @@ var placeholders = map[string]bool{"me": true, "null": true, "not_set": true, "n
 
 func (s *Server) resolve(r DispatchRequest) (*call, DispatchResponse, bool) {
 	name := strings.ToLower(r.Product + "." + r.Resource)
-	res, ok := product.Lookup(name)
+	res, ok := catalog.Lookup(name)
 	if !ok {
 		msg := fmt.Sprintf("unknown resource %q", name)
-		if sug := product.Suggest(name); sug != "" {
+		if sug := catalog.Suggest(name); sug != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", sug)
 		}
 		return nil, s.notFound(codeNoRoute, msg), false
@@ -167,28 +166,22 @@ func (s *Server) resolve(r DispatchRequest) (*call, DispatchResponse, bool) {
 	return c, DispatchResponse{}, true
 }
 
-func knownActions(res *product.Resource) string {
+func knownActions(res *catalog.Resource) string {
 	if len(res.Actions) == 0 {
 		return "; it has none"
 	}
-	names := make([]string, 0, len(res.Actions))
-	seen := map[string]bool{}
-	for _, a := range res.Actions {
-		if !seen[a.Name] {
-			seen[a.Name] = true
-			names = append(names, a.Name)
-		}
-	}
-	return "; known: " + strings.Join(names, ", ")
+	return "; known: " + strings.Join(res.ActionNames(), ", ")
 }
 
-// authorize checks the token. Anonymous calls (spec §3.4: general.accounts
-// create and passwordreset, document.uploads create) pass without one; a
+// authorize checks the token. Anonymous calls (the catalog's
+// anonymous-create and anonymous actions, spec §3.4) pass without one; a
 // stale token on them is ignored rather than refused, which is the tolerant
 // reading of an unknown server behaviour.
 func (s *Server) authorize(c *call) (DispatchResponse, bool) {
-	anonymous := (c.op == "add" && c.res.IsAnonymous(api.Create)) ||
-		(c.res.Name == "general.accounts" && c.action == "passwordreset")
+	anonymous := c.op == "add" && c.res.AnonymousCreate
+	if a, ok := c.res.Action(c.action); ok && c.action != "" {
+		anonymous = a.Anonymous
+	}
 	if c.token == "" {
 		if anonymous {
 			c.client = anonymousClient
@@ -393,14 +386,14 @@ func (s *Server) remove(c *call) DispatchResponse {
 
 // collection holds the objects of one resource in creation order.
 type collection struct {
-	res   *product.Resource
+	res   *catalog.Resource
 	items map[string]object
 	order []string
 	seq   int    // numbering of lower-case prefixes (smi_4, sls_100001)
 	me    string // the object "me" names, if any
 }
 
-func newCollection(res *product.Resource) *collection {
+func newCollection(res *catalog.Resource) *collection {
 	return &collection{res: res, items: map[string]object{}}
 }
 

@@ -1,10 +1,12 @@
-// Package sandboxtest starts a sandbox for one test.
+// Package sandboxtest starts a sandbox for one Go test. It knows nothing of
+// any client: Server.Endpoints gives the plain values (URLs, credentials,
+// STOMP address) a client side turns into its own configuration.
 package sandboxtest
 
 import (
 	"testing"
 
-	"github.com/libsecucard/libsecucard/core/sandbox"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 // Start starts a sandbox on 127.0.0.1:0 and closes it when the test ends.
@@ -24,17 +26,4 @@ func Start(t testing.TB, opts sandbox.Options) *sandbox.Server {
 		}
 	})
 	return s
-}
-
-// Config is a client config map for the sandbox (JSON-encode it for the C
-// API, or decode it into core.Config).
-func Config(s *sandbox.Server) map[string]any {
-	return map[string]any{
-		"environment": "sandbox",
-		"sandbox_url": s.URL(),
-		"credentials": map[string]any{
-			"client_id":     s.ClientID(),
-			"client_secret": s.ClientSecret(),
-		},
-	}
 }

@@ -9,10 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/libsecucard/libsecucard/core/errs"
-	"github.com/libsecucard/libsecucard/core/logging"
-	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // Fault is an injected failure. It is matched before normal handling.
@@ -56,28 +52,28 @@ type faultEntry struct {
 }
 
 // validate names the first bad field.
-func (f *Fault) validate() *errs.Error {
+func (f *Fault) validate() *Error {
 	switch {
 	case f.Status != 0 && (f.Status < 100 || f.Status > 599):
-		return errs.Invalid("status", "must be an HTTP status (100-599) or 0, got %d", f.Status)
+		return invalid("status", "must be an HTTP status (100-599) or 0, got %d", f.Status)
 	case f.RetryAfter < 0:
-		return errs.Invalid("retry_after", "must not be negative")
+		return invalid("retry_after", "must not be negative")
 	case f.DelayMS < 0:
-		return errs.Invalid("delay_ms", "must not be negative")
+		return invalid("delay_ms", "must not be negative")
 	case f.Drop != "" && f.Drop != DropBeforeRead && f.Drop != DropAfterRead:
-		return errs.Invalid("drop", `must be "", %q or %q, got %q`, DropBeforeRead, DropAfterRead, f.Drop)
+		return invalid("drop", `must be "", %q or %q, got %q`, DropBeforeRead, DropAfterRead, f.Drop)
 	case f.Drop != "" && f.Status != 0:
-		return errs.Invalid("drop", "cannot be combined with status: a dropped connection has no answer")
+		return invalid("drop", "cannot be combined with status: a dropped connection has no answer")
 	case f.Status == 0 && f.Drop == "" && f.DelayMS == 0:
-		return errs.Invalid("status", "a fault needs a status, a drop or a delay_ms")
+		return invalid("status", "a fault needs a status, a drop or a delay_ms")
 	case len(f.Body) > 0 && !json.Valid(f.Body):
-		return errs.Invalid("body", "is not valid JSON")
+		return invalid("body", "is not valid JSON")
 	case f.Path != "" && !strings.HasPrefix(f.Path, "/"):
-		return errs.Invalid("path", `must start with "/", got %q`, f.Path)
+		return invalid("path", `must start with "/", got %q`, f.Path)
 	case f.Channel != "" && f.Channel != ChannelREST && f.Channel != ChannelSTOMP && f.Channel != ChannelAny:
-		return errs.Invalid("channel", `must be "", %q, %q or %q, got %q`, ChannelREST, ChannelSTOMP, ChannelAny, f.Channel)
+		return invalid("channel", `must be "", %q, %q or %q, got %q`, ChannelREST, ChannelSTOMP, ChannelAny, f.Channel)
 	case f.Channel == ChannelSTOMP && f.RetryAfter != 0:
-		return errs.Invalid("retry_after", "is an HTTP header; STOMP answers have none")
+		return invalid("retry_after", "is an HTTP header; STOMP answers have none")
 	}
 	return nil
 }
@@ -275,7 +271,7 @@ func dropConnection(w http.ResponseWriter) {
 // RequestRecord is one request the sandbox saw (admin calls excluded).
 type RequestRecord struct {
 	Method    string    `json:"method"`
-	Path      string    `json:"path"` // without the query string; card numbers masked
+	Path      string    `json:"path"` // as sent, without the query string
 	GrantType string    `json:"grant_type,omitempty"`
 	XAction   string    `json:"x_action,omitempty"`
 	Status    int       `json:"status"` // 0 while running, or when the connection was dropped
@@ -289,8 +285,8 @@ const maxRecords = 10000
 func (s *Server) beginRecord(r *http.Request) *RequestRecord {
 	rec := &RequestRecord{
 		Method:  r.Method,
-		Path:    redact.String(r.URL.Path),
-		XAction: redact.String(r.Header.Get("X-Action")),
+		Path:    r.URL.Path,
+		XAction: r.Header.Get("X-Action"),
 		Time:    s.now(),
 	}
 	s.reqMu.Lock()
@@ -304,7 +300,7 @@ func (s *Server) beginRecord(r *http.Request) *RequestRecord {
 
 func (s *Server) setGrant(rec *RequestRecord, grant string) {
 	s.reqMu.Lock()
-	rec.GrantType = redact.String(grant)
+	rec.GrantType = grant
 	s.reqMu.Unlock()
 }
 
@@ -315,7 +311,7 @@ func (s *Server) setFault(rec *RequestRecord, what string) {
 }
 
 func (s *Server) logRequest(rec *RequestRecord) {
-	if !s.log.Enabled(logging.Info) {
+	if !s.log.enabled() {
 		return
 	}
 	s.reqMu.Lock()

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // StartTypes are the payment types of smart.transactions start (spec §6.2).
@@ -175,9 +173,14 @@ func displaySteps(typ string, sum int64) []string {
 }
 
 // startTransaction simulates the terminal: display events StartDelay apart,
-// then the final status, a changed event and the answer. Once started it
-// runs to completion even if the caller gives up, as a real terminal would
-// (spec §11: a timed-out start may still run); only Close stops it.
+// then the final status and the answer. It pushes only what the real
+// service is known to send during a start, general.notifications display
+// (spec §5.3, §7.1, §9.3); no smart.transactions event, which no SDK
+// registers (the JavaScript SDK throws on a target it does not know, §5.3).
+// Tests push other events through Push or POST /sandbox/events. Once
+// started it runs to completion even if the caller gives up, as a real
+// terminal would (spec §11: a timed-out start may still run); only Close
+// stops it.
 func (s *Server) startTransaction(c *call) DispatchResponse {
 	if c.id == "" {
 		return s.notAllowed(codeBadMethod, "start needs a transaction id: smart/transactions/<id>/start/<type>")
@@ -261,7 +264,6 @@ func (s *Server) startTransaction(c *call) DispatchResponse {
 	out := cloneObject(tx)
 	s.mu.Unlock()
 
-	s.pushTo(c.client, Event{Target: "smart.transactions", Type: "changed", Data: mustJSON([]any{ref("smart.transactions", id)})})
 	return s.reply(out)
 }
 
@@ -287,7 +289,7 @@ func cardOf(tx object) string {
 	for _, e := range ids {
 		if m, ok := e.(map[string]any); ok {
 			if v, _ := m["value"].(string); v != "" {
-				return redact.Last4(v)
+				return maskCard(v)
 			}
 		}
 	}
@@ -549,4 +551,21 @@ func (s *Server) merchantCards(c *call) (DispatchResponse, bool) {
 		want = sec.pin
 	}
 	return okResult(known && given == want), true
+}
+
+// maskCard shows a card number on a receipt the way terminals print it:
+// every digit but the last four as "*".
+func maskCard(pan string) string {
+	b := []byte(pan)
+	keep := 4
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] >= '0' && b[i] <= '9' {
+			if keep > 0 {
+				keep--
+				continue
+			}
+			b[i] = '*'
+		}
+	}
+	return string(b)
 }

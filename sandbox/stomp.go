@@ -14,9 +14,6 @@ import (
 	"time"
 
 	"github.com/go-stomp/stomp/v3/frame"
-
-	"github.com/libsecucard/libsecucard/core/errs"
-	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // The STOMP endpoint (spec §4, §9.4 item 3) speaks STOMP 1.2 the way the
@@ -77,21 +74,20 @@ type stompEndpoint struct {
 // otherwise. It returns the address ("127.0.0.1:PORT"). The endpoint stops
 // with Close.
 func (s *Server) StartSTOMP(addr string, tlsConf *tls.Config) (string, error) {
-	const op = "sandbox.stomp"
 	s.lifeMu.Lock()
 	closed := s.closed
 	s.lifeMu.Unlock()
 	if closed {
-		return "", errs.New(errs.Closed, op, "the sandbox is closed")
+		return "", ErrClosed
 	}
 	ep := &stompEndpoint{s: s, conns: map[*stompConn]struct{}{}}
 	if prev, loaded := stompEndpoints.LoadOrStore(s, ep); loaded {
-		return "", errs.New(errs.InvalidArgument, op, "the STOMP endpoint already listens at %s", prev.(*stompEndpoint).addr)
+		return "", &Error{Message: "the STOMP endpoint already listens at " + prev.(*stompEndpoint).addr}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		stompEndpoints.Delete(s)
-		return "", errs.Wrap(errs.Network, op, err, "cannot listen on %s: %s", addr, err.Error())
+		return "", failed(err, "cannot listen on %s: %v", addr, err)
 	}
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
@@ -419,7 +415,7 @@ func (c *stompConn) serve(rec *RequestRecord, req DispatchRequest, bad *Dispatch
 		c.bind(replyTo)
 	}
 	if corr == "" {
-		s.log.Warnf("STOMP %s without correlation-id: executed, no reply sent", redact.String(rec.Path))
+		s.log.Warnf("STOMP %s without correlation-id: executed, no reply sent", rec.Path)
 		return
 	}
 	var payload []byte
@@ -614,7 +610,7 @@ func (c *stompConn) end(why string) {
 // recordSTOMP logs a STOMP request in Requests() with method "STOMP" and the
 // destination as path.
 func (s *Server) recordSTOMP(dest, xAction string) *RequestRecord {
-	rec := &RequestRecord{Method: "STOMP", Path: redact.String(dest), XAction: redact.String(xAction), Time: s.now()}
+	rec := &RequestRecord{Method: "STOMP", Path: dest, XAction: xAction, Time: s.now()}
 	s.reqMu.Lock()
 	s.requests = append(s.requests, rec)
 	if len(s.requests) > maxRecords {

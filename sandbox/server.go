@@ -15,6 +15,7 @@ import (
 	crand "crypto/rand"
 	"encoding/hex"
 	"errors"
+	"log"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -22,9 +23,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/libsecucard/libsecucard/core/errs"
-	"github.com/libsecucard/libsecucard/core/logging"
 )
 
 // Options configure a Server. Zero values mean the defaults below, except
@@ -46,7 +44,7 @@ type Options struct {
 	// smart.transactions start, default 150ms; negative: no pause.
 	StartDelay time.Duration
 	AppUsers   map[string]string // appuser grant username -> password; nil: {"cashier":"cashier-password"}
-	Logger     *logging.Logger   // optional request log (redacted)
+	Log        *log.Logger       // optional request log; nil: none
 	Seed       int64             // random seed for ids/outcomes; 0 = time-based
 }
 
@@ -69,7 +67,7 @@ type Server struct {
 	clientID     string
 	clientSecret string
 	appUsers     map[string]string
-	log          *logging.Logger
+	log          logger
 	zone         *time.Location
 	now          func() time.Time // swapped by tests for expiry checks
 
@@ -112,7 +110,7 @@ func New(opts Options) (*Server, error) {
 		v    time.Duration
 	}{{"TokenTTL", opts.TokenTTL}, {"RefreshTokenTTL", opts.RefreshTokenTTL}, {"DeviceCodeTTL", opts.DeviceCodeTTL}} {
 		if d.v < 0 {
-			return nil, errs.Invalid(d.name, "must not be negative, got %s", d.v)
+			return nil, invalid(d.name, "must not be negative, got %s", d.v)
 		}
 	}
 	if opts.TokenTTL == 0 {
@@ -134,7 +132,7 @@ func New(opts Options) (*Server, error) {
 		opts:         opts,
 		clientID:     opts.ClientID,
 		clientSecret: opts.ClientSecret,
-		log:          opts.Logger.With("sandbox: "),
+		log:          logger{opts.Log},
 		zone:         serverZone(),
 		now:          time.Now,
 		accessToks:   map[string]*tokenInfo{},
@@ -191,14 +189,14 @@ func (s *Server) Start(addr string) error {
 	s.lifeMu.Lock()
 	defer s.lifeMu.Unlock()
 	if s.closed {
-		return errs.New(errs.Closed, "sandbox.start", "the sandbox is closed")
+		return ErrClosed
 	}
 	if s.httpSrv != nil {
-		return errs.New(errs.InvalidArgument, "sandbox.start", "the sandbox already listens at %s", s.baseURL)
+		return &Error{Message: "the sandbox already listens at " + s.baseURL}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return errs.Wrap(errs.Network, "sandbox.start", err, "cannot listen on %s: %s", addr, err.Error())
+		return failed(err, "cannot listen on %s: %v", addr, err)
 	}
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
@@ -226,6 +224,31 @@ func (s *Server) URL() string {
 	s.lifeMu.Lock()
 	defer s.lifeMu.Unlock()
 	return s.baseURL
+}
+
+// Endpoints is where a client finds a running sandbox and what it logs in
+// with: plain values, as the CLI prints them (the JSON keys and their order
+// are the CLI's contract), so the client side builds its own configuration
+// from them.
+type Endpoints struct {
+	RESTURL      string `json:"rest_url"`
+	OAuthURL     string `json:"oauth_url"`
+	STOMPAddr    string `json:"stomp_addr"` // "" without a STOMP endpoint
+	AdminURL     string `json:"admin_url"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+	SandboxURL   string `json:"sandbox_url"`
+}
+
+// Endpoints reports the sandbox's URLs and credentials (URLs "" before
+// Start).
+func (s *Server) Endpoints() Endpoints {
+	base := s.URL()
+	e := Endpoints{STOMPAddr: s.STOMPAddr(), ClientID: s.clientID, ClientSecret: s.clientSecret, SandboxURL: base}
+	if base != "" {
+		e.RESTURL, e.OAuthURL, e.AdminURL = base+"/api/v2", base+"/oauth/token", base+"/sandbox"
+	}
+	return e
 }
 
 // closeGrace is how long Close lets running requests (a start in progress)
@@ -261,7 +284,7 @@ func (s *Server) Close() error {
 		_ = srv.Close()
 		<-shutdown
 		if e := <-s.serveErr; e != nil {
-			err = errs.Wrap(errs.Network, "sandbox.close", e, "serve: %s", e.Error())
+			err = failed(e, "serve: %v", e)
 		}
 	}
 	s.cancel()

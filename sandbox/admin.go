@@ -9,9 +9,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-
-	"github.com/libsecucard/libsecucard/core/errs"
-	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // adminError is the body of a failed admin call.
@@ -33,7 +30,7 @@ func adminFail(w http.ResponseWriter, status int, field, format string, args ...
 	case http.StatusMethodNotAllowed:
 		code = "method_not_allowed"
 	}
-	writeAdmin(w, status, adminError{Error: code, Message: redact.String(fmt.Sprintf(format, args...)), Field: field})
+	writeAdmin(w, status, adminError{Error: code, Message: fmt.Sprintf(format, args...), Field: field})
 }
 
 var adminResult = map[string]bool{"result": true}
@@ -80,7 +77,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			past := s.now().Add(-1)
 			f = func(dc *deviceCode) { dc.expires = past }
 		}
-		if status, err := s.setDevice("sandbox.admin", req.UserCode, f); err != nil {
+		if status, err := s.setDevice(req.UserCode, f); err != nil {
 			adminFail(w, status, "user_code", "%s", err.Message)
 			return
 		}
@@ -217,8 +214,8 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 		if deny {
 			f = func(dc *deviceCode) { dc.state = deviceDenied }
 		}
-		var err *errs.Error
-		status, err = s.setDevice("sandbox.verify", data.UserCode, f)
+		var err *Error
+		status, err = s.setDevice(data.UserCode, f)
 		switch {
 		case err != nil:
 			data.Message = err.Message

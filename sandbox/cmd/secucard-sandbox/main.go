@@ -1,4 +1,4 @@
-// Command secucard-sandbox runs the local secucard sandbox (core/sandbox).
+// Command secucard-sandbox runs the local secucard sandbox (package sandbox).
 //
 // When it is ready it prints exactly one JSON line on stdout with its URLs
 // and credentials, then serves until SIGINT or SIGTERM. Everything else goes
@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"os/signal"
 	"strconv"
@@ -20,20 +21,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/libsecucard/libsecucard/core/logging"
-	"github.com/libsecucard/libsecucard/core/sandbox"
+	"github.com/libsecucard/libsecucard/sandbox"
 )
-
-// ready is the one stdout line; the key order is part of the contract.
-type ready struct {
-	RESTURL      string `json:"rest_url"`
-	OAuthURL     string `json:"oauth_url"`
-	STOMPAddr    string `json:"stomp_addr"`
-	AdminURL     string `json:"admin_url"`
-	ClientID     string `json:"client_id"`
-	ClientSecret string `json:"client_secret"`
-	SandboxURL   string `json:"sandbox_url"`
-}
 
 // autoApprove is the -device-auto-approve value: a Go duration ("0s",
 // "1.5s") or a whole number of seconds ("-1" = never, the default).
@@ -78,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	deviceInterval := fs.Int("device-interval", sandbox.DefaultDeviceInterval, "device poll interval in seconds (0 = none: no slow_down)")
 	startDelay := fs.Duration("start-delay", sandbox.DefaultStartDelay, "pause between the simulated terminal steps of a payment start")
 	seed := fs.Int64("seed", 0, "random seed for ids and demo outcomes (0 = time-based)")
-	verbose := fs.Bool("v", false, "log every request to stderr (secrets redacted)")
+	verbose := fs.Bool("v", false, "log every request to stderr, as sent")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -114,9 +103,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		opts.DeviceInterval = -1
 	}
 	if *verbose {
-		opts.Logger = logging.New(logging.SinkFunc(func(_ logging.Level, msg string) {
-			fmt.Fprintln(stderr, msg)
-		}), logging.Info)
+		opts.Log = log.New(stderr, "sandbox: ", log.LstdFlags|log.Lmicroseconds)
 	}
 	s, err := sandbox.New(opts)
 	if err != nil {
@@ -127,7 +114,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "secucard-sandbox: %v\n", err)
 		return 1
 	}
-	stompListen := ""
 	if *stompAddr != "" {
 		var conf *tls.Config
 		if *stompTLS {
@@ -142,20 +128,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 			conf = c
 		}
-		addr, err := s.StartSTOMP(*stompAddr, conf)
-		if err != nil {
+		if _, err := s.StartSTOMP(*stompAddr, conf); err != nil {
 			fmt.Fprintf(stderr, "secucard-sandbox: %v\n", err)
 			_ = s.Close()
 			return 1
 		}
-		stompListen = addr
 	}
 
-	base := s.URL()
-	line, _ := json.Marshal(ready{
-		RESTURL: base + "/api/v2", OAuthURL: base + "/oauth/token", STOMPAddr: stompListen, AdminURL: base + "/sandbox",
-		ClientID: s.ClientID(), ClientSecret: s.ClientSecret(), SandboxURL: base,
-	})
+	// The one stdout line; its keys and their order are the contract.
+	line, _ := json.Marshal(s.Endpoints())
 	out := bufio.NewWriter(stdout)
 	_, _ = out.Write(append(line, '\n'))
 	if err := out.Flush(); err != nil {

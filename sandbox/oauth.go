@@ -12,9 +12,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/libsecucard/libsecucard/core/errs"
-	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // tokenInfo is what the sandbox remembers about an access or refresh token.
@@ -179,7 +176,7 @@ func (s *Server) checkClient(p url.Values) (int, oauthBody, bool) {
 }
 
 func (s *Server) oauthError(w http.ResponseWriter, status int, code, desc string) {
-	writeJSON(w, status, mustJSON(oauthBody{Error: code, Description: redact.String(desc)}))
+	writeJSON(w, status, mustJSON(oauthBody{Error: code, Description: desc}))
 }
 
 // issue stores a new access and refresh token for info.
@@ -432,23 +429,23 @@ func (s *Server) RevokeRefreshTokens() {
 
 // ApproveDevice approves the device code shown as userCode.
 func (s *Server) ApproveDevice(userCode string) error {
-	return s.setDeviceErr("sandbox.approve_device", userCode, func(dc *deviceCode) { dc.state = deviceApproved })
+	return s.setDeviceErr(userCode, func(dc *deviceCode) { dc.state = deviceApproved })
 }
 
 // DenyDevice denies the device code shown as userCode (polls get access_denied).
 func (s *Server) DenyDevice(userCode string) error {
-	return s.setDeviceErr("sandbox.deny_device", userCode, func(dc *deviceCode) { dc.state = deviceDenied })
+	return s.setDeviceErr(userCode, func(dc *deviceCode) { dc.state = deviceDenied })
 }
 
 // ExpireDevice makes the code expire now (polls get expired_token).
 func (s *Server) ExpireDevice(userCode string) error {
 	past := s.now().Add(-time.Nanosecond)
-	return s.setDeviceErr("sandbox.expire_device", userCode, func(dc *deviceCode) { dc.expires = past })
+	return s.setDeviceErr(userCode, func(dc *deviceCode) { dc.expires = past })
 }
 
 // setDeviceErr is setDevice for the Go API, which returns a plain error.
-func (s *Server) setDeviceErr(op, userCode string, f func(*deviceCode)) error {
-	if _, err := s.setDevice(op, userCode, f); err != nil {
+func (s *Server) setDeviceErr(userCode string, f func(*deviceCode)) error {
+	if _, err := s.setDevice(userCode, f); err != nil {
 		return err
 	}
 	return nil
@@ -456,22 +453,18 @@ func (s *Server) setDeviceErr(op, userCode string, f func(*deviceCode)) error {
 
 // setDevice changes the device code shown as userCode. The status is what
 // the admin API answers: 400 for a missing or used code, 404 for an unknown.
-func (s *Server) setDevice(op, userCode string, f func(*deviceCode)) (int, *errs.Error) {
+func (s *Server) setDevice(userCode string, f func(*deviceCode)) (int, *Error) {
 	if userCode == "" {
-		return http.StatusBadRequest, errs.Invalid("user_code", "is required")
+		return http.StatusBadRequest, invalid("user_code", "is required")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	dc, ok := s.devices[s.userCodes[strings.ToLower(strings.TrimSpace(userCode))]]
 	if !ok {
-		e := errs.New(errs.InvalidArgument, op, "user_code %q is not a device code this sandbox issued", userCode)
-		e.Field = "user_code"
-		return http.StatusNotFound, e
+		return http.StatusNotFound, invalid("user_code", "%q is not a device code this sandbox issued", userCode)
 	}
 	if dc.state == deviceConsumed {
-		e := errs.New(errs.InvalidArgument, op, "user_code %q was already exchanged for a token", userCode)
-		e.Field = "user_code"
-		return http.StatusBadRequest, e
+		return http.StatusBadRequest, invalid("user_code", "%q was already exchanged for a token", userCode)
 	}
 	f(dc)
 	return http.StatusOK, nil

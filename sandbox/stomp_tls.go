@@ -11,8 +11,6 @@ import (
 	"math/big"
 	"net"
 	"time"
-
-	"github.com/libsecucard/libsecucard/core/errs"
 )
 
 // SelfSignedTLS makes a fresh self-signed certificate for the STOMP
@@ -21,14 +19,13 @@ import (
 // as PEM, which a client trusts through its tls.ca_file (verification stays
 // on; the certificate is its own CA). The key never leaves the process.
 func SelfSignedTLS(hosts ...string) (*tls.Config, []byte, error) {
-	const op = "sandbox.tls"
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, nil, errs.Wrap(errs.Internal, op, err, "cannot generate a key: %v", err)
+		return nil, nil, failed(err, "cannot generate a key: %v", err)
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
 	if err != nil {
-		return nil, nil, errs.Wrap(errs.Internal, op, err, "cannot generate a serial number: %v", err)
+		return nil, nil, failed(err, "cannot generate a serial number: %v", err)
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
@@ -52,11 +49,11 @@ func SelfSignedTLS(hosts ...string) (*tls.Config, []byte, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		return nil, nil, errs.Wrap(errs.Internal, op, err, "cannot create the certificate: %v", err)
+		return nil, nil, failed(err, "cannot create the certificate: %v", err)
 	}
 	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, nil, errs.Wrap(errs.Internal, op, err, "cannot parse the certificate: %v", err)
+		return nil, nil, failed(err, "cannot parse the certificate: %v", err)
 	}
 	conf := &tls.Config{
 		MinVersion:   tls.VersionTLS12,

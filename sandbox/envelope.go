@@ -1,10 +1,6 @@
 package sandbox
 
-import (
-	"net/http"
-
-	"github.com/libsecucard/libsecucard/core/redact"
-)
+import "net/http"
 
 // Exception names in the "error" key of the envelope (spec §3.7). The first
 // four appear in the SDKs; the rest are invented for cases whose real name
@@ -48,11 +44,12 @@ type envelopeBody struct {
 }
 
 // envelope builds an error answer. details is for developers, user for the
-// person at the till. Both are redacted: details may echo a path segment,
-// and loyalty/cards/<id> takes a card number there.
+// person at the till. Neither is redacted: details may echo what the client
+// sent (a path segment such as loyalty/cards/<card number>), as a server
+// may, and keeping that out of logs is the client's job.
 func (s *Server) envelope(status int, exc, code, details, user string) DispatchResponse {
 	return DispatchResponse{Status: status, Body: mustJSON(envelopeBody{
-		Status: "error", Error: exc, Details: redact.String(details), User: redact.String(user), Code: code,
+		Status: "error", Error: exc, Details: details, User: user, Code: code,
 		SupportID: randomHex(16),
 	})}
 }

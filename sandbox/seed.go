@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/libsecucard/libsecucard/core/product"
+	"github.com/libsecucard/libsecucard/sandbox/catalog"
 )
 
 // cardSecret is the check data of a seeded loyalty card (never returned by
@@ -52,7 +52,7 @@ func ref(obj, id string) map[string]any { return map[string]any{"object": obj, "
 
 // seed fills every catalog resource's collection and adds the seed objects.
 func (s *Server) seed() {
-	for _, r := range product.All() {
+	for _, r := range catalog.All() {
 		s.colls[r.Name] = newCollection(r)
 	}
 	add := func(res string, fields map[string]any) {

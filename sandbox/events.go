@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
-
-	"github.com/libsecucard/libsecucard/core/logging"
 )
 
 // Event is the server-side push event; it marshals exactly like the real
@@ -82,7 +80,7 @@ func (s *Server) Subscribe(token string, fn func(Event)) (cancel func()) {
 // and one goroutine, so a slow fn delays only itself.
 type hub struct {
 	ctx  context.Context
-	log  *logging.Logger
+	log  logger
 	mu   sync.Mutex
 	subs map[*subscriber]struct{}
 	wg   sync.WaitGroup
@@ -101,7 +99,7 @@ type subscriber struct {
 	once   sync.Once
 }
 
-func (h *hub) init(ctx context.Context, log *logging.Logger) {
+func (h *hub) init(ctx context.Context, log logger) {
 	h.ctx, h.log = ctx, log
 	h.subs = map[*subscriber]struct{}{}
 }

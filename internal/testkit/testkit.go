@@ -1,0 +1,80 @@
+// Package testkit is what the client-side tests (core, capi) share: a
+// sandbox per test, the client configuration for it, and waiting on
+// observable state. The sandbox knows nothing of the client; turning its
+// plain endpoints into a client config happens here, on the client side.
+package testkit
+
+import (
+	"encoding/json"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/libsecucard/libsecucard/sandbox"
+	"github.com/libsecucard/libsecucard/sandbox/sandboxtest"
+)
+
+// Sandbox starts a sandbox on 127.0.0.1:0, closed when the test ends.
+func Sandbox(t testing.TB, opts sandbox.Options) *sandbox.Server {
+	t.Helper()
+	return sandboxtest.Start(t, opts)
+}
+
+// SandboxSTOMP starts a sandbox with its STOMP endpoint (plain TCP).
+func SandboxSTOMP(t testing.TB, opts sandbox.Options) *sandbox.Server {
+	t.Helper()
+	srv := Sandbox(t, opts)
+	if _, err := srv.StartSTOMP("127.0.0.1:0", nil); err != nil {
+		t.Fatalf("sandbox STOMP: %v", err)
+	}
+	return srv
+}
+
+// ClientConfig is the client config a host would write for srv: the
+// sandbox environment, its URL and its credentials (STOMP left to the
+// client's default; see STOMPConfig).
+func ClientConfig(srv *sandbox.Server) map[string]any {
+	e := srv.Endpoints()
+	return map[string]any{
+		"environment": "sandbox",
+		"sandbox_url": e.SandboxURL,
+		"credentials": map[string]any{"client_id": e.ClientID, "client_secret": e.ClientSecret},
+	}
+}
+
+// STOMPConfig is the "stomp" section of a client config that uses srv's
+// STOMP endpoint (plain TCP); the test fails if srv has none.
+func STOMPConfig(t testing.TB, srv *sandbox.Server) map[string]any {
+	t.Helper()
+	host, port, err := net.SplitHostPort(srv.Endpoints().STOMPAddr)
+	if err != nil {
+		t.Fatalf("the sandbox has no STOMP endpoint: %v", err)
+	}
+	p, _ := strconv.Atoi(port)
+	return map[string]any{"enabled": true, "host": host, "port": p, "tls": false}
+}
+
+// JSON encodes a config map (for the C API and core.ParseConfig).
+func JSON(t testing.TB, cfg map[string]any) []byte {
+	t.Helper()
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return b
+}
+
+// WaitFor polls cond until it holds, failing the test with what after
+// timeout. It is for state the test can observe but not be told about;
+// never use it to pace a protocol.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
