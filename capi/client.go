@@ -13,7 +13,7 @@ import (
 // callbackQueue is the client's callback thread (trampolines.c): events,
 // async completions and log lines reach the host through it.
 type callbackQueue interface {
-	abandon() // discard what is queued and everything later
+	abandon() // discard what is queued and everything later; the thread ends
 	close()   // run what is queued, then end the thread (waits unless abandoned)
 }
 

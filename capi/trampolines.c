@@ -365,6 +365,8 @@ void sc_cbq_abandon(struct sc_cbq *q) {
     struct sc_job *garbage = NULL;
     mu_lock(&q->mu);
     q->abandoned = 1;
+    q->stopping = 1; /* the thread ends once a callback still running returns */
+    cond_signal(&q->work);
     while (q->head) {
         struct sc_job *j = q->head;
         q->head = j->next;

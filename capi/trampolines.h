@@ -46,7 +46,8 @@ void sc_cbq_log(struct sc_cbq *q, secucard_log_cb cb, uintptr_t ud, int level, c
  * result_json and err_json. */
 void sc_cbq_done(struct sc_cbq *q, secucard_call_cb cb, uintptr_t ud, uint64_t call_id, int status,
                  char *result_json, char *err_json);
-/* From now on queued and later callbacks are discarded, never run. */
+/* From now on queued and later callbacks are discarded, never run, and the
+ * thread ends as soon as a callback still running returns. */
 void sc_cbq_abandon(struct sc_cbq *q);
 /* Run what is queued, end the thread and release q. It waits for the thread
  * unless q was abandoned (or this is q's own thread). q is invalid afterwards. */
