@@ -36,11 +36,11 @@ func secucard_abi_version() C.int { return C.int(C.SECUCARD_ABI_VERSION) }
 //export secucard_strerror
 func secucard_strerror(status C.int) *C.sc_cstr { return C.sc_strerror(status) }
 
-// secucard_free, secucard_call and secucard_next_event are written in C
-// (handoff.c): the blocking ones hand their work to a goroutine so the host
-// thread never runs Go code while it waits. sc_go_call and sc_go_next_event
-// are their direct path (Windows, or no handoff available); they take the
-// handle as an integer, so they need no nosplit shim.
+// secucard_free, secucard_call, secucard_call_async and secucard_next_event
+// are written in C (handoff.c): they hand their work to a goroutine so the
+// host thread never runs Go code. sc_go_* are their direct path (Windows, or
+// no handoff available); they take handle and user_data as integers, so they
+// need no nosplit shim.
 
 //export sc_go_call
 func sc_go_call(h C.uintptr_t, request *C.sc_cstr, result **C.char, errOut **C.char) C.int {
@@ -89,11 +89,13 @@ func secucard_cancel_auth(h *C.secucard_client) C.int {
 	return xCancelAuth(uintptr(unsafe.Pointer(h)))
 }
 
-//export secucard_call_async
-//go:nosplit
-func secucard_call_async(h *C.secucard_client, request *C.sc_cstr, cb C.secucard_call_cb, ud unsafe.Pointer,
-	callID *C.uint64_t, errOut **C.char) C.int {
-	return xCallAsync(uintptr(unsafe.Pointer(h)), request, cb, uintptr(ud), callID, errOut)
+//export sc_go_call_async
+func sc_go_call_async(h C.uintptr_t, request *C.sc_cstr, cb C.secucard_call_cb, ud C.uintptr_t, callID *C.uint64_t, errOut **C.char) C.int {
+	rc, run := xCallAsync(uintptr(h), request, cb, uintptr(ud), callID, errOut)
+	if run != nil {
+		go run()
+	}
+	return rc
 }
 
 //export secucard_cancel
@@ -353,7 +355,9 @@ func xCall(h uintptr, request *C.sc_cstr, result **C.char, errOut **C.char) (rc 
 	return statusOK
 }
 
-func xCallAsync(h uintptr, request *C.sc_cstr, cb C.secucard_call_cb, ud uintptr, callID *C.uint64_t, errOut **C.char) (rc C.int) {
+// xCallAsync accepts an async call; run (nil unless accepted) performs it:
+// the caller picks the goroutine.
+func xCallAsync(h uintptr, request *C.sc_cstr, cb C.secucard_call_cb, ud uintptr, callID *C.uint64_t, errOut **C.char) (rc C.int, run func()) {
 	clearOut(errOut)
 	if callID != nil {
 		*callID = 0
@@ -363,13 +367,13 @@ func xCallAsync(h uintptr, request *C.sc_cstr, cb C.secucard_call_cb, ud uintptr
 	id := clientID(h)
 	cl, err := lookup(id)
 	if err != nil {
-		return fail(err, errOut)
+		return fail(err, errOut), nil
 	}
 	if request == nil {
-		return fail(nullArg("request_json", "pass a request object"), errOut)
+		return fail(nullArg("request_json", "pass a request object"), errOut), nil
 	}
 	if cb == nil {
-		return fail(nullArg("callback", "the completion callback is required"), errOut)
+		return fail(nullArg("callback", "the completion callback is required"), errOut), nil
 	}
 	q := queueOf(cl)
 	done := func(cid uint64, st int, res, ej []byte) {
@@ -382,14 +386,14 @@ func xCallAsync(h uintptr, request *C.sc_cstr, cb C.secucard_call_cb, ud uintptr
 		}
 		C.sc_cbq_done(q, cb, C.uintptr_t(ud), C.uint64_t(cid), C.int(st), cres, cerr) // takes cres, cerr
 	}
-	cid, err := callAsync(id, goBytes(request), done)
+	cid, run, err := startAsync(id, goBytes(request), done)
 	if err != nil {
-		return fail(err, errOut)
+		return fail(err, errOut), nil
 	}
 	if callID != nil {
 		*callID = C.uint64_t(cid)
 	}
-	return statusOK
+	return statusOK, run
 }
 
 func xCancel(h uintptr, callID uint64) (rc C.int) {

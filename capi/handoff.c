@@ -1,7 +1,7 @@
 /*
- * handoff.c - the exports written in C: secucard_free, and the blocking calls
- * (secucard_call, secucard_next_event) on which the host thread never runs Go
- * code while the request is in flight.
+ * handoff.c - the exports written in C: secucard_free, and the calls
+ * (secucard_call, secucard_call_async, secucard_next_event) on which the host
+ * thread never runs Go code.
  *
  * Why: a host thread that calls into Go runs the export on a goroutine locked
  * to that thread. Every time net/http parks it, the runtime has to hand the
@@ -98,6 +98,21 @@ SC_C_EXPORT int secucard_call(secucard_client *client, const char *request_json,
     s.out2 = err_json;
     if (handoff(&s)) return s.rc;
     return sc_go_call(s.handle, request_json, result_json, err_json);
+}
+
+SC_C_EXPORT int secucard_call_async(secucard_client *client, const char *request_json, secucard_call_cb callback,
+                                    void *user_data, uint64_t *call_id, char **err_json) {
+    struct sc_slot s = {0};
+    s.op = SC_OP_CALL_ASYNC;
+    s.handle = (uintptr_t)client;
+    s.in = request_json;
+    s.cb = callback;
+    s.ud = (uintptr_t)user_data;
+    s.call_id = call_id;
+    s.out2 = err_json;
+    /* The goroutine that accepts the call also runs it, after this returns. */
+    if (handoff(&s)) return s.rc;
+    return sc_go_call_async(s.handle, request_json, callback, s.ud, call_id, err_json);
 }
 
 SC_C_EXPORT int secucard_next_event(secucard_client *client, int timeout_ms, char **event_json) {

@@ -111,12 +111,19 @@ func worker(s *C.struct_sc_slot) {
 }
 
 // serveSlot runs the export the slot describes and always completes it: a
-// host thread waits for it.
+// host thread waits for it. An accepted async call then runs on this same
+// goroutine, after the host thread went on.
 func serveSlot(s *C.struct_sc_slot) {
+	if run := acceptSlot(s); run != nil {
+		run()
+	}
+}
+
+func acceptSlot(s *C.struct_sc_slot) (run func()) {
 	defer completeSlot(s)
 	defer func() {
 		if r := recover(); r != nil { // the x* functions recover their own panics
-			s.rc = C.int(statusInternal)
+			s.rc, run = C.int(statusInternal), nil
 		}
 	}()
 	switch s.op {
@@ -124,9 +131,12 @@ func serveSlot(s *C.struct_sc_slot) {
 		s.rc = xCall(uintptr(s.handle), s.in, s.out1, s.out2)
 	case C.SC_OP_NEXT_EVENT:
 		s.rc = xNextEvent(uintptr(s.handle), int(s.timeout_ms), s.out1)
+	case C.SC_OP_CALL_ASYNC:
+		s.rc, run = xCallAsync(uintptr(s.handle), s.in, s.cb, uintptr(s.ud), s.call_id, s.out2)
 	default:
 		s.rc = C.int(statusInternal)
 	}
+	return run
 }
 
 const (

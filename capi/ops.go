@@ -146,21 +146,34 @@ func call(id uint64, request []byte) ([]byte, error) {
 // success, error JSON on failure.
 type completion func(callID uint64, status int, result, errJSON []byte)
 
+// callAsync accepts an async call and runs it on a goroutine of its own.
 func callAsync(id uint64, request []byte, done completion) (uint64, error) {
-	cl, err := lookup(id)
+	callID, run, err := startAsync(id, request, done)
 	if err != nil {
 		return 0, err
 	}
+	go run()
+	return callID, nil
+}
+
+// startAsync accepts an async call (the request is valid, the client open)
+// and returns its id and run, which performs it and calls done exactly once;
+// the caller runs it on a goroutine of its choice.
+func startAsync(id uint64, request []byte, done completion) (uint64, func(), error) {
+	cl, err := lookup(id)
+	if err != nil {
+		return 0, nil, err
+	}
 	req, err := api.ParseRequest(request)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cl.asyncMu.Lock()
 	if cl.closing.Load() {
 		cl.asyncMu.Unlock()
 		cancel()
-		return 0, errClosed()
+		return 0, nil, errClosed()
 	}
 	cl.lastCall++
 	callID := cl.lastCall
@@ -168,13 +181,13 @@ func callAsync(id uint64, request []byte, done completion) (uint64, error) {
 	cl.async.Add(1)
 	cl.asyncMu.Unlock()
 
-	go func() {
+	run := func() {
 		defer cl.async.Done()
 		st, res, ej := cl.runAsync(ctx, req, callID)
 		cancel()
 		done(callID, st, res, ej)
-	}()
-	return callID, nil
+	}
+	return callID, run, nil
 }
 
 // runAsync performs one async call and always yields an outcome: no panic

@@ -69,7 +69,7 @@ int sc_call_store_del(secucard_store_del_cb cb, uintptr_t ud, uint64_t client, c
  * its slot to a Go goroutine and sleeps until the goroutine completes it, so
  * the host thread never runs Go code while the request is in flight.
  */
-enum sc_op { SC_OP_CALL = 1, SC_OP_NEXT_EVENT = 2 };
+enum sc_op { SC_OP_CALL = 1, SC_OP_NEXT_EVENT = 2, SC_OP_CALL_ASYNC = 3 };
 
 struct sc_slot {
     int op;
@@ -77,6 +77,9 @@ struct sc_slot {
     sc_cstr *in; /* request JSON (borrowed) */
     int timeout_ms;
     char **out1, **out2; /* result/event, err JSON */
+    secucard_call_cb cb; /* call_async */
+    uintptr_t ud;
+    uint64_t *call_id;
     int rc;
     uint32_t state; /* futex word: SC_SLOT_*; accessed atomically only */
 };
