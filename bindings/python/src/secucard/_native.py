@@ -172,6 +172,12 @@ def load() -> tuple[ctypes.CDLL, str]:
 
 lib, library_path = load()
 
+# secucard_free is C's free(): it never blocks and never calls back, so it is
+# called without releasing the GIL (PyDLL). A CDLL call releases and retakes
+# it, which with several threads calling costs a GIL hand-off per string.
+_free = ctypes.PyDLL(library_path).secucard_free
+_free.restype, _free.argtypes = FUNCTIONS["secucard_free"]
+
 
 def take_string(ptr: c_void_p) -> str | None:
     """Decodes a string the library returned and releases it."""
@@ -180,7 +186,7 @@ def take_string(ptr: c_void_p) -> str | None:
     try:
         return ctypes.string_at(ptr.value).decode("utf-8")
     finally:
-        lib.secucard_free(ptr)
+        _free(ptr)
         ptr.value = None
 
 
