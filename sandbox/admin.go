@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/libsecucard/libsecucard/sandbox/cardpointe"
 )
 
 // adminError is the body of a failed admin call.
@@ -50,11 +52,16 @@ var adminRoutes = []string{
 	"POST /sandbox/events {object, id, created, target, type, data}",
 	"POST /sandbox/stomp/drop {} (close every STOMP connection; clients reconnect)",
 	"GET /sandbox/verify (device verification page)",
+	"POST /sandbox/cardpointe/settle {} (settle the CardPointe captures queued so far)",
 }
 
 // serveAdmin implements /sandbox/... (JSON in and out, no auth: the sandbox
 // is meant for loopback use).
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	if cardpointe.Owns(r.URL.Path) {
+		s.cardpointe.AdminHandler().ServeHTTP(w, r)
+		return
+	}
 	path := strings.TrimRight(strings.ToLower(r.URL.Path), "/")
 	route := r.Method + " " + path
 	switch route {

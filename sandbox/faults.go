@@ -9,11 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/libsecucard/libsecucard/sandbox/cardpointe"
 )
 
 // Fault is an injected failure. It is matched before normal handling.
 type Fault struct {
-	Path       string          `json:"path"`           // prefix of the path after /api/v2 ("/smart/idents"), or absolute ("/oauth/token"); "" = every path
+	Path       string          `json:"path"`           // prefix of the path after /api/v2 ("/smart/idents"), or absolute ("/oauth/token", "/cardconnect/rest/auth"); "" = every path
 	Method     string          `json:"method"`         // "" = any
 	Status     int             `json:"status"`         // e.g. 503; 0 when only delaying/dropping
 	RetryAfter int             `json:"retry_after"`    // seconds, sent as Retry-After with Status
@@ -229,6 +231,9 @@ func (s *Server) applyFault(w *recordingWriter, r *http.Request, rec *RequestRec
 // faultBody is the body a real server would plausibly send with status:
 // an OAuth error on the token endpoint, the API envelope elsewhere.
 func (s *Server) faultBody(path string, status int) []byte {
+	if cardpointe.Owns(path) {
+		return s.cardpointe.ErrorBody(status, path) // the Gateway's own error shape
+	}
 	msg := fmt.Sprintf("injected fault: HTTP %d", status)
 	if strings.HasPrefix(strings.ToLower(path), "/oauth/") {
 		code := "invalid_request"
@@ -317,7 +322,11 @@ func (s *Server) logRequest(rec *RequestRecord) {
 	s.reqMu.Lock()
 	r := *rec
 	s.reqMu.Unlock()
-	line := fmt.Sprintf("%s %s -> %d", r.Method, r.Path, r.Status)
+	path := r.Path
+	if cardpointe.Owns(path) {
+		path = cardpointe.MaskPath(path) // the CardPointe sandbox never logs a full card number
+	}
+	line := fmt.Sprintf("%s %s -> %d", r.Method, path, r.Status)
 	if r.GrantType != "" {
 		line += " grant_type=" + r.GrantType
 	}

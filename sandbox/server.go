@@ -23,6 +23,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/libsecucard/libsecucard/sandbox/cardpointe"
 )
 
 // Options configure a Server. Zero values mean the defaults below, except
@@ -46,6 +48,11 @@ type Options struct {
 	AppUsers   map[string]string // appuser grant username -> password; nil: {"cashier":"cashier-password"}
 	Log        *log.Logger       // optional request log; nil: none
 	Seed       int64             // random seed for ids/outcomes; 0 = time-based
+	// CardPointe configures the CardPointe Gateway and CardSecure served on
+	// the same listener under /cardconnect/rest/ and /cardsecure/api/v1/
+	// (package sandbox/cardpointe). Zero values: the public UAT credentials
+	// and MID. Its Log and Seed default to the ones above.
+	CardPointe cardpointe.Options
 }
 
 // Defaults of Options.
@@ -94,6 +101,8 @@ type Server struct {
 	requests []*RequestRecord
 
 	hub hub
+
+	cardpointe *cardpointe.Server
 
 	active   atomic.Int64 // requests being handled
 	lifeMu   sync.Mutex
@@ -162,6 +171,17 @@ func New(opts Options) (*Server, error) {
 	}
 	s.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	cp := opts.CardPointe
+	if cp.Log == nil {
+		cp.Log = opts.Log
+	}
+	if cp.Seed == 0 {
+		cp.Seed = uint64(opts.Seed)
+	}
+	var err error
+	if s.cardpointe, err = cardpointe.New(cp); err != nil {
+		return nil, &Error{Field: "CardPointe", Message: err.Error(), Err: err}
+	}
 	s.hub.init(s.ctx, s.log)
 	s.seed()
 	return s, nil
@@ -181,7 +201,8 @@ func (s *Server) ClientID() string { return s.clientID }
 // ClientSecret is the secret belonging to ClientID.
 func (s *Server) ClientSecret() string { return s.clientSecret }
 
-// Handler serves /oauth/token, /api/v2/... and /sandbox/... .
+// Handler serves /oauth/token, /api/v2/..., the CardPointe paths
+// /cardconnect/rest/... and /cardsecure/api/v1/..., and /sandbox/... .
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 // Start listens on addr (e.g. "127.0.0.1:0") and serves in the background.
@@ -238,6 +259,12 @@ type Endpoints struct {
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret"`
 	SandboxURL   string `json:"sandbox_url"`
+	// The CardPointe Gateway's REST base (…/cardconnect/rest) and its HTTP
+	// Basic credentials and MID. CardSecure is on the same host.
+	CardPointeURL      string `json:"cardpointe_url"`
+	CardPointeUsername string `json:"cardpointe_username"`
+	CardPointePassword string `json:"cardpointe_password"`
+	CardPointeMerchID  string `json:"cardpointe_merchid"`
 }
 
 // Endpoints reports the sandbox's URLs and credentials (URLs "" before
@@ -245,8 +272,10 @@ type Endpoints struct {
 func (s *Server) Endpoints() Endpoints {
 	base := s.URL()
 	e := Endpoints{STOMPAddr: s.STOMPAddr(), ClientID: s.clientID, ClientSecret: s.clientSecret, SandboxURL: base}
+	e.CardPointeUsername, e.CardPointePassword, e.CardPointeMerchID = s.cardpointe.Credentials()
 	if base != "" {
 		e.RESTURL, e.OAuthURL, e.AdminURL = base+"/api/v2", base+"/oauth/token", base+"/sandbox"
+		e.CardPointeURL = base + cardpointe.GatewayPrefix
 	}
 	return e
 }
@@ -304,8 +333,9 @@ func (s *Server) waitIdle(d time.Duration) bool {
 	return true
 }
 
-// serveHTTP routes the three areas. Admin calls are neither faulted nor
-// recorded, so a test can always inspect and repair the sandbox.
+// serveHTTP routes the areas: admin, OAuth, the REST API and CardPointe.
+// Admin calls are neither faulted nor recorded, so a test can always inspect
+// and repair the sandbox.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.active.Add(1)
 	defer s.active.Add(-1)
@@ -323,6 +353,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
+	case cardpointe.Owns(path):
+		s.cardpointe.Handler().ServeHTTP(rw, r)
 	case lower == "/oauth/token" || lower == "/oauth/token/":
 		s.serveToken(rw, r, rec)
 	case lower == "/api/v2" || strings.HasPrefix(lower, "/api/v2/"):
@@ -370,3 +402,7 @@ func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// CardPointe is the CardPointe Gateway and CardSecure sandbox served on this
+// server's listener; its Go methods mirror its admin call (Settle).
+func (s *Server) CardPointe() *cardpointe.Server { return s.cardpointe }

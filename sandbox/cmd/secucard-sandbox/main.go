@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/libsecucard/libsecucard/sandbox"
+	"github.com/libsecucard/libsecucard/sandbox/cardpointe"
 )
 
 // autoApprove is the -device-auto-approve value: a Go duration ("0s",
@@ -67,12 +68,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	deviceInterval := fs.Int("device-interval", sandbox.DefaultDeviceInterval, "device poll interval in seconds (0 = none: no slow_down)")
 	startDelay := fs.Duration("start-delay", sandbox.DefaultStartDelay, "pause between the simulated terminal steps of a payment start")
 	seed := fs.Int64("seed", 0, "random seed for ids and demo outcomes (0 = time-based)")
-	verbose := fs.Bool("v", false, "log every request to stderr, as sent")
+	verbose := fs.Bool("v", false, "log every request to stderr, as sent (CardPointe card numbers masked)")
+	cpUser := fs.String("cardpointe-username", cardpointe.DefaultUsername, "HTTP Basic user of the CardPointe Gateway (default: the public UAT value)")
+	cpPass := fs.String("cardpointe-password", cardpointe.DefaultPassword, "HTTP Basic password of the CardPointe Gateway (default: the public UAT value)")
+	cpMID := fs.String("cardpointe-merchid", cardpointe.DefaultMerchID, "the CardPointe merchant ID those credentials may use (default: the public UAT MID)")
+	cpDelay := fs.Duration("cardpointe-timeout-delay", 0, "how long a CardPointe auth on a timeout test card waits before answering PPS 62 \"Timed out\"")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "secucard-sandbox: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *cpDelay < 0 {
+		fmt.Fprintln(stderr, "secucard-sandbox: -cardpointe-timeout-delay must not be negative")
 		return 2
 	}
 	if *tokenTTL <= 0 {
@@ -94,6 +103,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	opts := sandbox.Options{
 		ClientID: *clientID, ClientSecret: *clientSecret, TokenTTL: *tokenTTL,
 		DeviceAutoApprove: approve.d, DeviceInterval: *deviceInterval, StartDelay: *startDelay, Seed: *seed,
+		CardPointe: cardpointe.Options{
+			Username: *cpUser, Password: *cpPass, MerchID: *cpMID, TimeoutDelay: *cpDelay,
+		},
 	}
 	// On the command line 0 means "none", not "default".
 	if *startDelay <= 0 {

@@ -95,7 +95,8 @@ func TestCommandContract(t *testing.T) {
 		var skip any
 		require.NoError(t, dec.Decode(&skip))
 	}
-	assert.Equal(t, []string{"rest_url", "oauth_url", "stomp_addr", "admin_url", "client_id", "client_secret", "sandbox_url"}, order)
+	assert.Equal(t, []string{"rest_url", "oauth_url", "stomp_addr", "admin_url", "client_id", "client_secret", "sandbox_url",
+		"cardpointe_url", "cardpointe_username", "cardpointe_password", "cardpointe_merchid"}, order)
 
 	var info map[string]string
 	require.NoError(t, json.Unmarshal([]byte(line), &info))
@@ -107,6 +108,10 @@ func TestCommandContract(t *testing.T) {
 	assert.Regexp(t, `^127\.0\.0\.1:\d+$`, info["stomp_addr"])
 	assert.Regexp(t, `^[0-9a-f]{32}$`, info["client_id"])
 	assert.Regexp(t, `^[0-9a-f]{64}$`, info["client_secret"])
+	assert.Equal(t, base+"/cardconnect/rest", info["cardpointe_url"])
+	assert.Equal(t, "testing", info["cardpointe_username"], "the public UAT values by default")
+	assert.Equal(t, "testing123", info["cardpointe_password"])
+	assert.Equal(t, "496160873888", info["cardpointe_merchid"])
 
 	httpc := &http.Client{Timeout: 10 * time.Second}
 	creds := url.Values{"client_id": {info["client_id"]}, "client_secret": {info["client_secret"]}}
@@ -184,6 +189,10 @@ func TestCommandFlagErrors(t *testing.T) {
 		{"-stomp-tls", "-stomp-ca-out", "ca.pem"},
 		{"-stomp", "127.0.0.1:0", "-stomp-tls"},
 		{"-stomp", "127.0.0.1:0", "-stomp-ca-out", "ca.pem"},
+		{"-cardpointe-timeout-delay", "-1s"},
+		{"-cardpointe-timeout-delay", "soon"},
+		{"-cardpointe-merchid", "not-digits"},
+		{"-cardpointe-username", "a:b"},
 	}
 	for _, args := range cases {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
@@ -282,4 +291,96 @@ func (sc *stompConn) read(t *testing.T) *frame.Frame {
 			return f
 		}
 	}
+}
+
+// startCommand runs the binary with args and returns its ready line; the
+// returned stop sends SIGTERM and returns stderr once the process exited 0.
+func startCommand(t *testing.T, bin string, args ...string) (map[string]string, func() string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	exited := false
+	t.Cleanup(func() {
+		if !exited {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	lines := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		lines <- line
+	}()
+	var info map[string]string
+	select {
+	case line := <-lines:
+		require.NoError(t, json.Unmarshal([]byte(line), &info), "ready line %q; stderr: %s", line, stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no ready line within 30s; stderr: %s", stderr.String())
+	}
+	return info, func() string {
+		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+		err := cmd.Wait()
+		exited = true
+		require.NoError(t, err, "exit status 0 after SIGTERM; stderr: %s", stderr.String())
+		return stderr.String()
+	}
+}
+
+// The CardPointe flags set what the Gateway accepts and what the ready line
+// says; the Gateway, CardSecure and the settle call share the HTTP listener.
+func TestCommandCardPointe(t *testing.T) {
+	bin := build(t)
+	info, stop := startCommand(t, bin, "-v", "-cardpointe-username", "till-7", "-cardpointe-password", "pw-7",
+		"-cardpointe-merchid", "800000000007", "-cardpointe-timeout-delay", "0s")
+	assert.Equal(t, info["sandbox_url"]+"/cardconnect/rest", info["cardpointe_url"])
+	assert.Equal(t, "till-7", info["cardpointe_username"])
+	assert.Equal(t, "pw-7", info["cardpointe_password"])
+	assert.Equal(t, "800000000007", info["cardpointe_merchid"])
+
+	call := func(method, url, body string, basic bool) (int, map[string]any) {
+		t.Helper()
+		req, err := http.NewRequest(method, url, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		if basic {
+			req.SetBasicAuth(info["cardpointe_username"], info["cardpointe_password"])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	status, _ := call("PUT", info["cardpointe_url"]+"/auth", `{"merchid":"800000000007","account":"4111111111111111","amount":"1.00"}`, false)
+	assert.Equal(t, http.StatusUnauthorized, status)
+	status, tok := call("POST", info["sandbox_url"]+"/cardsecure/api/v1/ccn/tokenize", `{"account":"4111111111111111"}`, false)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "9418594164541111", tok["token"])
+	status, auth := call("PUT", info["cardpointe_url"]+"/auth",
+		`{"merchid":"800000000007","account":"4111111111111111","cvv2":"8642","amount":"1.00","capture":"Y"}`, true)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "A", auth["respstat"])
+	status, settled := call("POST", info["admin_url"]+"/cardpointe/settle", `{}`, false)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, float64(1), settled["settled"])
+	status, inq := call("GET", info["cardpointe_url"]+"/inquire/"+auth["retref"].(string)+"/800000000007", "", true)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "Accepted", inq["setlstat"])
+	// A client that puts a card number into a path: the -v log masks it.
+	call("GET", info["cardpointe_url"]+"/inquireByOrderid/4444333322221111/800000000007", "", true)
+
+	log := stop()
+	assert.Contains(t, log, "PUT /cardconnect/rest/auth -> 200")
+	assert.Contains(t, log, "/inquireByOrderid/44XXXXXXXXXX1111/")
+	assert.Contains(t, log, "cardpointe: auth retref="+auth["retref"].(string)+" account=41XXXXXXXXXX1111")
+	for _, secret := range []string{"4111111111111111", "4444333322221111", "9418594164541111", "pw-7"} {
+		assert.NotContains(t, log, secret)
+	}
+	assert.NotContains(t, strings.ToLower(log), "cvv", "the CVV is never logged (a value check would meet timestamps)")
 }
