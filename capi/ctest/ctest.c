@@ -610,6 +610,82 @@ static void test_event_callback_reentry(void) {
     secucard_client_free(c);
 }
 
+/* One long-lived callback thread per client (issue 10, item 4c): every event
+ * and async completion of a client runs on the same thread, in order, and it
+ * is not the host's thread. Threads are told apart by a serial number handed
+ * out the first time a thread asks (kernel thread ids could be reused). */
+static _Atomic int thread_serials;
+static _Thread_local int my_serial;
+
+static int thread_serial(void) {
+    if (!my_serial) my_serial = ++thread_serials;
+    return my_serial;
+}
+
+#define ORDER_EVENTS 40
+
+struct order_rec {
+    struct waiter w;
+    int serials[ORDER_EVENTS + 1];
+    int ids[ORDER_EVENTS];
+    int n;
+    int done_serial;
+    secucard_client *client;
+    _Atomic int inner_call; /* a blocking call made from inside a callback */
+};
+
+static void on_order_event(void *ud, const char *ev) {
+    struct order_rec *r = ud;
+    if (!top_eq(ev, "kind", "push") || r->n >= ORDER_EVENTS) return;
+    char *id = ex_json_top_str(ev, "id");
+    r->ids[r->n] = id ? atoi(id + strlen("EPS_ORDER")) : -1;
+    r->serials[r->n] = thread_serial();
+    if (r->n == ORDER_EVENTS / 2) { /* re-entry: a blocking call from the callback thread */
+        char *res = NULL;
+        r->inner_call = secucard_call(r->client, "{\"resource\":\"smart.idents\",\"op\":\"get\",\"id\":\"smi_1\"}", &res, NULL);
+        secucard_free(res);
+    }
+    r->n++;
+    free(id);
+    waiter_bump(&r->w);
+}
+
+static void on_order_done(void *ud, uint64_t id, int status, const char *result, const char *err) {
+    (void)id, (void)status, (void)result, (void)err;
+    struct order_rec *r = ud;
+    r->done_serial = thread_serial();
+    waiter_bump(&r->w);
+}
+
+static void test_one_callback_thread(void) {
+    secucard_client *c = cc_client("");
+    static struct order_rec r = {WAITER_INIT, {0}, {0}, 0, 0, NULL, -1};
+    r.client = c;
+    CHECK(secucard_set_event_callback(c, on_order_event, &r) == SECUCARD_OK);
+    for (int i = 0; i < ORDER_EVENTS; i++) {
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"object\":\"event.pushes\",\"id\":\"EPS_ORDER%d\",\"target\":\"general.notifications\","
+                 "\"type\":\"display\",\"data\":{\"text\":\"%d\"}}", i, i);
+        CHECK(secucard_handle_event(c, body, NULL) == SECUCARD_OK);
+    }
+    CHECK(waiter_wait(&r.w, ORDER_EVENTS, 20));
+    CHECK(secucard_call_async(c, "{\"resource\":\"smart.idents\",\"op\":\"get\",\"id\":\"smi_1\"}", on_order_done, &r, NULL,
+                              NULL) == SECUCARD_OK);
+    CHECK(waiter_wait(&r.w, ORDER_EVENTS + 1, 20));
+    int in_order = 1, one_thread = 1;
+    for (int i = 0; i < r.n; i++) {
+        in_order &= r.ids[i] == i;
+        one_thread &= r.serials[i] == r.serials[0];
+    }
+    CHECKF(r.n == ORDER_EVENTS && in_order, "%d events, in order: %d", r.n, in_order);
+    CHECKF(one_thread && r.done_serial == r.serials[0], "events and completion on one thread: %d, completion %s",
+           one_thread, r.done_serial == r.serials[0] ? "same" : "other");
+    CHECKF(r.serials[0] != thread_serial(), "callbacks must not run on the host's thread");
+    CHECKF(r.inner_call == SECUCARD_OK, "secucard_call from inside a callback: %d", (int)r.inner_call);
+    secucard_client_free(c);
+}
+
 /* ---- reply slots, credentials */
 
 static secucard_reply *saved_reply;
@@ -1364,6 +1440,7 @@ int main(int argc, char **argv) {
         RUN(test_close_with_call_in_flight);
         RUN(test_events_pull);
         RUN(test_event_callback_reentry);
+        RUN(test_one_callback_thread);
         RUN(test_credentials_callback);
         RUN(test_storage_callbacks);
         RUN(test_log_callback);
