@@ -267,3 +267,22 @@ func TestLogPumpKeepsOrderAndCountsDrops(t *testing.T) {
 	assert.NotContains(t, got, "after stop", "Log after stop queues nothing")
 	assert.Zero(t, len(p.queue))
 }
+
+// The fields that say what is safe next reach the error JSON as the header
+// documents them.
+func TestErrorJSONCarriesWhatIsSafeNext(t *testing.T) {
+	ms := int64(120000)
+	e := errs.New(errs.Timeout, "smart.transactions.execute.start", "no answer")
+	e.Retryable, e.Outcome, e.IdempotencyKey, e.RetryAfterMS, e.ObjectID = false, errs.OutcomeUnknown, "till7-42", &ms, "STX_1"
+	status, js := mapError(e)
+	assert.Equal(t, statusTimeout, status)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(js, &m))
+	for k, v := range map[string]any{"retryable": false, "outcome": "unknown", "idempotency_key": "till7-42",
+		"retry_after_ms": float64(120000), "object_id": "STX_1"} {
+		assert.Equal(t, v, m[k], k)
+	}
+	_, js = mapError(errs.Invalid("environment", "is wrong"))
+	require.NoError(t, json.Unmarshal(js, &m))
+	assert.Equal(t, false, m["retryable"], "always present")
+}

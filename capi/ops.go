@@ -40,11 +40,7 @@ func lookupUsable(id uint64) (*client, error) {
 // clientNew builds a client; newQueue (nil in Go tests) makes its callback
 // thread.
 func clientNew(config []byte, newQueue func(id uint64) (callbackQueue, error)) (uint64, error) {
-	cfg, err := core.ParseConfig(config)
-	if err != nil {
-		return 0, err
-	}
-	c, err := core.New(cfg)
+	c, err := core.NewFromJSON(config)
 	if err != nil {
 		return 0, err
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/libsecucard/libsecucard/core/api"
 	"github.com/libsecucard/libsecucard/core/auth"
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/core/logging"
@@ -83,6 +84,10 @@ func WithAuthTimeUnit(d time.Duration) Option { return func(o *options) { o.time
 // stompCloseTimeout bounds Close's wait for the broker's DISCONNECT receipt.
 const stompCloseTimeout = 2 * time.Second
 
+// lookupGrace bounds the one read that settles a payment start whose answer
+// was lost after the call's own deadline had passed.
+const lookupGrace = 5 * time.Second
+
 // Client states.
 const (
 	stateNew int32 = iota
@@ -92,9 +97,11 @@ const (
 
 // Client is safe for concurrent use.
 type Client struct {
-	cfg  *resolved
-	opts options
-	log  *logging.Logger
+	cfg    *resolved
+	opts   options
+	log    *logging.Logger
+	caller *call.Caller // resolves requests into plans and runs them
+	tls    *tls.Config  // verified; tls.ca_file read once, in New
 
 	httpClient *http.Client
 	events     *event.Dispatcher
@@ -132,7 +139,11 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: r, stats: newMetrics()}
+	tlsConf, err := r.tls.load()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: r, tls: tlsConf, stats: newMetrics()}
 	for _, o := range opts {
 		o(&c.opts)
 	}
@@ -142,9 +153,24 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	}
 	c.httpClient = c.opts.httpClient
 	if c.httpClient == nil {
-		c.httpClient = newHTTPClient(r)
+		c.httpClient = newHTTPClient(r.connect, tlsConf)
 	}
 	c.closeCtx, c.closeCancel = context.WithCancel(context.Background())
+	c.caller = &call.Caller{
+		Settings: call.Settings{
+			AllowUnknown: r.AllowUnknownResources, AppID: r.AppID, Idempotency: r.idempotency, Policy: r.policy,
+		},
+		Pipeline: call.Pipeline{
+			Sleep: c.opts.sleep,
+			Log:   c.log.With("call: "),
+			OnRetry: func(*call.Plan, int, string) {
+				c.stats.retries.Add(1)
+			},
+		},
+		Lookup:      c,
+		Life:        c.closeCtx,
+		LookupGrace: lookupGrace,
+	}
 
 	if c.opts.store != nil {
 		s, err := c.seal(c.opts.store)
@@ -153,15 +179,15 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		}
 		c.store = s
 	} else {
-		switch strings.ToLower(r.Store.Type) {
-		case "", "memory":
+		switch r.store.typ {
+		case "memory":
 			c.store = store.NewMemory() // process memory: sealing would protect nothing
 		case "sqlite":
 			key, err := c.storeKey()
 			if err != nil {
 				return nil, err
 			}
-			s, err := sqlite.OpenSealed(r.Store.Path, key, c.log.With("store: "))
+			s, err := sqlite.OpenSealed(r.store.path, key, c.log)
 			if err != nil {
 				return nil, err
 			}
@@ -184,10 +210,10 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 
 // storeKey is the configured sealing key or one derived from the credentials.
 func (c *Client) storeKey() ([]byte, error) {
-	if c.cfg.storeKey != nil {
-		return c.cfg.storeKey, nil
+	if c.cfg.store.key != nil {
+		return c.cfg.store.key, nil
 	}
-	cr := c.cfg.Credentials
+	cr := c.cfg.creds
 	if cr == nil || cr.ClientSecret == "" {
 		return nil, errs.Invalid("store.encryption_key", "is required when the client secret is not in the config (it cannot be derived)")
 	}
@@ -216,7 +242,7 @@ func (c *Client) SetStore(s store.Store) error {
 	if err := c.usable(); err != nil {
 		return err
 	}
-	if !strings.EqualFold(c.cfg.Store.Type, "callback") {
+	if c.cfg.store.typ != "callback" {
 		return errs.Invalid("store.type", `must be "callback" to install storage callbacks, is %q`, c.cfg.Store.Type)
 	}
 	sealed, err := c.seal(s)
@@ -272,44 +298,33 @@ func (c *Client) init() error {
 	if c.store == nil {
 		return errs.Invalid("storage", `store.type is "callback" but no storage callbacks are installed`)
 	}
-	var creds *auth.Credentials
-	if cr := c.cfg.Credentials; cr != nil {
-		a := cr.toAuth(cr.EffectiveGrant())
-		creds = &a
-	}
+	// Every component gets the client's logger and adds its own prefix.
 	am, err := auth.NewManager(auth.Config{
 		TokenURL:      c.cfg.oauthURL,
 		HTTPClient:    c.httpClient,
 		UserAgent:     UserAgent(),
-		Credentials:   creds,
+		Credentials:   c.cfg.creds,
 		Provider:      auth.ProviderFunc(c.providerFunc),
 		Store:         c.store,
 		Observer:      c.onAuthEvent,
-		Logger:        c.log.With("auth: "),
-		RefreshMargin: c.cfg.refreshMargin,
+		Logger:        c.log,
+		RefreshMargin: c.cfg.margin,
 		WaitTimeout:   c.cfg.waitTimeout,
+		Policy:        c.cfg.policy,
 		TimeUnit:      c.opts.timeUnit,
-		MaxAttempts:   c.cfg.Retry.MaxAttempts,
-		Backoff:       c.backoff(),
 		Sleep:         c.opts.sleep,
 	})
 	if err != nil {
 		return err
 	}
 	rc, err := rest.New(rest.Config{
-		BaseURL:     c.cfg.restURL,
-		HTTPClient:  c.httpClient,
-		Tokens:      am,
-		Language:    c.cfg.Language,
-		UserAgent:   UserAgent(),
-		MaxAttempts: c.cfg.Retry.MaxAttempts,
-		Backoff:     c.backoff(),
-		Sleep:       c.opts.sleep,
-		Idempotency: c.cfg.idempotency,
-		Logger:      c.log.With("rest: "),
-		OnRetry: func(req *api.Request, attempt int, reason string) {
-			c.stats.retries.Add(1)
-		},
+		BaseURL:      c.cfg.restURL,
+		HTTPClient:   c.httpClient,
+		Tokens:       am,
+		Language:     c.cfg.Language,
+		UserAgent:    UserAgent(),
+		MaxBodyBytes: rest.MaxBodyBytes,
+		Logger:       c.log,
 	})
 	if err != nil {
 		return err
@@ -318,18 +333,19 @@ func (c *Client) init() error {
 	if c.cfg.stompEnabled {
 		var tlsConf *tls.Config
 		if c.cfg.stompTLS {
-			tlsConf = c.cfg.tls.Clone() // verified, min TLS 1.2, tls.ca_file
+			tlsConf = c.tls.Clone() // verified, min TLS 1.2, tls.ca_file
 		}
+		st := c.cfg.stomp
 		sc, err = stomp.New(stomp.Config{
 			Host: c.cfg.stompHost, Port: c.cfg.stompPort, TLS: tlsConf,
 			VirtualHost: c.cfg.STOMP.VirtualHost, Destination: c.cfg.STOMP.Destination, ReplyQueue: c.cfg.STOMP.ReplyQueue,
-			Heartbeat: c.cfg.stompHeartbeat, ConnectTimeout: c.cfg.stompConnect,
-			MessageTimeout: c.cfg.stompMessage, SessionRefreshTimeout: c.cfg.stompRefresh,
-			Tokens:      am,
-			OnEvent:     c.events.Publish, // only enqueues: safe from the STOMP reader
-			Logger:      c.log.With("stomp: "),
-			Backoff:     c.backoff(),
-			Idempotency: c.cfg.idempotency,
+			Heartbeat: st.heartbeat, ConnectTimeout: st.connect, MessageTimeout: st.message,
+			SessionRefreshTimeout: st.sessionRefresh,
+			ReceiptTimeout:        stomp.ReceiptTimeout, DisconnectTimeout: stomp.DisconnectTimeout,
+			Tokens:  am,
+			OnEvent: c.events.Publish, // only enqueues: safe from the STOMP reader
+			Logger:  c.log,
+			Backoff: c.cfg.policy.Backoff,
 		})
 		if err != nil {
 			return err
@@ -338,17 +354,6 @@ func (c *Client) init() error {
 	c.auth, c.rest, c.stomp = am, rc, sc
 	c.inited = true
 	return nil
-}
-
-func (c *Client) backoff() retry.Backoff {
-	b := retry.Default
-	if c.cfg.Retry.InitialBackoffMS > 0 {
-		b.Initial = time.Duration(c.cfg.Retry.InitialBackoffMS) * time.Millisecond
-	}
-	if c.cfg.Retry.MaxBackoffMS > 0 {
-		b.Max = time.Duration(c.cfg.Retry.MaxBackoffMS) * time.Millisecond
-	}
-	return b
 }
 
 func (c *Client) onAuthEvent(e auth.Event) {
@@ -368,9 +373,6 @@ func (c *Client) usable() error {
 
 // callContext ties ctx to the client's lifetime and applies the call timeout.
 func (c *Client) callContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
-	if timeout <= 0 {
-		timeout = c.cfg.responseTimeout
-	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	stop := context.AfterFunc(c.closeCtx, cancel)
 	return ctx, func() { stop(); cancel() }
@@ -424,11 +426,11 @@ func (c *Client) Open(ctx context.Context) error {
 		return err
 	}
 	if _, err := c.auth.Token(ctx, true); err != nil {
-		return openFailed(err)
+		return call.Unsent("open", openFailed(err))
 	}
 	if c.stomp != nil {
 		if err := c.stomp.Connect(ctx); err != nil {
-			return openFailed(err)
+			return call.Unsent("open", openFailed(err))
 		}
 	}
 	c.state.CompareAndSwap(stateNew, stateOpen)
@@ -437,17 +439,18 @@ func (c *Client) Open(ctx context.Context) error {
 }
 
 // Call executes one request on the channel the request, the catalog and the
-// config choose. It implements api.Doer.
+// config choose. It implements api.Doer. Every error carries retryable and
+// outcome, and the idempotency_key of a mutating call.
 func (c *Client) Call(ctx context.Context, req *api.Request) (json.RawMessage, error) {
 	start := time.Now()
 	res, err := c.call(ctx, req)
 	c.stats.record(err, time.Since(start))
 	if err != nil {
-		e := errs.As(err)
-		if e.Op == "" && req != nil {
-			e.Op = req.Name()
+		name := ""
+		if req != nil {
+			name = req.Name()
 		}
-		return nil, e
+		return nil, call.Unsent(name, err)
 	}
 	return res, nil
 }
@@ -458,29 +461,9 @@ func (c *Client) Do(ctx context.Context, req *api.Request) (json.RawMessage, err
 }
 
 func (c *Client) call(ctx context.Context, req *api.Request) (json.RawMessage, error) {
-	if req == nil {
-		return nil, errs.Invalid("request", "is required")
-	}
-	if err := req.Validate(); err != nil {
+	p, err := c.caller.Resolve(req)
+	if err != nil {
 		return nil, err
-	}
-	r := *req // the caller's request is not modified
-	res, known := product.Lookup(r.Resource)
-	if !known && !c.cfg.AllowUnknownResources {
-		hint := ""
-		if s := product.Suggest(r.Resource); s != "" {
-			hint = fmt.Sprintf("; did you mean %q?", s)
-		}
-		return nil, errs.Invalid("resource", "%q is not a known resource%s (set allow_unknown_resources to call it anyway)", r.Resource, hint)
-	}
-	if known {
-		r.Anonymous = res.AnonymousCall(r.Op, r.Action)
-		if len(r.Data) == 0 {
-			r.Data = product.DefaultData(r.Resource, r.Action, r.Op)
-		}
-	}
-	if r.Op == api.Execute && r.AppID == "" && strings.EqualFold(r.Resource, "general.apps") && r.ID == "" && c.cfg.AppID != "" {
-		r.ID = c.cfg.AppID
 	}
 	if err := c.begin(); err != nil {
 		return nil, err
@@ -489,35 +472,40 @@ func (c *Client) call(ctx context.Context, req *api.Request) (json.RawMessage, e
 	if err := c.init(); err != nil {
 		return nil, err
 	}
-	doer, err := c.channelFor(&r)
+	t, viaSTOMP, err := c.transportFor(p.Request)
 	if err != nil {
 		return nil, err
 	}
-	timeout := r.Timeout()
-	if _, viaSTOMP := doer.(*stomp.Channel); viaSTOMP && timeout <= 0 {
+	timeout := p.Request.Timeout()
+	if timeout <= 0 {
 		// STOMP calls wait as long as a terminal may take (a start runs
-		// minutes), not the HTTP response timeout.
-		timeout = c.cfg.stompMessage
+		// minutes), REST calls the response timeout.
+		timeout = c.cfg.response
+		if viaSTOMP {
+			timeout = c.cfg.stomp.message
+		}
 	}
 	ctx, cancel := c.callContext(ctx, timeout)
 	defer cancel()
-	out, err := doer.Do(ctx, &r)
+	out, err := c.caller.Run(ctx, p, t)
 	if err != nil && c.closeCtx.Err() != nil && errs.KindOf(err) == errs.Canceled {
-		return nil, errs.Wrap(errs.Canceled, r.Name(), err, "the client was closed while the call was in flight")
+		e := *errs.As(err)
+		e.Message = "the client was closed while the call was in flight: " + e.Message
+		return nil, &e
 	}
 	return out, err
 }
 
-// channelFor applies DESIGN §2: an explicit request channel wins, then the
+// transportFor applies DESIGN §2: an explicit request channel wins, then the
 // config's routing, then the catalog's preference. With STOMP disabled the
 // catalog's STOMP calls go over REST. A STOMP call before Open connects the
 // channel on the spot with the stored (non-interactive) token: a till that
 // restarts with a valid token needs no Open for its first payment, and one
 // without a token gets the auth error that says to call Open.
-func (c *Client) channelFor(r *api.Request) (api.Doer, error) {
+func (c *Client) transportFor(r *api.Request) (t call.Transport, viaSTOMP bool, err error) {
 	want := r.Channel
 	if want == api.Auto {
-		switch strings.ToLower(c.cfg.STOMP.Routing) {
+		switch c.cfg.stomp.routing {
 		case "rest":
 			want = api.REST
 		case "stomp":
@@ -532,11 +520,11 @@ func (c *Client) channelFor(r *api.Request) (api.Doer, error) {
 	}
 	if want == api.STOMP {
 		if !c.cfg.stompEnabled {
-			return nil, errs.Invalid("channel", `is "stomp" but STOMP is disabled in the config`)
+			return nil, false, errs.Invalid("channel", `is "stomp" but STOMP is disabled in the config`)
 		}
-		return c.stomp, nil
+		return c.stomp, true, nil
 	}
-	return c.rest, nil
+	return c.rest, false, nil
 }
 
 // fetchObject loads one object for the event dispatcher's follow-up fetch.
@@ -700,13 +688,13 @@ func (c *Client) LoyaltyMerchantCards() *product.LoyaltyMerchantCards {
 
 // newHTTPClient builds the transport from the config: verified TLS (min 1.2,
 // optional CA file), the connect timeout, proxies from the environment.
-func newHTTPClient(r *resolved) *http.Client {
-	dialer := &net.Dialer{Timeout: r.connectTimeout, KeepAlive: 30 * time.Second}
+func newHTTPClient(connect time.Duration, tlsConf *tls.Config) *http.Client {
+	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           dialer.DialContext,
-		TLSClientConfig:       r.tls.Clone(),
-		TLSHandshakeTimeout:   r.connectTimeout,
+		TLSClientConfig:       tlsConf.Clone(),
+		TLSHandshakeTimeout:   connect,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          64,
 		MaxIdleConnsPerHost:   16,

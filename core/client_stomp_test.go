@@ -331,9 +331,11 @@ func TestSTOMPRecoversFromExpiryAndDrops(t *testing.T) {
 }
 
 // The unhappy path a till fears most: the payment start is sent over STOMP
-// and its answer does not come in time. The call ends with a Timeout that
-// says the server may still act on it; the late answer is thrown away, the
-// transaction can be looked up, and the connection keeps working.
+// and its answer does not come in time. The library does not repeat it; it
+// reads the transaction once, finds it still "created" (the terminal has not
+// finished), and ends with a Timeout whose outcome is unknown, that is not
+// retryable and names the transaction and the key that was sent. The late
+// answer is thrown away and the connection keeps working.
 func TestLostStartReplyOverSTOMP(t *testing.T) {
 	srv, stompCfg := stompSandbox(t, sandbox.Options{StartDelay: -1})
 	c := newClient(t, srv, `{`+stompCfg+`}`)
@@ -343,13 +345,17 @@ func TestLostStartReplyOverSTOMP(t *testing.T) {
 	created, err := c.SmartTransactions().Create(context.Background(), &tx)
 	require.NoError(t, err)
 
-	srv.AddFault(sandbox.Fault{Channel: sandbox.ChannelSTOMP, Path: "/smart/transactions/" + created.ID + "/start", DelayMS: 800})
+	srv.AddFault(sandbox.Fault{Channel: sandbox.ChannelSTOMP, Path: "/smart/transactions/" + created.ID + "/start", DelayMS: 2000})
 	_, err = c.Call(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: created.ID,
 		Action: "start", Arg: "demo", TimeoutMS: 200})
 	require.Error(t, err)
 	e := errs.As(err)
 	assert.Equal(t, errs.Timeout, e.Kind)
-	assert.Contains(t, e.Message, "the server may still act on it")
+	assert.False(t, e.Retryable, "a payment that may still run is never called safe to repeat")
+	assert.Equal(t, errs.OutcomeUnknown, e.Outcome)
+	assert.Equal(t, created.ID, e.ObjectID)
+	assert.NotEmpty(t, e.IdempotencyKey)
+	assert.Contains(t, e.Message, `is still "created"`)
 
 	waitUntil(t, "the sandbox to run the delayed start", func() bool {
 		got, err := c.SmartTransactions().Get(context.Background(), created.ID)

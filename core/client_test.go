@@ -20,11 +20,11 @@ import (
 
 	"github.com/libsecucard/libsecucard/core"
 	"github.com/libsecucard/libsecucard/core/api"
+	pipeline "github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/product"
-	"github.com/libsecucard/libsecucard/core/rest"
 	"github.com/libsecucard/libsecucard/core/store"
 	"github.com/libsecucard/libsecucard/internal/testkit"
 	"github.com/libsecucard/libsecucard/sandbox"
@@ -167,7 +167,7 @@ func TestQueryAndPaging(t *testing.T) {
 	assert.False(t, hasAge, "fields restricts the answer")
 
 	r, _ := api.ParseRequest([]byte(`{"resource":"general.contacts","op":"list","query":{"count":4,"sort":{"name":"asc"}}}`))
-	it := rest.NewIterator(c, r)
+	it := pipeline.NewIterator(c, r)
 	var names []string
 	for it.Next(context.Background()) {
 		var o struct{ Name string }

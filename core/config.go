@@ -8,12 +8,15 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
+	"github.com/libsecucard/libsecucard/core/auth"
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
-	"github.com/libsecucard/libsecucard/core/internal/strictjson"
 	"github.com/libsecucard/libsecucard/core/logging"
+	"github.com/libsecucard/libsecucard/core/retry"
 )
 
 // Production endpoints (spec §1.1).
@@ -26,84 +29,76 @@ const (
 
 // Environments.
 const (
-	EnvProduction = "production" // the defaults above
+	EnvProduction = "production" // the endpoints above
 	EnvSandbox    = "sandbox"    // a running secucard-sandbox at SandboxURL
 	EnvCustom     = "custom"     // explicit OAuthURL and RESTURL (and STOMP host/port)
 )
 
 // Config is the client configuration. The JSON tags are the keys of the config
 // JSON the C API accepts; unknown keys and ill-typed values are rejected with
-// an error naming the key. Zero values mean "default". Durations are integer
-// milliseconds so that C hosts need no duration syntax.
+// an error naming the key. A zero value means "the default" (the defaults
+// table below); durations are integer milliseconds so that C hosts need no
+// duration syntax.
 type Config struct {
-	Environment string `json:"environment,omitempty"` // production (default) | sandbox | custom
+	Environment string `json:"environment,omitempty"` // production | sandbox | custom
 	SandboxURL  string `json:"sandbox_url,omitempty"` // sandbox: base URL printed by secucard-sandbox, e.g. http://127.0.0.1:41234
 	OAuthURL    string `json:"oauth_url,omitempty"`   // overrides the environment's token endpoint
 	RESTURL     string `json:"rest_url,omitempty"`    // overrides the environment's REST base (no trailing slash needed)
-	Language    string `json:"language,omitempty"`    // Accept-Language for error_user texts: "en" (default) or "de"
+	Language    string `json:"language,omitempty"`    // Accept-Language for error_user texts: "en" or "de"
 	AppID       string `json:"app_id,omitempty"`      // default app id for custom app calls
 
-	Credentials *Credentials `json:"credentials,omitempty"` // nil: ask the credential provider at run time
-	Auth        AuthConfig   `json:"auth,omitempty"`
-	Timeouts    Timeouts     `json:"timeouts,omitempty"`
-	TLS         TLSConfig    `json:"tls,omitempty"`
-	Retry       RetryConfig  `json:"retry,omitempty"`
-	Store       StoreConfig  `json:"store,omitempty"`
-	STOMP       STOMPConfig  `json:"stomp,omitempty"`
-	Events      EventsConfig `json:"events,omitempty"`
+	// Credentials are checked by auth.Credentials.Normalize, the same check a
+	// credential callback's answer passes. nil: ask the callback at run time.
+	Credentials *auth.Credentials `json:"credentials,omitempty"`
+	Auth        AuthConfig        `json:"auth,omitempty"`
+	Timeouts    Timeouts          `json:"timeouts,omitempty"`
+	TLS         TLSConfig         `json:"tls,omitempty"`
+	Retry       RetryConfig       `json:"retry,omitempty"`
+	Store       StoreConfig       `json:"store,omitempty"`
+	STOMP       STOMPConfig       `json:"stomp,omitempty"`
+	Events      EventsConfig      `json:"events,omitempty"`
 
-	// Idempotency adds an X-Action id to every mutating call (default true).
-	// With it off, a POST is never retried once its request was written.
+	// Idempotency adds an X-Action id to every mutating call. With it off,
+	// a write is never repeated once its request may have left the machine.
 	Idempotency *bool `json:"idempotency,omitempty"`
 	// AllowUnknownResources lets calls through for product.resource names the
 	// catalog does not know (new server resources). Off by default so that a
 	// typo at the till fails fast with a suggestion.
 	AllowUnknownResources bool   `json:"allow_unknown_resources,omitempty"`
-	LogLevel              string `json:"log_level,omitempty"` // error|warn|info (default)|debug|trace|off
-}
-
-// Credentials identify the client and, for the device and app-user grants, the
-// device or user. Grant defaults to client_credentials, or device when
-// DeviceUUID is set, or appuser when Username is set.
-type Credentials struct {
-	Grant        string            `json:"grant,omitempty"` // client_credentials | device | appuser
-	ClientID     string            `json:"client_id,omitempty"`
-	ClientSecret string            `json:"client_secret,omitempty"`
-	DeviceUUID   string            `json:"device_uuid,omitempty"` // device grant: vendor path, e.g. /vendor/acme/pos/17
-	Username     string            `json:"username,omitempty"`    // appuser grant
-	Password     string            `json:"password,omitempty"`    // appuser grant; may be left empty to prompt
-	DeviceID     string            `json:"device_id,omitempty"`   // appuser grant: optional device id
-	DeviceInfo   map[string]string `json:"device_info,omitempty"` // appuser grant: sent as deviceinfo[...]
+	LogLevel              string `json:"log_level,omitempty"` // off | error | warn | info | debug | trace
 }
 
 // AuthConfig tunes token handling.
 type AuthConfig struct {
-	WaitTimeoutMS   int `json:"wait_timeout_ms,omitempty"`   // device flow cap, default 300000 (spec §1.2)
-	RefreshMarginMS int `json:"refresh_margin_ms,omitempty"` // refresh this long before expiry, default 60000
+	WaitTimeoutMS   int `json:"wait_timeout_ms,omitempty"`   // device flow cap (spec §1.2)
+	RefreshMarginMS int `json:"refresh_margin_ms,omitempty"` // refresh this long before expiry
 }
 
 // Timeouts for the HTTP channel.
 type Timeouts struct {
-	ConnectMS  int `json:"connect_ms,omitempty"`  // TCP+TLS connect, default 30000
-	ResponseMS int `json:"response_ms,omitempty"` // whole call without an explicit timeout_ms, default 30000
+	ConnectMS  int `json:"connect_ms,omitempty"`  // TCP + TLS connect
+	ResponseMS int `json:"response_ms,omitempty"` // a REST call without timeout_ms
 }
 
 // TLSConfig. Verification is always on; there is deliberately no skip-verify.
 type TLSConfig struct {
 	CAFile     string `json:"ca_file,omitempty"`     // PEM bundle to trust instead of the system roots
-	MinVersion string `json:"min_version,omitempty"` // "1.2" (default) or "1.3"
+	MinVersion string `json:"min_version,omitempty"` // "1.2" or "1.3"
 }
 
-// RetryConfig bounds retries (rest.ShouldRetry decides which calls qualify).
+// RetryConfig bounds repeats (call.Decide decides which calls qualify).
 type RetryConfig struct {
-	MaxAttempts      int `json:"max_attempts,omitempty"`       // total attempts per call, default 3; 1 disables retries
-	InitialBackoffMS int `json:"initial_backoff_ms,omitempty"` // default 200
-	MaxBackoffMS     int `json:"max_backoff_ms,omitempty"`     // default 5000
+	MaxAttempts      int `json:"max_attempts,omitempty"`       // total attempts per call; 1 disables repeats
+	InitialBackoffMS int `json:"initial_backoff_ms,omitempty"` // first delay (before jitter)
+	MaxBackoffMS     int `json:"max_backoff_ms,omitempty"`     // cap on any delay, also for STOMP reconnects
+	// MaxRetryAfterMS is the longest Retry-After the library waits out by
+	// itself; a longer one ends the call with the error and retry_after_ms.
+	MaxRetryAfterMS int `json:"max_retry_after_ms,omitempty"`
 }
 
 // StoreConfig selects token storage.
 type StoreConfig struct {
-	Type string `json:"type,omitempty"` // memory (default) | sqlite | callback (host storage callbacks)
+	Type string `json:"type,omitempty"` // memory | sqlite | callback (host storage callbacks)
 	Path string `json:"path,omitempty"` // sqlite: database file, created 0600
 	// EncryptionKey is 64 hex characters (AES-256). Without it a key is derived
 	// from the client secret and device uuid, which only protects the file on
@@ -113,33 +108,98 @@ type StoreConfig struct {
 
 // STOMPConfig configures the STOMP channel (spec §1.2, §4).
 type STOMPConfig struct {
-	Enabled                 *bool  `json:"enabled,omitempty"` // default true in production/custom; sandbox: true when port is set
-	Host                    string `json:"host,omitempty"`
-	Port                    int    `json:"port,omitempty"`
-	TLS                     *bool  `json:"tls,omitempty"` // default true; the sandbox listens plain unless started with TLS
+	Enabled                 *bool  `json:"enabled,omitempty"` // per environment
+	Host                    string `json:"host,omitempty"`    // per environment
+	Port                    int    `json:"port,omitempty"`    // per environment
+	TLS                     *bool  `json:"tls,omitempty"`     // per environment; the sandbox listens plain unless started with TLS
 	VirtualHost             string `json:"vhost,omitempty"`
-	Destination             string `json:"destination,omitempty"`                // default /exchange/connect.api/
-	ReplyQueue              string `json:"reply_queue,omitempty"`                // default /temp-queue/main
-	HeartbeatMS             int    `json:"heartbeat_ms,omitempty"`               // heart-beat and idle session refresh, default 30000
-	ConnectTimeoutMS        int    `json:"connect_timeout_ms,omitempty"`         // TCP + TLS + CONNECTED, default 20000
-	MessageTimeoutMS        int    `json:"message_timeout_ms,omitempty"`         // reply wait of STOMP calls without timeout_ms, default 120000
-	SessionRefreshTimeoutMS int    `json:"session_refresh_timeout_ms,omitempty"` // auth.sessions refresh reply, default 15000
-	// Routing: "auto" (default; DESIGN §2), "rest" (never STOMP) or "stomp"
-	// (every call over STOMP).
+	Destination             string `json:"destination,omitempty"`
+	ReplyQueue              string `json:"reply_queue,omitempty"`
+	HeartbeatMS             int    `json:"heartbeat_ms,omitempty"`               // heart-beat and idle session refresh
+	ConnectTimeoutMS        int    `json:"connect_timeout_ms,omitempty"`         // TCP + TLS + CONNECTED
+	MessageTimeoutMS        int    `json:"message_timeout_ms,omitempty"`         // a STOMP call without timeout_ms
+	SessionRefreshTimeoutMS int    `json:"session_refresh_timeout_ms,omitempty"` // auth.sessions refresh reply
+	// Routing: "auto" (DESIGN §2), "rest" (never STOMP) or "stomp" (every
+	// call over STOMP).
 	Routing string `json:"routing,omitempty"`
 }
 
 // EventsConfig configures the event pipeline.
 type EventsConfig struct {
-	QueueSize    int  `json:"queue_size,omitempty"`    // default 1024; when full the oldest event is dropped and counted
+	QueueSize    int  `json:"queue_size,omitempty"`    // when full the oldest event is dropped and counted
 	Dedupe       bool `json:"dedupe,omitempty"`        // drop push events whose id was seen recently
 	FetchChanged bool `json:"fetch_changed,omitempty"` // fetch the objects named by "changed" events' {object,id} stubs
 }
 
-// ParseConfig decodes the host's config JSON strictly and validates it.
+// defaults is the one table of defaults: the value every key takes when the
+// host leaves it out (or gives 0). resolve applies it once; sub-packages get
+// resolved values and default nothing themselves. The endpoints that depend
+// on the environment are in environments. README.md and include/secucard.h
+// list these values; TestDocumentedDefaults fails when they drift.
+var defaults = Config{
+	Environment: EnvProduction,
+	Language:    "en",
+	// Java SDK values where the spec names them (§1.2, §4.9).
+	Auth:     AuthConfig{WaitTimeoutMS: 300000, RefreshMarginMS: 60000},
+	Timeouts: Timeouts{ConnectMS: 30000, ResponseMS: 30000},
+	TLS:      TLSConfig{MinVersion: "1.2"},
+	Retry:    RetryConfig{MaxAttempts: 3, InitialBackoffMS: 200, MaxBackoffMS: 10000, MaxRetryAfterMS: 30000},
+	Store:    StoreConfig{Type: "memory"},
+	STOMP: STOMPConfig{
+		Destination: "/exchange/connect.api/", ReplyQueue: "/temp-queue/main",
+		HeartbeatMS: 30000, ConnectTimeoutMS: 20000, MessageTimeoutMS: 120000, SessionRefreshTimeoutMS: 15000,
+		Routing: "auto",
+	},
+	Events:      EventsConfig{QueueSize: 1024},
+	Idempotency: ptr(true),
+	LogLevel:    "info",
+}
+
+// endpoints are an environment's defaults for the keys marked "per
+// environment".
+type endpoints struct {
+	oauthURL, restURL string
+	stompEnabled      bool
+	stompHost         string
+	stompPort         int
+	stompTLS          bool
+}
+
+// environments holds the per-environment defaults; the sandbox's are derived
+// from sandbox_url (STOMP is on when a port is given, plain TCP unless tls).
+var environments = map[string]endpoints{
+	EnvProduction: {oauthURL: ProductionOAuthURL, restURL: ProductionRESTURL, stompEnabled: true,
+		stompHost: ProductionSTOMPHost, stompPort: ProductionSTOMPPort, stompTLS: true},
+	EnvCustom:  {stompEnabled: true, stompPort: ProductionSTOMPPort, stompTLS: true},
+	EnvSandbox: {},
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// withDefaults returns c with every zero value replaced by the defaults
+// table's, recursively.
+func (c Config) withDefaults() Config {
+	fill(reflect.ValueOf(&c).Elem(), reflect.ValueOf(defaults))
+	return c
+}
+
+func fill(dst, def reflect.Value) {
+	for i := 0; i < dst.NumField(); i++ {
+		f, d := dst.Field(i), def.Field(i)
+		switch {
+		case f.Kind() == reflect.Struct:
+			fill(f, d)
+		case f.IsZero():
+			f.Set(d)
+		}
+	}
+}
+
+// ParseConfig decodes the host's config JSON strictly and validates it. It
+// reads no file: the CA file is read once, by New.
 func ParseConfig(b []byte) (Config, error) {
 	var c Config
-	if err := strictjson.Decode(b, &c, "config"); err != nil {
+	if err := decodeConfig(b, &c); err != nil {
 		return Config{}, err
 	}
 	if err := c.Validate(); err != nil {
@@ -148,284 +208,344 @@ func ParseConfig(b []byte) (Config, error) {
 	return c, nil
 }
 
-// resolved is Config with every default applied and durations typed.
-type resolved struct {
-	Config
-	oauthURL, restURL string
-	stompEnabled      bool
-	stompHost         string
-	stompPort         int
-	stompTLS          bool
-	stompHeartbeat    time.Duration
-	stompConnect      time.Duration
-	stompMessage      time.Duration
-	stompRefresh      time.Duration
-	connectTimeout    time.Duration
-	responseTimeout   time.Duration
-	refreshMargin     time.Duration
-	waitTimeout       time.Duration
-	idempotency       bool
-	logLevel          logging.Level
-	tls               *tls.Config
-	storeKey          []byte
-}
-
-func ms(v, def int) time.Duration {
-	if v <= 0 {
-		v = def
+// NewFromJSON decodes the host's config JSON and builds a client, resolving
+// the config once (the C API's secucard_client_new).
+func NewFromJSON(b []byte, opts ...Option) (*Client, error) {
+	var c Config
+	if err := decodeConfig(b, &c); err != nil {
+		return nil, err
 	}
-	return time.Duration(v) * time.Millisecond
+	return New(c, opts...)
 }
 
-// Validate checks the config and names the first bad key.
+// Validate checks the config and names the first bad key. It is pure: no
+// file is read and nothing is registered anywhere.
 func (c *Config) Validate() error {
 	_, err := c.resolve()
 	return err
 }
 
+// resolved is the config with the defaults applied, every section resolved
+// into the typed value its consumer takes.
+type resolved struct {
+	Config                        // with defaults applied
+	endpoints                     // after overrides
+	creds       *auth.Credentials // normalised; nil: ask the credential callback
+	waitTimeout time.Duration
+	margin      time.Duration
+	connect     time.Duration
+	response    time.Duration
+	tls         tlsSettings
+	policy      call.Policy
+	store       storeSettings
+	stomp       stompSettings
+	idempotency bool
+	logLevel    logging.Level
+}
+
+type tlsSettings struct {
+	minVersion uint16
+	caFile     string // read by load, in New
+}
+
+type storeSettings struct {
+	typ  string // memory | sqlite | callback
+	path string
+	key  []byte // nil: derived from the credentials
+}
+
+type stompSettings struct {
+	routing        string // auto | rest | stomp
+	heartbeat      time.Duration
+	connect        time.Duration
+	message        time.Duration
+	sessionRefresh time.Duration
+}
+
+func ms(v int) time.Duration { return time.Duration(v) * time.Millisecond }
+
+// resolve applies the defaults table once and resolves each section. Every
+// error names the key the host wrote and never echoes a value (a value in the
+// wrong key may be a secret).
 func (c *Config) resolve() (*resolved, error) {
-	r := &resolved{Config: *c}
-	switch strings.ToLower(c.Environment) {
-	case "", EnvProduction:
-		r.oauthURL, r.restURL = ProductionOAuthURL, ProductionRESTURL
-		r.stompHost, r.stompPort, r.stompTLS, r.stompEnabled = ProductionSTOMPHost, ProductionSTOMPPort, true, true
-	case EnvSandbox:
-		if c.SandboxURL == "" && (c.OAuthURL == "" || c.RESTURL == "") {
-			return nil, errs.Invalid("sandbox_url", `is required for environment "sandbox" (the base URL secucard-sandbox printed)`)
-		}
-		base := strings.TrimRight(c.SandboxURL, "/")
-		r.oauthURL, r.restURL = base+"/oauth/token", base+"/api/v2"
-		if u, err := url.Parse(base); err == nil {
-			r.stompHost = u.Hostname()
-		}
-		r.stompEnabled = c.STOMP.Port != 0
-	case EnvCustom:
-		if c.OAuthURL == "" {
-			return nil, errs.Invalid("oauth_url", `is required for environment "custom"`)
-		}
-		if c.RESTURL == "" {
-			return nil, errs.Invalid("rest_url", `is required for environment "custom"`)
-		}
-		r.stompPort, r.stompTLS, r.stompEnabled = ProductionSTOMPPort, true, true
-	default:
-		return nil, errs.Invalid("environment", `must be "production", "sandbox" or "custom", got %q`, c.Environment)
-	}
-	if c.OAuthURL != "" {
-		r.oauthURL = c.OAuthURL
-	}
-	if c.RESTURL != "" {
-		r.restURL = strings.TrimRight(c.RESTURL, "/")
-	}
-	for _, u := range []struct{ key, v string }{{"oauth_url", r.oauthURL}, {"rest_url", r.restURL}, {"sandbox_url", c.SandboxURL}} {
-		if u.v == "" {
-			continue
-		}
-		if err := checkURL(u.key, u.v); err != nil {
-			return nil, err
-		}
-	}
-
-	switch strings.ToLower(c.Language) {
-	case "", "en", "de":
-	default:
-		return nil, errs.Invalid("language", `must be "en" or "de", got %q`, c.Language)
-	}
-	if c.Credentials != nil {
-		if err := c.Credentials.validate(); err != nil {
-			return nil, err
-		}
-	}
-
-	// Timeouts.
-	for _, v := range []struct {
-		key string
-		val int
-	}{
-		{"auth.wait_timeout_ms", c.Auth.WaitTimeoutMS}, {"auth.refresh_margin_ms", c.Auth.RefreshMarginMS},
-		{"timeouts.connect_ms", c.Timeouts.ConnectMS}, {"timeouts.response_ms", c.Timeouts.ResponseMS},
-		{"retry.max_attempts", c.Retry.MaxAttempts}, {"retry.initial_backoff_ms", c.Retry.InitialBackoffMS},
-		{"retry.max_backoff_ms", c.Retry.MaxBackoffMS}, {"stomp.port", c.STOMP.Port},
-		{"stomp.heartbeat_ms", c.STOMP.HeartbeatMS}, {"stomp.connect_timeout_ms", c.STOMP.ConnectTimeoutMS},
-		{"stomp.message_timeout_ms", c.STOMP.MessageTimeoutMS}, {"stomp.session_refresh_timeout_ms", c.STOMP.SessionRefreshTimeoutMS},
-		{"events.queue_size", c.Events.QueueSize},
-	} {
-		if v.val < 0 {
-			return nil, errs.Invalid(v.key, "must not be negative")
-		}
-	}
-	if c.STOMP.Port > 65535 {
-		return nil, errs.Invalid("stomp.port", "must be 1..65535, got %d", c.STOMP.Port)
-	}
-	if c.Retry.MaxAttempts > 10 {
-		return nil, errs.Invalid("retry.max_attempts", "must be at most 10, got %d", c.Retry.MaxAttempts)
-	}
-	if c.STOMP.HeartbeatMS != 0 && c.STOMP.HeartbeatMS < 1000 {
-		return nil, errs.Invalid("stomp.heartbeat_ms", "must be at least 1000 (or 0 for the default)")
-	}
-	r.connectTimeout = ms(c.Timeouts.ConnectMS, 30000)
-	r.responseTimeout = ms(c.Timeouts.ResponseMS, 30000)
-	r.refreshMargin = ms(c.Auth.RefreshMarginMS, 60000)
-	r.waitTimeout = ms(c.Auth.WaitTimeoutMS, 300000)
-
-	// STOMP.
-	if c.STOMP.Enabled != nil {
-		r.stompEnabled = *c.STOMP.Enabled
-	}
-	if c.STOMP.Host != "" {
-		r.stompHost = c.STOMP.Host
-	}
-	if c.STOMP.Port != 0 {
-		r.stompPort = c.STOMP.Port
-	}
-	if c.STOMP.TLS != nil {
-		r.stompTLS = *c.STOMP.TLS
-	}
-	switch strings.ToLower(c.STOMP.Routing) {
-	case "", "auto", "rest", "stomp":
-	default:
-		return nil, errs.Invalid("stomp.routing", `must be "auto", "rest" or "stomp", got %q`, c.STOMP.Routing)
-	}
-	if r.stompEnabled {
-		if r.stompHost == "" {
-			return nil, errs.Invalid("stomp.host", "is required when STOMP is enabled")
-		}
-		if r.stompPort == 0 {
-			return nil, errs.Invalid("stomp.port", "is required when STOMP is enabled")
-		}
-		if !r.stompTLS && !isLoopback(r.stompHost) {
-			return nil, errs.Invalid("stomp.tls", "may only be false for a loopback host (the sandbox); %q is not one", r.stompHost)
-		}
-	}
-	if strings.EqualFold(c.STOMP.Routing, "stomp") && !r.stompEnabled {
-		return nil, errs.Invalid("stomp.routing", `is "stomp" but STOMP is disabled`)
-	}
-	for _, v := range []struct{ key, val string }{{"stomp.destination", c.STOMP.Destination}, {"stomp.reply_queue", c.STOMP.ReplyQueue}} {
-		if v.val != "" && (!strings.HasPrefix(v.val, "/") || strings.ContainsAny(v.val, " \r\n\x00")) {
-			return nil, errs.Invalid(v.key, `must be a STOMP destination starting with "/", got %q`, v.val)
-		}
-	}
-	// Java SDK defaults (spec §4.9): heart-beat and idle refresh 30 s,
-	// CONNECTED within 20 s, replies within 120 s, refresh replies within 15 s.
-	r.stompHeartbeat = ms(c.STOMP.HeartbeatMS, 30000)
-	r.stompConnect = ms(c.STOMP.ConnectTimeoutMS, 20000)
-	r.stompMessage = ms(c.STOMP.MessageTimeoutMS, 120000)
-	r.stompRefresh = ms(c.STOMP.SessionRefreshTimeoutMS, 15000)
-
-	r.idempotency = c.Idempotency == nil || *c.Idempotency
-
-	lvl, ok := logging.ParseLevel(c.LogLevel)
-	if !ok {
-		return nil, errs.Invalid("log_level", `must be one of off, error, warn, info, debug, trace; got %q`, c.LogLevel)
-	}
-	r.logLevel = lvl
-
-	tlsCfg, err := c.TLS.build()
-	if err != nil {
+	r := &resolved{Config: c.withDefaults()}
+	var err error
+	if r.endpoints, err = c.resolveEndpoints(); err != nil {
 		return nil, err
 	}
-	r.tls = tlsCfg
-
-	switch strings.ToLower(c.Store.Type) {
-	case "", "memory", "callback":
-		if c.Store.Path != "" {
-			return nil, errs.Invalid("store.path", `is only used with store.type "sqlite"`)
-		}
-	case "sqlite":
-		if c.Store.Path == "" {
-			return nil, errs.Invalid("store.path", `is required for store.type "sqlite"`)
-		}
+	switch strings.ToLower(r.Language) {
+	case "en", "de":
 	default:
-		return nil, errs.Invalid("store.type", `must be "memory", "sqlite" or "callback", got %q`, c.Store.Type)
+		return nil, errs.Invalid("language", `must be "en" or "de"`)
 	}
-	if c.Store.EncryptionKey != "" {
-		k, err := hex.DecodeString(c.Store.EncryptionKey)
-		if err != nil || len(k) != 32 {
-			return nil, errs.Invalid("store.encryption_key", "must be 64 hexadecimal characters (32 bytes)")
+	if c.Credentials != nil {
+		cr, err := c.Credentials.Normalize()
+		if err != nil {
+			return nil, err
 		}
-		r.storeKey = k
+		r.creds = &cr
 	}
+	if r.waitTimeout, r.margin, err = r.Auth.resolve(); err != nil {
+		return nil, err
+	}
+	if r.connect, r.response, err = r.Timeouts.resolve(); err != nil {
+		return nil, err
+	}
+	if r.policy, err = r.Retry.resolve(); err != nil {
+		return nil, err
+	}
+	if err := nonNegative("events", "queue_size", r.Events.QueueSize); err != nil {
+		return nil, err
+	}
+	if r.tls, err = r.TLS.resolve(); err != nil {
+		return nil, err
+	}
+	if r.store, err = r.Store.resolve(); err != nil {
+		return nil, err
+	}
+	if r.stomp, err = r.STOMP.resolve(&r.endpoints); err != nil {
+		return nil, err
+	}
+	r.idempotency = *r.Idempotency
+	lvl, ok := logging.ParseLevel(r.LogLevel)
+	if !ok {
+		return nil, errs.Invalid("log_level", "must be one of off, error, warn, info, debug, trace")
+	}
+	r.logLevel = lvl
 	return r, nil
 }
 
-func (cr *Credentials) validate() error {
-	switch cr.EffectiveGrant() {
-	case "client_credentials":
-	case "device":
-		if cr.DeviceUUID == "" {
-			return errs.Invalid("credentials.device_uuid", `is required for grant "device"`)
-		}
-	case "appuser":
-		if cr.Username == "" {
-			return errs.Invalid("credentials.username", `is required for grant "appuser"`)
-		}
-	default:
-		return errs.Invalid("credentials.grant", `must be "client_credentials", "device" or "appuser", got %q`, cr.Grant)
+// resolveEndpoints picks the environment's endpoints and applies the URL
+// keys. Each URL is checked under the key the host wrote: a sandbox's token
+// endpoint is derived from sandbox_url, so a bad one is sandbox_url's fault.
+func (c *Config) resolveEndpoints() (endpoints, error) {
+	env := strings.ToLower(c.Environment)
+	if env == "" {
+		env = defaults.Environment
 	}
-	if cr.ClientID == "" {
-		return errs.Invalid("credentials.client_id", "is required")
+	ep, ok := environments[env]
+	if !ok {
+		return ep, errs.Invalid("environment", `must be "production", "sandbox" or "custom"`)
 	}
-	if cr.ClientSecret == "" {
-		return errs.Invalid("credentials.client_secret", "is required")
+	switch env {
+	case EnvSandbox:
+		if c.SandboxURL == "" && (c.OAuthURL == "" || c.RESTURL == "") {
+			return ep, errs.Invalid("sandbox_url", `is required for environment "sandbox" (the base URL secucard-sandbox printed)`)
+		}
+		if c.SandboxURL != "" {
+			u, err := checkURL("sandbox_url", c.SandboxURL)
+			if err != nil {
+				return ep, err
+			}
+			base := strings.TrimRight(c.SandboxURL, "/")
+			ep.oauthURL, ep.restURL, ep.stompHost = base+"/oauth/token", base+"/api/v2", u.Hostname()
+		}
+		ep.stompEnabled = c.STOMP.Port != 0
+	case EnvCustom:
+		if c.OAuthURL == "" {
+			return ep, errs.Invalid("oauth_url", `is required for environment "custom"`)
+		}
+		if c.RESTURL == "" {
+			return ep, errs.Invalid("rest_url", `is required for environment "custom"`)
+		}
+	}
+	if c.SandboxURL != "" && env != EnvSandbox {
+		if _, err := checkURL("sandbox_url", c.SandboxURL); err != nil {
+			return ep, err
+		}
+	}
+	if c.OAuthURL != "" {
+		if _, err := checkURL("oauth_url", c.OAuthURL); err != nil {
+			return ep, err
+		}
+		ep.oauthURL = c.OAuthURL
+	}
+	if c.RESTURL != "" {
+		if _, err := checkURL("rest_url", c.RESTURL); err != nil {
+			return ep, err
+		}
+		ep.restURL = strings.TrimRight(c.RESTURL, "/")
+	}
+	return ep, nil
+}
+
+// nonNegative rejects negative numbers in a section's keys, given as name,
+// value pairs (0 means the default, which the table has applied already).
+func nonNegative(section string, kv ...any) error {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1].(int) < 0 {
+			return errs.Invalid(section+"."+kv[i].(string), "must not be negative (0 or absent means the default)")
+		}
 	}
 	return nil
 }
 
-// EffectiveGrant returns the grant, inferring it when Grant is empty.
-func (cr *Credentials) EffectiveGrant() string {
-	switch {
-	case cr.Grant != "":
-		return strings.ToLower(cr.Grant)
-	case cr.DeviceUUID != "":
-		return "device"
-	case cr.Username != "":
-		return "appuser"
-	}
-	return "client_credentials"
+func (a AuthConfig) resolve() (wait, margin time.Duration, err error) {
+	err = nonNegative("auth", "wait_timeout_ms", a.WaitTimeoutMS, "refresh_margin_ms", a.RefreshMarginMS)
+	return ms(a.WaitTimeoutMS), ms(a.RefreshMarginMS), err
 }
 
-func (t TLSConfig) build() (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+func (t Timeouts) resolve() (connect, response time.Duration, err error) {
+	err = nonNegative("timeouts", "connect_ms", t.ConnectMS, "response_ms", t.ResponseMS)
+	return ms(t.ConnectMS), ms(t.ResponseMS), err
+}
+
+// resolve makes the retry section the call pipeline's policy.
+func (r RetryConfig) resolve() (call.Policy, error) {
+	err := nonNegative("retry", "max_attempts", r.MaxAttempts, "initial_backoff_ms", r.InitialBackoffMS,
+		"max_backoff_ms", r.MaxBackoffMS, "max_retry_after_ms", r.MaxRetryAfterMS)
+	switch {
+	case err != nil:
+	case r.MaxAttempts > 10:
+		err = errs.Invalid("retry.max_attempts", "must be at most 10")
+	case r.InitialBackoffMS > r.MaxBackoffMS:
+		err = errs.Invalid("retry.initial_backoff_ms", "must not exceed retry.max_backoff_ms")
+	}
+	return call.Policy{
+		MaxAttempts: r.MaxAttempts,
+		Backoff:     retry.Backoff{Initial: ms(r.InitialBackoffMS), Max: ms(r.MaxBackoffMS), Factor: 2, Jitter: 1},
+		MaxWait:     ms(r.MaxRetryAfterMS),
+	}, err
+}
+
+func (t TLSConfig) resolve() (tlsSettings, error) {
 	switch t.MinVersion {
-	case "", "1.2":
+	case "1.2":
+		return tlsSettings{minVersion: tls.VersionTLS12, caFile: t.CAFile}, nil
 	case "1.3":
-		cfg.MinVersion = tls.VersionTLS13
-	default:
-		return nil, errs.Invalid("tls.min_version", `must be "1.2" or "1.3", got %q`, t.MinVersion)
+		return tlsSettings{minVersion: tls.VersionTLS13, caFile: t.CAFile}, nil
 	}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, errs.Invalid("tls.ca_file", "cannot be read: %v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, errs.Invalid("tls.ca_file", "holds no PEM certificate")
-		}
-		cfg.RootCAs = pool
+	return tlsSettings{}, errs.Invalid("tls.min_version", `must be "1.2" or "1.3"`)
+}
+
+// load builds the TLS configuration, reading the CA file: the one read, in New.
+func (t tlsSettings) load() (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: t.minVersion}
+	if t.caFile == "" {
+		return cfg, nil
 	}
+	pem, err := os.ReadFile(t.caFile)
+	if err != nil {
+		return nil, errs.Invalid("tls.ca_file", "cannot be read: %s", fileProblem(err))
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errs.Invalid("tls.ca_file", "holds no PEM certificate")
+	}
+	cfg.RootCAs = pool
 	return cfg, nil
 }
 
-// checkURL requires https, except for loopback hosts (the sandbox), so that a
-// misconfigured till never sends credentials in clear over a network.
-func checkURL(key, raw string) error {
+// fileProblem names why a file cannot be read without Go's wording.
+func fileProblem(err error) string {
+	switch {
+	case os.IsNotExist(err):
+		return "it does not exist"
+	case os.IsPermission(err):
+		return "permission denied"
+	}
+	return "the read failed"
+}
+
+func (s StoreConfig) resolve() (storeSettings, error) {
+	out := storeSettings{typ: strings.ToLower(s.Type), path: s.Path}
+	switch out.typ {
+	case "memory", "callback":
+		if s.Path != "" {
+			return out, errs.Invalid("store.path", `is only used with store.type "sqlite"`)
+		}
+	case "sqlite":
+		if s.Path == "" {
+			return out, errs.Invalid("store.path", `is required for store.type "sqlite"`)
+		}
+	default:
+		return out, errs.Invalid("store.type", `must be "memory", "sqlite" or "callback"`)
+	}
+	if s.EncryptionKey != "" {
+		k, err := hex.DecodeString(s.EncryptionKey)
+		if err != nil || len(k) != 32 {
+			return out, errs.Invalid("store.encryption_key", "must be 64 hexadecimal characters (32 bytes)")
+		}
+		out.key = k
+	}
+	return out, nil
+}
+
+// resolve applies the STOMP keys to the environment's endpoints.
+func (s STOMPConfig) resolve(ep *endpoints) (stompSettings, error) {
+	err := nonNegative("stomp", "port", s.Port, "heartbeat_ms", s.HeartbeatMS, "connect_timeout_ms", s.ConnectTimeoutMS,
+		"message_timeout_ms", s.MessageTimeoutMS, "session_refresh_timeout_ms", s.SessionRefreshTimeoutMS)
+	switch {
+	case err != nil:
+		return stompSettings{}, err
+	case s.Port > 65535:
+		return stompSettings{}, errs.Invalid("stomp.port", "must be 1..65535")
+	case s.HeartbeatMS < 1000:
+		return stompSettings{}, errs.Invalid("stomp.heartbeat_ms", "must be at least 1000 (or 0 for the default)")
+	}
+	if s.Enabled != nil {
+		ep.stompEnabled = *s.Enabled
+	}
+	if s.Host != "" {
+		ep.stompHost = s.Host
+	}
+	if s.Port != 0 {
+		ep.stompPort = s.Port
+	}
+	if s.TLS != nil {
+		ep.stompTLS = *s.TLS
+	}
+	out := stompSettings{
+		routing: strings.ToLower(s.Routing), heartbeat: ms(s.HeartbeatMS), connect: ms(s.ConnectTimeoutMS),
+		message: ms(s.MessageTimeoutMS), sessionRefresh: ms(s.SessionRefreshTimeoutMS),
+	}
+	switch out.routing {
+	case "auto", "rest", "stomp":
+	default:
+		return out, errs.Invalid("stomp.routing", `must be "auto", "rest" or "stomp"`)
+	}
+	if ep.stompEnabled {
+		switch {
+		case ep.stompHost == "":
+			return out, errs.Invalid("stomp.host", "is required when STOMP is enabled")
+		case ep.stompPort == 0:
+			return out, errs.Invalid("stomp.port", "is required when STOMP is enabled")
+		case !ep.stompTLS && !isLoopback(ep.stompHost):
+			return out, errs.Invalid("stomp.tls", "may only be false for a loopback host (the sandbox)")
+		}
+	}
+	if out.routing == "stomp" && !ep.stompEnabled {
+		return out, errs.Invalid("stomp.routing", `is "stomp" but STOMP is disabled`)
+	}
+	for _, v := range []struct{ key, val string }{{"stomp.destination", s.Destination}, {"stomp.reply_queue", s.ReplyQueue}} {
+		if !strings.HasPrefix(v.val, "/") || strings.ContainsAny(v.val, " \r\n\x00") {
+			return out, errs.Invalid(v.key, `must be a STOMP destination: starting with "/", without spaces`)
+		}
+	}
+	return out, nil
+}
+
+// checkURL requires an absolute https URL, or http for loopback hosts (the
+// sandbox), so that a misconfigured till never sends credentials in clear
+// over a network.
+func checkURL(key, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return errs.Invalid(key, "must be an absolute URL, got %q", raw)
+		return nil, errs.Invalid(key, "must be an absolute URL such as https://host/path")
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !isLoopback(u.Hostname()) {
-			return errs.Invalid(key, "must use https (plain http is only allowed for loopback hosts), got %q", raw)
+			return nil, errs.Invalid(key, "must use https (plain http is only allowed for loopback hosts)")
 		}
 	default:
-		return errs.Invalid(key, "must be an http(s) URL, got %q", raw)
+		return nil, errs.Invalid(key, "must be an http(s) URL")
 	}
 	if u.User != nil {
-		return errs.Invalid(key, "must not carry credentials in the URL")
+		return nil, errs.Invalid(key, "must not carry credentials in the URL")
 	}
-	return nil
+	return u, nil
 }
 
 func isLoopback(host string) bool {

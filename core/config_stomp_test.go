@@ -14,19 +14,19 @@ func TestSTOMPTimeoutDefaultsAndOverrides(t *testing.T) {
 	require.NoError(t, err)
 	r, err := c.resolve()
 	require.NoError(t, err)
-	assert.Equal(t, int64(30000), r.stompHeartbeat.Milliseconds())
-	assert.Equal(t, int64(20000), r.stompConnect.Milliseconds())
-	assert.Equal(t, int64(120000), r.stompMessage.Milliseconds())
-	assert.Equal(t, int64(15000), r.stompRefresh.Milliseconds())
+	assert.Equal(t, int64(30000), r.stomp.heartbeat.Milliseconds())
+	assert.Equal(t, int64(20000), r.stomp.connect.Milliseconds())
+	assert.Equal(t, int64(120000), r.stomp.message.Milliseconds())
+	assert.Equal(t, int64(15000), r.stomp.sessionRefresh.Milliseconds())
 
 	c, err = ParseConfig([]byte(`{"stomp":{"heartbeat_ms":5000,"connect_timeout_ms":1000,"message_timeout_ms":2000,"session_refresh_timeout_ms":3000}}`))
 	require.NoError(t, err)
 	r, err = c.resolve()
 	require.NoError(t, err)
-	assert.Equal(t, int64(5000), r.stompHeartbeat.Milliseconds())
-	assert.Equal(t, int64(1000), r.stompConnect.Milliseconds())
-	assert.Equal(t, int64(2000), r.stompMessage.Milliseconds())
-	assert.Equal(t, int64(3000), r.stompRefresh.Milliseconds())
+	assert.Equal(t, int64(5000), r.stomp.heartbeat.Milliseconds())
+	assert.Equal(t, int64(1000), r.stomp.connect.Milliseconds())
+	assert.Equal(t, int64(2000), r.stomp.message.Milliseconds())
+	assert.Equal(t, int64(3000), r.stomp.sessionRefresh.Milliseconds())
 }
 
 func TestSTOMPDestinationsAreChecked(t *testing.T) {

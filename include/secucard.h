@@ -27,11 +27,38 @@
  *       timeout|canceled|closed|storage|internal", "message": "...",
  *       "field": "...", "reason": "...", "op": "...", "http_status": n,
  *       "error": "...", "error_details": "...", "error_user": "...",
- *       "code": "...", "support_id": "...", "retryable": true|false}
- *      Only "status", "type", "message" and "retryable" are always present.
- *      "field" names the config key or request field at fault; "reason" refines
- *      "auth" errors ("denied", "invalid_grant", "expired", "timeout",
- *      "canceled", "no_credentials", "not_authorized", "token_rejected").
+ *       "code": "...", "support_id": "...", "retryable": true|false,
+ *       "outcome": "not_sent|rejected|unknown", "idempotency_key": "...",
+ *       "retry_after_ms": n, "object_id": "..."}
+ *      Only "status", "type", "message" and "retryable" are always present;
+ *      "outcome" is present on every error of a request (secucard_call,
+ *      secucard_call_async, secucard_client_open).
+ *      "field" names the config key or request field at fault, as the host
+ *      wrote it ("timeouts.connect_ms"); config errors never repeat a value.
+ *      "reason" refines "auth" errors ("denied", "invalid_grant", "expired",
+ *      "timeout", "canceled", "no_credentials", "not_authorized",
+ *      "token_rejected") and names a refused TLS certificate on "network"
+ *      errors ("certificate").
+ *      What a failed request may have done, and what is safe next:
+ *      "outcome"   "not_sent": the request provably never left the machine;
+ *                  "rejected": the server answered that it did not carry it
+ *                  out (an error envelope, 4xx, 429); "unknown": the server
+ *                  may have acted (answer lost or timed out, 5xx, unreadable).
+ *      "retryable" true promises that repeating this exact request WITH THE
+ *                  SAME idempotency_key may succeed and cannot execute twice.
+ *                  When the server may have acted and nothing makes a repeat
+ *                  safe (idempotency off, or a payment start), it is false
+ *                  with outcome "unknown": look the object up before doing
+ *                  anything again. A refused TLS certificate is never
+ *                  retryable, on any transport.
+ *      "idempotency_key"  the X-Action id a mutating call (create, update,
+ *                  delete, execute) was sent with; repeat the request with
+ *                  "idempotency_key" set to it, never with a new one.
+ *      "retry_after_ms"   the server's Retry-After whenever it sent one, also
+ *                  when it exceeded what the library waits by itself
+ *                  (retry.max_retry_after_ms).
+ *      "object_id" with outcome "unknown": the object to look up first (the
+ *                  transaction of a payment start, see secucard_call).
  *      Secrets (client secret, passwords, tokens, device codes, card numbers,
  *      CVVs) never appear in error JSON or log messages.
  *
@@ -142,22 +169,32 @@ typedef struct secucard_client secucard_client;
  *    "credentials": {"grant": "device", "client_id": "...", "client_secret": "...",
  *                    "device_uuid": "/vendor/acme/pos/17"},
  *    "store": {"type": "sqlite", "path": "/var/lib/pos/tokens.db"}}
- * Keys (all optional unless stated; durations in milliseconds):
- *   environment ("production" | "sandbox" | "custom"), sandbox_url, oauth_url,
- *   rest_url, language ("en" | "de"), app_id,
+ * Keys (all optional unless stated; durations in milliseconds; "=" gives the
+ * default a key takes when it is absent or 0; "per environment" defaults are
+ * those of the chosen environment):
+ *   environment="production" ("production" | "sandbox" | "custom"),
+ *   sandbox_url, oauth_url (per environment), rest_url (per environment),
+ *   language="en" ("en" | "de"), app_id,
  *   credentials {grant, client_id, client_secret, device_uuid, username,
  *                password, device_id, device_info{...}},
- *   auth {wait_timeout_ms, refresh_margin_ms},
- *   timeouts {connect_ms, response_ms}, tls {ca_file, min_version},
- *   retry {max_attempts, initial_backoff_ms, max_backoff_ms},
- *   store {type ("memory" | "sqlite" | "callback"), path, encryption_key},
- *   stomp {enabled, host, port, tls, vhost, destination, reply_queue,
- *          heartbeat_ms, connect_timeout_ms, message_timeout_ms,
- *          session_refresh_timeout_ms, routing ("auto" | "rest" | "stomp")},
- *   events {queue_size, dedupe, fetch_changed},
- *   idempotency, allow_unknown_resources, log_level.
+ *   auth {wait_timeout_ms=300000, refresh_margin_ms=60000},
+ *   timeouts {connect_ms=30000, response_ms=30000},
+ *   tls {ca_file, min_version="1.2"},
+ *   retry {max_attempts=3, initial_backoff_ms=200, max_backoff_ms=10000,
+ *          max_retry_after_ms=30000},
+ *   store {type="memory" ("memory" | "sqlite" | "callback"), path,
+ *          encryption_key},
+ *   stomp {enabled, host, port, tls (per environment), vhost,
+ *          destination="/exchange/connect.api/", reply_queue="/temp-queue/main",
+ *          heartbeat_ms=30000, connect_timeout_ms=20000,
+ *          message_timeout_ms=120000, session_refresh_timeout_ms=15000,
+ *          routing="auto" ("auto" | "rest" | "stomp")},
+ *   events {queue_size=1024, dedupe=false, fetch_changed=false},
+ *   idempotency=true, allow_unknown_resources=false, log_level="info".
+ * The credentials and a credential callback's answer pass the same check.
  * An unknown key or a value of the wrong type is an error naming the key.
- * The client does no I/O until secucard_client_open or the first call.
+ * The client does no network I/O until secucard_client_open or the first
+ * call; tls.ca_file is read once, here.
  *
  * config_json: borrowed. out: receives the new handle (set to NULL on failure).
  * err_json: optional, receives the error JSON on failure.
@@ -246,10 +283,21 @@ SECUCARD_API int secucard_cancel_auth(secucard_client *client);
  * On success *result_json receives the answer: the object for get, create,
  * update and execute; {"count": total, "data": [...], "scroll_id": "..."} for
  * list (data is always an array); null when the server sent no body.
- * Retries (network failures, 5xx, 429) follow one policy: get, list, update
- * (PUT) and delete are retried; create and execute (POST) only when the
- * request provably never left the machine or carries its idempotency id - so
- * a retry cannot charge twice on a server that honours the id.
+ * Repeats follow one rule on every channel: a call is sent again (with the
+ * same idempotency key, capped jittered backoff, never past its deadline)
+ * only when that cannot act twice: the request never left the machine; or
+ * it is a read, a PUT/DELETE of an object, or a write carrying its
+ * idempotency key, and it failed with a network error, a 5xx or an
+ * unreadable answer; or the server refused it for now (429, honouring
+ * Retry-After up to retry.max_retry_after_ms). The error says the same in
+ * "retryable" and "outcome" (see Error JSON).
+ * A payment start (smart.transactions, action "start") is never repeated
+ * once it may have reached the server. When its answer is lost (timeout,
+ * dropped connection, 5xx) the library reads the transaction once, within
+ * the remaining deadline or a short grace: a final status ("ok", "failed",
+ * "canceled", ...) is returned as the call's answer; otherwise the call fails
+ * with outcome "unknown", retryable false and "object_id" naming the
+ * transaction.
  * request_json: borrowed. result_json: required out. err_json: optional out.
  * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE; SECUCARD_ERR_INVALID_ARGUMENT
  * (bad request JSON, unknown resource or op - "field" says which); SECUCARD_ERR_AUTH;

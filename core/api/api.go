@@ -1,7 +1,8 @@
 // Package api owns the vocabulary of one secucard API call, independent of the
 // channel that carries it: the operation, the addressed resource, the list query
-// and the result shapes. The REST and STOMP channels translate a Request into
-// their wire form; the C API decodes the host's request JSON into one.
+// and the result shapes. core/call resolves a Request once into a plan, which
+// the REST and STOMP channels translate into their wire form; the C API
+// decodes the host's request JSON into one.
 package api
 
 import (
@@ -76,9 +77,9 @@ type Request struct {
 	Channel        Channel         `json:"channel,omitempty"`         // "rest", "stomp" or "" (auto)
 	TimeoutMS      int             `json:"timeout_ms,omitempty"`      // per-call deadline; 0 = the configured default
 
-	// Anonymous calls are sent without a bearer token. The client sets it from
-	// the catalog (general.accounts create, document.uploads create); hosts
-	// cannot set it through JSON.
+	// Anonymous calls are sent without a bearer token. call.Resolve sets it
+	// from the catalog (general.accounts create, document.uploads create);
+	// hosts cannot set it through JSON.
 	Anonymous bool `json:"-"`
 }
 

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/retry"
@@ -41,16 +42,20 @@ const (
 func (g Grant) interactive() bool { return g == Device || g == AppUser }
 
 // Credentials identify the client and, for the device and app-user grants, the
-// device or the user.
+// device or the user. They are the one credentials type of the library: the
+// config's "credentials" object and the credential callback's answer decode
+// into it (the JSON tags are those keys), and Normalize is the one check both
+// pass. Grant defaults to client_credentials, or device when DeviceUUID is
+// set, or appuser when Username is set.
 type Credentials struct {
-	Grant        Grant
-	ClientID     string
-	ClientSecret string
-	DeviceUUID   string            // device grant: vendor path such as /vendor/acme/pos/17
-	Username     string            // appuser
-	Password     string            // appuser; empty => ask the Provider for it
-	DeviceID     string            // appuser: optional "device" param
-	DeviceInfo   map[string]string // appuser: sent as deviceinfo[key]=value
+	Grant        Grant             `json:"grant,omitempty"` // client_credentials | device | appuser
+	ClientID     string            `json:"client_id,omitempty"`
+	ClientSecret string            `json:"client_secret,omitempty"`
+	DeviceUUID   string            `json:"device_uuid,omitempty"` // device grant: vendor path such as /vendor/acme/pos/17
+	Username     string            `json:"username,omitempty"`    // appuser
+	Password     string            `json:"password,omitempty"`    // appuser; empty: the Provider is asked for it
+	DeviceID     string            `json:"device_id,omitempty"`   // appuser: optional "device" param
+	DeviceInfo   map[string]string `json:"device_info,omitempty"` // appuser: sent as deviceinfo[key]=value
 }
 
 // PromptRequest tells a Provider what is needed (JSON is what the C host receives).
@@ -101,23 +106,25 @@ type Event struct {
 // called from any goroutine.
 type Observer func(Event)
 
-// Config configures a Manager. Zero values mean "default".
+// Config configures a Manager with values the client resolved from its
+// config; the manager fills in none of them.
 type Config struct {
 	TokenURL      string
-	HTTPClient    *http.Client     // nil => a client with sane timeouts; core passes one with its TLS config
-	UserAgent     string           // sent on every token request
-	Credentials   *Credentials     // nil => ask Provider (fields client_id, client_secret, grant...)
-	Provider      Provider         // may be nil
-	Store         store.Store      // nil => store.NewMemory(); core passes a store.Sealed
-	Observer      Observer         // may be nil
-	Logger        *logging.Logger  // may be nil
-	RefreshMargin time.Duration    // refresh this long before expiry; default 60s (clamped to half the token lifetime)
-	WaitTimeout   time.Duration    // device flow overall cap; default 300s; deadline = min(expires_in, WaitTimeout)
-	TimeUnit      time.Duration    // the length of one wire "second" for interval/slow_down; default time.Second (tests shrink it)
-	MaxAttempts   int              // token-request attempts on network errors/5xx/429 (token requests cannot charge); default 3
-	Backoff       retry.Backoff    // default retry.Default
-	Sleep         retry.Sleeper    // default retry.Sleep
-	Now           func() time.Time // default time.Now
+	HTTPClient    *http.Client    // nil: a client with a 30 s timeout; core passes one with its TLS config
+	UserAgent     string          // sent on every token request
+	Credentials   *Credentials    // nil: ask Provider (fields client_id, client_secret, grant...)
+	Provider      Provider        // may be nil
+	Store         store.Store     // nil: store.NewMemory(); core passes a store.Sealed
+	Observer      Observer        // may be nil
+	Logger        *logging.Logger // may be nil
+	RefreshMargin time.Duration   // refresh this long before expiry (clamped to half the token lifetime)
+	WaitTimeout   time.Duration   // device flow overall cap; deadline = min(expires_in, WaitTimeout)
+	// Policy bounds token-request repeats. Token requests cannot charge, so
+	// call.Decide repeats them after network errors, 5xx and 429.
+	Policy   call.Policy
+	TimeUnit time.Duration    // the length of one wire "second" for interval/slow_down; 0: time.Second (tests shrink it)
+	Sleep    retry.Sleeper    // nil: retry.Sleep (tests replace it)
+	Now      func() time.Time // nil: time.Now
 }
 
 // Stats counts token traffic.
@@ -126,15 +133,12 @@ type Stats struct {
 	Refreshes     int64 // successful refresh_token grants
 }
 
-// Defaults.
+// Wire facts (not configuration).
 const (
-	DefaultRefreshMargin = 60 * time.Second
-	DefaultWaitTimeout   = 300 * time.Second // spec §1.2 auth.waitTimeoutSec
-	DefaultMaxAttempts   = 3
-	defaultHTTPTimeout   = 30 * time.Second // spec §1.2 rest.responseTimeoutSec
-	defaultExpiresIn     = 1200             // spec §2.3: expires_in absent => 1200 s
-	defaultInterval      = 5                // spec §2.5: interval <= 0 => 5 s
-	slowDownStep         = 5                // RFC 8628 §3.5: slow_down adds 5 s
+	defaultHTTPTimeout = 30 * time.Second // only without an HTTPClient (tests): spec §1.2 rest.responseTimeoutSec
+	defaultExpiresIn   = 1200             // spec §2.3: expires_in absent => 1200 s
+	defaultInterval    = 5                // spec §2.5: interval <= 0 => 5 s
+	slowDownStep       = 5                // RFC 8628 §3.5: slow_down adds 5 s
 )
 
 // The op names used in errors.

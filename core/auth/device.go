@@ -42,7 +42,7 @@ func (m *Manager) device(ctx context.Context, c *Credentials) (*oauth2.Token, er
 		return nil, err
 	}
 	if a.status/100 != 2 {
-		return nil, failure(opDevice, a, nil)
+		return nil, failure(opDevice, a)
 	}
 	codes := a.body
 	verificationURL := codes.VerificationURL
@@ -107,7 +107,7 @@ func (m *Manager) device(ctx context.Context, c *Credentials) (*oauth2.Token, er
 			// 8628 with 400: the code alone decides. A bare 401 is pending as
 			// in Java; a 401 naming another error ends the flow below.
 		default:
-			return nil, failure(opDevice, a, nil)
+			return nil, failure(opDevice, a)
 		}
 		ev := progress
 		ev.State, ev.Interval = StatePending, interval

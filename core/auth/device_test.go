@@ -154,7 +154,7 @@ func TestDeviceFlowKeepsPollingThroughServerErrors(t *testing.T) {
 		pending,
 		ok(tokenBody("at-device-503-12", "", 1200)),
 	))
-	m := newManager(t, fe, deviceCreds(testUUID), func(c *Config) { c.MaxAttempts = 1; c.Sleep = nil })
+	m := newManager(t, fe, deviceCreds(testUUID), func(c *Config) { c.Policy.MaxAttempts = 1; c.Sleep = nil })
 	tok, err := m.Token(testCtx(t), true)
 	require.NoError(t, err)
 	assert.Equal(t, "at-device-503-12", tok.AccessToken)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -15,6 +14,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/redact"
@@ -24,15 +24,9 @@ import (
 // a few hundred bytes.
 const maxAnswerBytes = 1 << 20
 
-// maxRetryAfter is the longest Retry-After the manager waits out by itself. A
-// longer one ends the call with the error (RetryAfter set) so the till is not
-// frozen by a server asking for minutes.
-const maxRetryAfter = 30 * time.Second
-
 // answer is one HTTP answer of the token endpoint.
 type answer struct {
 	status int
-	header http.Header
 	body   wireBody
 	parsed bool // the body was a JSON object
 }
@@ -98,12 +92,12 @@ func baseForm(c *Credentials, grantType string) url.Values {
 	return f
 }
 
-// post sends one form to the token endpoint, retrying network failures, 5xx
-// and 429 with the shared backoff (token requests never charge, so repeating
-// them is safe). It returns every other HTTP answer, 4xx included, for the
-// caller to interpret; errors are already mapped by failure.
+// post sends one form to the token endpoint through the call pipeline:
+// call.Decide repeats network failures, 5xx and 429 (a token request cannot
+// charge, so repeating it is safe) and honours Retry-After. Every other HTTP
+// answer, 4xx included, is returned for the caller to interpret; errors are
+// already mapped by failure and finished by the pipeline.
 func (m *Manager) post(ctx context.Context, op string, form url.Values) (*answer, error) {
-	body := form.Encode()
 	if m.log.Enabled(logging.Trace) {
 		keys := make([]string, 0, len(form))
 		for k := range form {
@@ -113,71 +107,60 @@ func (m *Manager) post(ctx context.Context, op string, form url.Values) (*answer
 		// Names only: the values are secrets or identities.
 		m.log.Tracef("POST token endpoint grant=%s params=%s", form.Get("grant_type"), strings.Join(keys, ","))
 	}
-	for attempt := 1; ; attempt++ {
-		a, err := m.send(ctx, body)
-		if err == nil && a.status != http.StatusTooManyRequests && a.status < 500 {
-			return a, nil
-		}
-		fail := failure(op, a, err)
-		if ctx.Err() != nil {
-			return nil, errs.Classify(op, ctx.Err())
-		}
-		if !fail.Retryable || attempt >= m.cfg.MaxAttempts {
-			return nil, fail
-		}
-		delay := fail.RetryAfter
-		if delay <= 0 {
-			delay = m.cfg.Backoff.Delay(attempt)
-		}
-		if delay > maxRetryAfter {
-			return nil, fail
-		}
-		m.log.Debugf("token request failed (%s); retry %d of %d in %s", fail.Message, attempt, m.cfg.MaxAttempts-1, delay)
-		if err := m.cfg.Sleep(ctx, delay); err != nil {
-			if ctx.Err() != nil {
-				return nil, errs.Classify(op, ctx.Err())
-			}
-			return nil, fail // the deadline is nearer than the wait: fail now, not later
-		}
+	p := &call.Plan{Name: op, Policy: m.cfg.Policy}
+	o, e := m.pipeline.Run(ctx, p, tokenEndpoint{m: m, body: form.Encode()})
+	if e != nil {
+		return nil, e
 	}
-}
-
-// send performs one POST and reads the answer.
-func (m *Manager) send(ctx context.Context, body string) (*answer, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.cfg.TokenURL, strings.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if m.cfg.UserAgent != "" {
-		req.Header.Set("User-Agent", m.cfg.UserAgent)
-	}
-	m.tokenRequests.Add(1)
-	resp, err := m.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
-		return nil, err
-	}
-	a := &answer{status: resp.StatusCode, header: resp.Header}
-	a.parsed = json.Unmarshal(raw, &a.body) == nil
+	a := &answer{status: o.Status}
+	a.parsed = json.Unmarshal(o.Result, &a.body) == nil
 	m.log.Tracef("token endpoint answered HTTP %d error=%q", a.status, a.body.Error)
 	return a, nil
 }
 
-// failure is the one mapping of token-endpoint failures to *errs.Error: a
-// transport error (cause) or an answer that is not a token.
-func failure(op string, a *answer, cause error) *errs.Error {
-	if cause != nil || a == nil {
-		if cause == nil {
-			cause = fmt.Errorf("no answer")
-		}
-		return errs.Classify(op, cause)
+// tokenEndpoint is the token endpoint as a call.Transport: one form POST.
+type tokenEndpoint struct {
+	m    *Manager
+	body string
+}
+
+// Send posts the form once. A 429 or 5xx is a failure the pipeline may
+// repeat; every other answer is a "success" the grant logic reads.
+func (t tokenEndpoint) Send(ctx context.Context, p *call.Plan) call.Outcome {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.m.cfg.TokenURL, strings.NewReader(t.body))
+	if err != nil {
+		return call.Outcome{Err: errs.Wrap(errs.Internal, p.Name, err, "cannot build the token request")}
 	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if t.m.cfg.UserAgent != "" {
+		req.Header.Set("User-Agent", t.m.cfg.UserAgent)
+	}
+	t.m.tokenRequests.Add(1)
+	res := call.SendHTTP(t.m.http, req, maxAnswerBytes)
+	if res.Err != nil {
+		return call.Outcome{Written: res.Written, Err: call.HTTPError(ctx, p.Name, res.Err)}
+	}
+	if res.TooBig {
+		return call.UnreadableAnswer(p, res.Status, "the token endpoint's answer exceeds its size cap")
+	}
+	class := call.StatusAnswer(res.Status)
+	if class != call.RateLimited && class != call.ServerFailed {
+		return call.Outcome{Answer: call.Success, Written: true, Status: res.Status, Result: res.Body}
+	}
+	a := &answer{status: res.Status}
+	a.parsed = json.Unmarshal(res.Body, &a.body) == nil
+	o := call.Outcome{Answer: class, Written: true, Status: res.Status, Err: failure(p.Name, a)}
+	o.RetryAfter, o.HasRetryAfter = call.RetryAfter(res.Header, time.Now())
+	return o
+}
+
+// Invalidate implements call.Transport; the token endpoint takes no token.
+func (tokenEndpoint) Invalidate(string) {}
+
+// failure is the one mapping of token-endpoint answers that are not a token
+// to *errs.Error.
+func failure(op string, a *answer) *errs.Error {
 	name, desc := a.body.Error, a.body.ErrorDescription
 	detail := ""
 	switch {
@@ -192,8 +175,6 @@ func failure(op string, a *answer, cause error) *errs.Error {
 	switch {
 	case a.status == http.StatusTooManyRequests || a.status >= 500:
 		e = errs.New(errs.API, op, "the token endpoint is unavailable (HTTP %d)%s", a.status, detail)
-		e.Retryable = true
-		e.RetryAfter = retryAfter(a.header)
 	case a.status == http.StatusBadRequest || a.status == http.StatusUnauthorized || a.status == http.StatusForbidden:
 		e = errs.AuthError(op, authReason(name, a.status), "the token endpoint refused the request (HTTP %d)%s", a.status, detail)
 	case a.status/100 == 2:
@@ -226,33 +207,11 @@ func authReason(name string, status int) string {
 	return ""
 }
 
-// retryAfter reads Retry-After as seconds or an HTTP date; 0 when absent or
-// unreadable.
-func retryAfter(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
-			return 0
-		}
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		// An HTTP date is wall-clock time, so it is measured on the real clock.
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
-}
-
 // tokenFrom turns a token answer into an *oauth2.Token, registering the
 // token strings with the redactor before anything can log them.
 func (m *Manager) tokenFrom(op string, a *answer, grant Grant) (*oauth2.Token, error) {
 	if a.status/100 != 2 || !a.parsed || a.body.AccessToken == "" {
-		return nil, failure(op, a, nil)
+		return nil, failure(op, a)
 	}
 	b := a.body
 	redact.Secret(b.AccessToken, b.RefreshToken)

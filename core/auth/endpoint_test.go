@@ -2,16 +2,24 @@ package auth
 
 import (
 	"context"
+	"crypto/tls"
+	"io"
+	"log"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
+	"github.com/libsecucard/libsecucard/core/retry"
 	"github.com/libsecucard/libsecucard/core/store"
 )
 
@@ -200,12 +208,15 @@ func TestNetworkErrorIsRetriedThenNetworkKind(t *testing.T) {
 	url := fe.URL()
 	fe.srv.Close() // nothing listens any more: connection refused
 	var waits int
-	m, err := NewManager(Config{TokenURL: url, Credentials: clientCreds(), Sleep: noSleepCount(&waits)})
+	cfg := testConfig(url)
+	cfg.Credentials, cfg.Sleep = clientCreds(), noSleepCount(&waits)
+	m, err := NewManager(cfg)
 	require.NoError(t, err)
 	_, err = m.Token(testCtx(t), false)
 	require.Error(t, err)
 	assert.Equal(t, errs.Network, errs.KindOf(err))
 	assert.True(t, errs.As(err).Retryable)
+	assert.Equal(t, errs.OutcomeNotSent, errs.As(err).Outcome)
 	assert.Equal(t, int64(3), m.Stats().TokenRequests, "a token request is repeated on network errors")
 	assert.Equal(t, 2, waits, "one backoff wait between attempts")
 }
@@ -259,7 +270,10 @@ func TestRetryAfterBeyondDeadlineFailsFast(t *testing.T) {
 	e := errs.As(err)
 	assert.Equal(t, errs.API, e.Kind)
 	assert.Equal(t, 503, e.Status)
-	assert.Equal(t, 10*time.Second, e.RetryAfter)
+	ra, ok := e.RetryAfter()
+	assert.True(t, ok)
+	assert.Equal(t, 10*time.Second, ra)
+	assert.True(t, e.Retryable)
 	assert.Len(t, fe.Calls(), 1)
 	assert.Less(t, time.Since(start), 2*time.Second, "returned before the deadline instead of sleeping into it")
 }
@@ -306,18 +320,34 @@ func TestNewManagerValidation(t *testing.T) {
 		{name: "no url", cfg: Config{}, field: "oauth_url"},
 		{name: "relative url", cfg: Config{TokenURL: "/oauth/token"}, field: "oauth_url"},
 		{name: "ftp url", cfg: Config{TokenURL: "ftp://x/oauth/token"}, field: "oauth_url"},
-		{name: "negative margin", cfg: Config{TokenURL: "https://x/oauth/token", RefreshMargin: -1}, field: "auth.refresh_margin_ms"},
-		{name: "negative wait", cfg: Config{TokenURL: "https://x/oauth/token", WaitTimeout: -1}, field: "auth.wait_timeout_ms"},
-		{name: "negative attempts", cfg: Config{TokenURL: "https://x/oauth/token", MaxAttempts: -1}, field: "retry.max_attempts"},
-		{name: "unknown grant", cfg: Config{TokenURL: "https://x/oauth/token", Credentials: &Credentials{Grant: "password", ClientID: "a", ClientSecret: "b"}}, field: "credentials.grant"},
-		{name: "no client id", cfg: Config{TokenURL: "https://x/oauth/token", Credentials: &Credentials{ClientSecret: "b"}}, field: "credentials.client_id"},
-		{name: "no client secret", cfg: Config{TokenURL: "https://x/oauth/token", Credentials: &Credentials{ClientID: "a"}}, field: "credentials.client_secret"},
-		{name: "device without uuid", cfg: Config{TokenURL: "https://x/oauth/token", Credentials: &Credentials{Grant: Device, ClientID: "a", ClientSecret: "b"}}, field: "credentials.device_uuid"},
-		{name: "appuser without username", cfg: Config{TokenURL: "https://x/oauth/token", Credentials: &Credentials{Grant: AppUser, ClientID: "a"}}, field: "credentials.username"},
+		{name: "negative margin", cfg: Config{RefreshMargin: -1}, field: "auth.refresh_margin_ms"},
+		{name: "negative wait", cfg: Config{WaitTimeout: -1}, field: "auth.wait_timeout_ms"},
+		{name: "no wait: the manager defaults nothing", cfg: Config{WaitTimeout: 0}, field: "auth.wait_timeout_ms"},
+		{name: "no attempts", cfg: Config{Policy: call.Policy{MaxAttempts: 0}}, field: "retry.max_attempts"},
+		{name: "unknown grant", cfg: Config{Credentials: &Credentials{Grant: "password", ClientID: "a", ClientSecret: "b"}}, field: "credentials.grant"},
+		{name: "no client id", cfg: Config{Credentials: &Credentials{ClientSecret: "b"}}, field: "credentials.client_id"},
+		{name: "no client secret", cfg: Config{Credentials: &Credentials{ClientID: "a"}}, field: "credentials.client_secret"},
+		{name: "device without uuid", cfg: Config{Credentials: &Credentials{Grant: Device, ClientID: "a", ClientSecret: "b"}}, field: "credentials.device_uuid"},
+		{name: "appuser without username", cfg: Config{Credentials: &Credentials{Grant: AppUser, ClientID: "a"}}, field: "credentials.username"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := NewManager(tt.cfg)
+			// Start from a valid config and break one thing.
+			cfg := testConfig("https://x/oauth/token")
+			if tt.cfg.TokenURL != "" || tt.field == "oauth_url" {
+				cfg.TokenURL = tt.cfg.TokenURL
+			}
+			if tt.cfg.RefreshMargin != 0 {
+				cfg.RefreshMargin = tt.cfg.RefreshMargin
+			}
+			if tt.field == "auth.wait_timeout_ms" {
+				cfg.WaitTimeout = tt.cfg.WaitTimeout
+			}
+			if tt.field == "retry.max_attempts" {
+				cfg.Policy = tt.cfg.Policy
+			}
+			cfg.Credentials = tt.cfg.Credentials
+			m, err := NewManager(cfg)
 			require.Error(t, err)
 			assert.Nil(t, m)
 			e := errs.As(err)
@@ -340,7 +370,9 @@ func TestGrantInferredFromCredentials(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := NewManager(Config{TokenURL: "https://x/oauth/token", Credentials: &tt.creds, Store: store.NewMemory()})
+			cfg := testConfig("https://x/oauth/token")
+			cfg.Credentials, cfg.Store = &tt.creds, store.NewMemory()
+			m, err := NewManager(cfg)
 			require.NoError(t, err)
 			want := storeKey(&Credentials{Grant: tt.want, ClientID: tt.creds.ClientID, DeviceUUID: tt.creds.DeviceUUID, Username: tt.creds.Username})
 			assert.Equal(t, want, m.StoreKey())
@@ -348,4 +380,44 @@ func TestGrantInferredFromCredentials(t *testing.T) {
 			assert.Len(t, m.StoreKey(), len("token/")+32)
 		})
 	}
+}
+
+// tlsServer is an HTTPS server whose certificate nobody trusts; it counts
+// the TLS connections clients open.
+func tlsServer(t *testing.T) (string, *atomic.Int32) {
+	t.Helper()
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is the point
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.URL, &conns
+}
+
+// A certificate the client does not trust is never retried: a repeat cannot
+// succeed (the token endpoint used to try three times).
+func TestCertificateFailureIsNotRetried(t *testing.T) {
+	url, conns := tlsServer(t)
+	cfg := testConfig(url + "/oauth/token")
+	cfg.Credentials = clientCreds()
+	cfg.Sleep = retry.NoSleep
+	cfg.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12}}}
+	m, err := NewManager(cfg)
+	require.NoError(t, err)
+	_, err = m.Token(testCtx(t), false)
+	e := errs.As(err)
+	require.NotNil(t, e)
+	assert.Equal(t, errs.Network, e.Kind)
+	assert.Equal(t, errs.ReasonCertificate, e.Reason)
+	assert.False(t, e.Retryable)
+	assert.Contains(t, e.Message, "certificate")
+	assert.Equal(t, int64(1), m.Stats().TokenRequests)
+	assert.Equal(t, int32(1), conns.Load(), "one handshake, no repeat")
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/retry"
 )
@@ -224,19 +225,25 @@ func deviceCreds(uuid string) *Credentials {
 // adjusts the config.
 func newManager(t *testing.T, fe *fakeEndpoint, creds *Credentials, mutate func(*Config)) *Manager {
 	t.Helper()
-	cfg := Config{
-		TokenURL:    fe.URL(),
-		UserAgent:   "libsecucard-test/1.0",
-		Credentials: creds,
-		TimeUnit:    time.Millisecond,
-		Sleep:       retry.NoSleep,
-	}
+	cfg := testConfig(fe.URL())
+	cfg.UserAgent = "libsecucard-test/1.0"
+	cfg.Credentials = creds
+	cfg.TimeUnit = time.Millisecond
+	cfg.Sleep = retry.NoSleep
 	if mutate != nil {
 		mutate(&cfg)
 	}
 	m, err := NewManager(cfg)
 	require.NoError(t, err)
 	return m
+}
+
+// testPolicy is what the client resolves from an empty config.
+var testPolicy = call.Policy{MaxAttempts: 3, Backoff: retry.Backoff{Initial: 200 * time.Millisecond, Max: 10 * time.Second}, MaxWait: 30 * time.Second}
+
+// testConfig is a manager config with the values the client would resolve.
+func testConfig(url string) Config {
+	return Config{TokenURL: url, RefreshMargin: time.Minute, WaitTimeout: 300 * time.Second, Policy: testPolicy}
 }
 
 func testCtx(t *testing.T) context.Context {

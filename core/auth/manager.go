@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/redact"
@@ -22,10 +23,11 @@ import (
 // Manager owns one credential identity's token: it hands out a valid access
 // token, refreshing or re-authenticating when needed, and persists it.
 type Manager struct {
-	cfg   Config
-	http  *http.Client
-	log   *logging.Logger
-	store store.Store
+	cfg      Config
+	http     *http.Client
+	log      *logging.Logger
+	store    store.Store
+	pipeline call.Pipeline // token requests: the one repeat decision (call.Decide)
 
 	mu           sync.Mutex
 	creds        *Credentials  // resolved credentials; nil until configured or provided
@@ -73,35 +75,28 @@ func NewManager(cfg Config) (*Manager, error) {
 			return nil, errs.Invalid(d.field, "must not be negative")
 		}
 	}
-	if cfg.MaxAttempts < 0 {
-		return nil, errs.Invalid("retry.max_attempts", "must not be negative")
+	switch {
+	case cfg.WaitTimeout == 0:
+		return nil, errs.Invalid("auth.wait_timeout_ms", "must be positive")
+	case cfg.Policy.MaxAttempts < 1:
+		return nil, errs.Invalid("retry.max_attempts", "must be at least 1")
 	}
 	m := &Manager{cfg: cfg, log: cfg.Logger.With("auth: "), store: cfg.Store, http: cfg.HTTPClient}
 	if cfg.Credentials != nil {
-		c, err := normalize(*cfg.Credentials)
+		c, err := cfg.Credentials.Normalize()
 		if err != nil {
 			return nil, err
 		}
+		redact.Secret(c.ClientSecret, c.Password)
 		m.creds = &c
-	}
-	if m.cfg.RefreshMargin == 0 {
-		m.cfg.RefreshMargin = DefaultRefreshMargin
-	}
-	if m.cfg.WaitTimeout == 0 {
-		m.cfg.WaitTimeout = DefaultWaitTimeout
 	}
 	if m.cfg.TimeUnit == 0 {
 		m.cfg.TimeUnit = time.Second
 	}
-	if m.cfg.MaxAttempts == 0 {
-		m.cfg.MaxAttempts = DefaultMaxAttempts
-	}
-	if m.cfg.Backoff == (retry.Backoff{}) {
-		m.cfg.Backoff = retry.Default
-	}
 	if m.cfg.Sleep == nil {
 		m.cfg.Sleep = retry.Sleep
 	}
+	m.pipeline = call.Pipeline{Sleep: m.cfg.Sleep, Log: m.log}
 	if m.cfg.Now == nil {
 		m.cfg.Now = time.Now
 	}
@@ -120,9 +115,12 @@ func NewManager(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-// normalize fills the default grant and checks that the grant's fields are
-// present. It returns a copy, so the caller's struct is never aliased.
-func normalize(c Credentials) (Credentials, error) {
+// Normalize fills the default grant and checks that the grant's fields are
+// present: the one check of credentials, from the config or from a credential
+// provider. It returns a copy, so the caller's struct is never aliased, and
+// has no side effect.
+func (cr Credentials) Normalize() (Credentials, error) {
+	c := cr
 	c.Grant = Grant(strings.ToLower(strings.TrimSpace(string(c.Grant))))
 	if c.Grant == "" {
 		switch {
@@ -137,7 +135,7 @@ func normalize(c Credentials) (Credentials, error) {
 	switch c.Grant {
 	case ClientCredentials, Device, AppUser:
 	default:
-		return Credentials{}, errs.Invalid("credentials.grant", `must be "client_credentials", "device" or "appuser", got %q`, c.Grant)
+		return Credentials{}, errs.Invalid("credentials.grant", `must be "client_credentials", "device" or "appuser"`)
 	}
 	if c.ClientID == "" {
 		return Credentials{}, errs.Invalid("credentials.client_id", "is required")
@@ -160,7 +158,6 @@ func normalize(c Credentials) (Credentials, error) {
 		}
 		c.DeviceInfo = info
 	}
-	redact.Secret(c.ClientSecret, c.Password)
 	return c, nil
 }
 
@@ -416,10 +413,11 @@ func (m *Manager) credentials(ctx context.Context) (*Credentials, error) {
 	if err != nil {
 		return nil, declined(opCreds, "credentials", err)
 	}
-	n, err := normalize(got)
+	n, err := got.Normalize()
 	if err != nil {
 		return nil, err
 	}
+	redact.Secret(n.ClientSecret, n.Password)
 	m.mu.Lock()
 	if m.creds == nil {
 		m.creds, m.loaded = &n, false

@@ -57,9 +57,9 @@ func TestRefreshMargin(t *testing.T) {
 		fresh     time.Duration // still handed out at this age
 		stale     time.Duration // refreshed at this age
 	}{
-		{name: "default 60s", expiresIn: 1200, fresh: 1139 * time.Second, stale: 1141 * time.Second},
-		{name: "custom 10s", expiresIn: 1200, margin: 10 * time.Second, fresh: 1189 * time.Second, stale: 1191 * time.Second},
-		{name: "clamped to half a short lifetime", expiresIn: 60, fresh: 29 * time.Second, stale: 31 * time.Second},
+		{name: "60s", expiresIn: 1200, margin: 60 * time.Second, fresh: 1139 * time.Second, stale: 1141 * time.Second},
+		{name: "10s", expiresIn: 1200, margin: 10 * time.Second, fresh: 1189 * time.Second, stale: 1191 * time.Second},
+		{name: "clamped to half a short lifetime", expiresIn: 60, margin: 60 * time.Second, fresh: 29 * time.Second, stale: 31 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -318,7 +318,7 @@ func TestRefreshNetworkFailureKeepsRefreshToken(t *testing.T) {
 	mem := store.NewMemory()
 	seedStore(t, mem, clientCreds(), storedToken{AccessToken: "at-expired-kept-1", RefreshToken: "rt-kept-1234567",
 		Expiry: clk.Now().Add(-time.Minute), Grant: ClientCredentials})
-	m := newManager(t, fe, clientCreds(), func(c *Config) { c.Now = clk.Now; c.Store = mem; c.MaxAttempts = 1 })
+	m := newManager(t, fe, clientCreds(), func(c *Config) { c.Now = clk.Now; c.Store = mem; c.Policy.MaxAttempts = 1 })
 	_, err := m.Token(testCtx(t), false)
 	require.Error(t, err)
 	assert.Equal(t, errs.API, errs.KindOf(err))
@@ -333,7 +333,7 @@ func TestRefreshNetworkFailureKeepsRefreshToken(t *testing.T) {
 
 func seedStore(t *testing.T, s store.Store, creds *Credentials, st storedToken) {
 	t.Helper()
-	c, err := normalize(*creds)
+	c, err := creds.Normalize()
 	require.NoError(t, err)
 	raw, err := json.Marshal(st)
 	require.NoError(t, err)
@@ -436,7 +436,7 @@ func TestUnreadableStoreMeansReauthenticate(t *testing.T) {
 	}{
 		{name: "not JSON", setup: func(t *testing.T) store.Store {
 			mem := store.NewMemory()
-			c, _ := normalize(*clientCreds())
+			c, _ := clientCreds().Normalize()
 			require.NoError(t, mem.Put(context.Background(), storeKey(&c), []byte("{garbage")))
 			return mem
 		}},

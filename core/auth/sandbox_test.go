@@ -16,8 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/libsecucard/libsecucard/core/auth"
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
+	"github.com/libsecucard/libsecucard/core/retry"
 	"github.com/libsecucard/libsecucard/core/store"
 	"github.com/libsecucard/libsecucard/internal/testkit"
 	"github.com/libsecucard/libsecucard/sandbox"
@@ -80,10 +82,12 @@ func creds(srv *sandbox.Server, grant auth.Grant, uuid string) *auth.Credentials
 func manager(t *testing.T, srv *sandbox.Server, c *auth.Credentials, mutate func(*auth.Config)) *auth.Manager {
 	t.Helper()
 	cfg := auth.Config{
-		TokenURL:    srv.URL() + "/oauth/token",
-		Credentials: c,
-		TimeUnit:    10 * time.Millisecond,
-		WaitTimeout: 10 * time.Second,
+		TokenURL:      srv.URL() + "/oauth/token",
+		Credentials:   c,
+		TimeUnit:      10 * time.Millisecond,
+		WaitTimeout:   10 * time.Second,
+		RefreshMargin: time.Minute,
+		Policy:        call.Policy{MaxAttempts: 3, Backoff: retry.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}, MaxWait: 30 * time.Second},
 	}
 	if mutate != nil {
 		mutate(&cfg)

@@ -15,10 +15,14 @@ package errs
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/libsecucard/libsecucard/core/redact"
@@ -52,6 +56,21 @@ const (
 	ReasonNoCredentials = "no_credentials" // no credentials configured and no provider gave any
 	ReasonNotAuthorized = "not_authorized" // an interactive grant is needed: call Open first
 	ReasonTokenRejected = "token_rejected" // the API refused a fresh token (401 after refresh and replay)
+	ReasonCertificate   = "certificate"    // Network: the server's TLS certificate (or handshake) was refused; a repeat cannot succeed
+)
+
+// Outcomes say what a failed call may have done on the server. They are the
+// "outcome" field of the error JSON of every failed call.
+const (
+	// OutcomeNotSent: the request provably never left this machine.
+	OutcomeNotSent = "not_sent"
+	// OutcomeRejected: the server answered that it did not carry it out
+	// (an error envelope, a 4xx, a 429).
+	OutcomeRejected = "rejected"
+	// OutcomeUnknown: the server may have acted (the answer was lost, timed
+	// out, was a 5xx or unreadable). Look the object up before repeating,
+	// unless retryable says a repeat with the same idempotency_key is safe.
+	OutcomeUnknown = "unknown"
 )
 
 // Error is the error type of every core package.
@@ -70,10 +89,23 @@ type Error struct {
 	Code        string `json:"code,omitempty"`          // API error code (string or number on the wire)
 	SupportID   string `json:"support_id,omitempty"`    // supportId on the wire
 
-	// Retryable says whether repeating the same request may succeed. It never
-	// claims a non-idempotent request is safe to repeat.
-	Retryable  bool          `json:"retryable"`
-	RetryAfter time.Duration `json:"-"`
+	// Retryable says that repeating this exact request (with IdempotencyKey,
+	// when there is one) may succeed and cannot execute it twice. It is
+	// computed by the call pipeline's one decision function (core/call),
+	// never set anywhere else.
+	Retryable bool `json:"retryable"`
+	// Outcome is one of the Outcome constants for a failed call, "" for
+	// errors that are not about a request (config, handles).
+	Outcome string `json:"outcome,omitempty"`
+	// IdempotencyKey is the idempotency key (X-Action) the failed mutating
+	// call was sent with: repeat with it, never with a new one.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// RetryAfterMS is the server's Retry-After in milliseconds whenever it
+	// sent one, also when it was longer than the library waits by itself.
+	RetryAfterMS *int64 `json:"retry_after_ms,omitempty"`
+	// ObjectID names the object to look up before anything is repeated when
+	// the outcome is unknown and the object is known (a payment start).
+	ObjectID string `json:"object_id,omitempty"`
 
 	// Err is the underlying cause. It is not part of the wire form: causes can
 	// carry unredacted text (URLs with query strings, server bodies).
@@ -126,7 +158,7 @@ func (e *Error) Is(target error) bool {
 
 // New builds an error of the given kind with a redacted, formatted message.
 func New(kind Kind, op, format string, args ...any) *Error {
-	return &Error{Kind: kind, Op: op, Message: redact.String(fmt.Sprintf(format, args...)), Retryable: defaultRetryable(kind)}
+	return &Error{Kind: kind, Op: op, Message: redact.String(fmt.Sprintf(format, args...))}
 }
 
 // Wrap builds an error of the given kind around a cause.
@@ -139,6 +171,7 @@ func Wrap(kind Kind, op string, cause error, format string, args ...any) *Error 
 // Invalid reports bad input: field names the config key or request field, reason
 // says what is wrong with it ("is required", "must be a string", ...).
 func Invalid(field, format string, args ...any) *Error {
+	field = redact.String(field) // a key the host wrote may be a card number
 	msg := fmt.Sprintf(format, args...)
 	if field != "" {
 		msg = field + ": " + msg
@@ -179,8 +212,17 @@ func As(err error) *Error {
 	return Classify("", err)
 }
 
+// RetryAfter returns the server's Retry-After and whether it sent one.
+func (e *Error) RetryAfter() (time.Duration, bool) {
+	if e == nil || e.RetryAfterMS == nil {
+		return 0, false
+	}
+	return time.Duration(*e.RetryAfterMS) * time.Millisecond, true
+}
+
 // Classify turns a transport-level or context error into an *Error. It is the
-// single place where Go's error zoo is mapped onto Kinds.
+// single place where Go's error zoo is mapped onto Kinds, by the errors'
+// types, never by their text.
 func Classify(op string, err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
@@ -191,34 +233,58 @@ func Classify(op string, err error) *Error {
 		return Wrap(Canceled, op, err, "the call was canceled")
 	case errors.Is(err, context.DeadlineExceeded):
 		return Wrap(Timeout, op, err, "the deadline passed before an answer arrived")
+	case IsCertificate(err):
+		e := Wrap(Network, op, err, "the TLS handshake failed (the server's certificate or TLS setup was refused): %s", err.Error())
+		e.Reason = ReasonCertificate
+		return e
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return Wrap(Timeout, op, err, "network timeout: %s", err.Error())
 	}
-	if errors.As(err, &ne) || isNetErr(err) {
+	if isNetErr(err) {
 		return Wrap(Network, op, err, "network error: %s", err.Error())
 	}
 	return Wrap(Internal, op, err, "%s", err.Error())
 }
 
-func isNetErr(err error) bool {
-	var op *net.OpError
-	var dns *net.DNSError
-	return errors.As(err, &op) || errors.As(err, &dns) ||
-		strings.Contains(err.Error(), "connection reset") ||
-		strings.Contains(err.Error(), "connection refused") ||
-		strings.Contains(err.Error(), "broken pipe") ||
-		strings.Contains(err.Error(), "EOF")
+// IsCertificate reports a TLS verification or handshake failure: the peer's
+// certificate was refused, or the handshake itself failed. Repeating cannot
+// help, so no transport ever retries it.
+func IsCertificate(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	var ch x509.ConstraintViolationError
+	var alert tls.AlertError
+	var rh tls.RecordHeaderError
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason == ReasonCertificate
+	}
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) ||
+		errors.As(err, &ch) || errors.As(err, &alert) || errors.As(err, &rh)
 }
 
-// defaultRetryable is whether an error of this kind may succeed on repetition
-// when nothing more specific is known. Callers refine it (an API 503 is
-// retryable, an API 400 is not).
-func defaultRetryable(k Kind) bool {
-	switch k {
-	case Network, Timeout:
+// isNetErr reports an error of the network stack: anything implementing
+// net.Error (*net.OpError, *net.DNSError, *url.Error, ...), a connection that
+// ended mid-answer, or a socket errno that reached us unwrapped.
+func isNetErr(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) {
 		return true
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		switch errno {
+		case syscall.ECONNRESET, syscall.ECONNREFUSED, syscall.ECONNABORTED, syscall.EPIPE,
+			syscall.ENETUNREACH, syscall.EHOSTUNREACH, syscall.ETIMEDOUT, syscall.ENETDOWN:
+			return true
+		}
 	}
 	return false
 }

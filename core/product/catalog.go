@@ -29,6 +29,11 @@ type Action struct {
 	// EndofDay, cancelTrx and preTransaction (spec §3.5), and the server was
 	// built against it.
 	DefaultData json.RawMessage
+	// Payment marks an action that charges money on a terminal (smart.transactions
+	// start). Its idempotency key is sent but not trusted to make a repeat
+	// safe (the server's dedupe is unknown, spec §9.2), and when its outcome
+	// is unknown the object is read once (Settled) instead.
+	Payment bool
 }
 
 // javaActionBody is that body.
@@ -68,6 +73,23 @@ func (r *Resource) Action(name string) (Action, bool) {
 		}
 	}
 	return Action{}, false
+}
+
+// ActionFor finds an action by name, case-insensitively, preferring the one
+// of operation op when a name has several (assign: execute and delete).
+func (r *Resource) ActionFor(name string, op api.Op) (Action, bool) {
+	found, ok := Action{}, false
+	for _, a := range r.Actions {
+		if strings.EqualFold(a.Name, name) {
+			if a.Op == op {
+				return a, true
+			}
+			if !ok {
+				found, ok = a, true
+			}
+		}
+	}
+	return found, ok
 }
 
 // IsAnonymous reports whether op is sent without a token.
@@ -111,7 +133,7 @@ var catalog = []Resource{
 
 	// smart (POS core)
 	{Name: "smart.transactions", IDPrefix: "STX_", PrefixKnown: true, Spec: "§6.1 §7.1", Source: "java,net,php,js", Actions: []Action{
-		{Name: "start", Op: api.Execute, STOMP: true},
+		{Name: "start", Op: api.Execute, STOMP: true, Payment: true},
 		{Name: "cancel", Op: api.Execute, DefaultData: javaActionBody},
 		{Name: "Diagnosis", Op: api.Execute, STOMP: true, NoID: true, DefaultData: javaActionBody},
 		{Name: "EndofDay", Op: api.Execute, STOMP: true, NoID: true, DefaultData: javaActionBody},
@@ -318,12 +340,36 @@ func DefaultData(resource, action string, op api.Op) json.RawMessage {
 	if !ok || action == "" {
 		return nil
 	}
-	for _, a := range r.Actions {
-		if strings.EqualFold(a.Name, action) && a.Op == op {
-			return a.DefaultData
-		}
+	if a, ok := r.ActionFor(action, op); ok && a.Op == op {
+		return a.DefaultData
 	}
 	return nil
+}
+
+// finalStatuses are the smart.transactions statuses after which nothing more
+// happens to a payment (spec §7.1: the Java constants, PHP's "cancelled").
+// Everything else (created, pending, processing, received, ...) may still
+// change; unknown statuses count as not final, so an unsure answer never
+// passes for a settled payment.
+var finalStatuses = map[string]bool{
+	"ok": true, "failed": true, "canceled": true, "cancelled": true,
+	"aborted": true, "timeout": true, "finished": true,
+}
+
+// Settled reads the status of an object that a Payment action acted on and
+// reports whether it is final, so the result can stand for the lost answer.
+func Settled(resource string, obj json.RawMessage) (status string, final bool) {
+	var o struct {
+		Status json.RawMessage `json:"status"`
+	}
+	if json.Unmarshal(obj, &o) != nil {
+		return "", false
+	}
+	status = strings.TrimSpace(strings.Trim(string(o.Status), `"`))
+	if !strings.EqualFold(resource, ResSmartTransactions) || len(o.Status) == 0 || o.Status[0] != '"' {
+		return status, false
+	}
+	return status, finalStatuses[strings.ToLower(status)]
 }
 
 // PreferSTOMP reports whether the legacy SDKs send this call over STOMP

@@ -459,10 +459,9 @@ func callBool(ctx context.Context, d api.Doer, req *api.Request) (bool, error) {
 	return ok, nil
 }
 
-// unreadable reports an answer that arrived but cannot be used; the call may
-// have taken effect, so it is not marked retryable.
+// unreadable reports an answer that arrived but does not fit the model: the
+// call has taken effect, so it is not retryable (the zero value; only
+// call.Finish ever sets retryable).
 func unreadable(op string, cause error, format string, args ...any) *errs.Error {
-	e := errs.Wrap(errs.Network, op, cause, "unreadable answer: "+format, args...)
-	e.Retryable = false
-	return e
+	return errs.Wrap(errs.Network, op, cause, "unreadable answer: "+format, args...)
 }

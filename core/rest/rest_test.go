@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/libsecucard/libsecucard/core/api"
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/retry"
@@ -92,11 +94,40 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 	_, _ = io.WriteString(w, body)
 }
 
-func newTestChannel(t *testing.T, srv *apiServer, mod func(*Config)) *Channel {
+// testConfig is the channel's config plus what the call pipeline that runs
+// plans on it takes (core's client builds both from its config).
+type testConfig struct {
+	Config
+	MaxAttempts int
+	Backoff     retry.Backoff
+	Sleep       retry.Sleeper
+	Idempotency bool
+	OnRetry     func(p *call.Plan, attempt int, reason string)
+}
+
+// testChannel is a Channel driven through the call pipeline.
+type testChannel struct {
+	*Channel
+	caller *call.Caller
+}
+
+func (tc *testChannel) Do(ctx context.Context, req *api.Request) (json.RawMessage, error) {
+	return tc.caller.Do(ctx, req, tc.Channel)
+}
+
+func newTestChannel(t *testing.T, srv *apiServer, mod func(*testConfig)) *testChannel {
 	t.Helper()
-	cfg := Config{
-		BaseURL:     srv.URL + "/api/v2",
-		HTTPClient:  srv.Client(),
+	return newChannelFor(t, srv.URL, srv.Client(), mod)
+}
+
+func newChannelFor(t *testing.T, base string, client *http.Client, mod func(*testConfig)) *testChannel {
+	t.Helper()
+	cfg := testConfig{
+		Config: Config{
+			BaseURL: base + "/api/v2", HTTPClient: client,
+			Language: "en", UserAgent: "libsecucard-test", MaxBodyBytes: MaxBodyBytes,
+		},
+		MaxAttempts: 3,
 		Backoff:     retry.Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond},
 		Sleep:       retry.NoSleep,
 		Idempotency: true,
@@ -104,9 +135,12 @@ func newTestChannel(t *testing.T, srv *apiServer, mod func(*Config)) *Channel {
 	if mod != nil {
 		mod(&cfg)
 	}
-	ch, err := New(cfg)
+	ch, err := New(cfg.Config)
 	require.NoError(t, err)
-	return ch
+	return &testChannel{Channel: ch, caller: &call.Caller{
+		Settings: call.Settings{Idempotency: cfg.Idempotency, Policy: call.Policy{MaxAttempts: cfg.MaxAttempts, Backoff: cfg.Backoff, MaxWait: 30 * time.Second}},
+		Pipeline: call.Pipeline{Sleep: cfg.Sleep, Log: cfg.Logger, OnRetry: cfg.OnRetry},
+	}}
 }
 
 func asErr(t *testing.T, err error) *errs.Error {
@@ -122,7 +156,7 @@ func TestHeaders(t *testing.T) {
 	cases := []struct {
 		name        string
 		req         api.Request
-		mod         func(*Config)
+		mod         func(*testConfig)
 		contentType string
 		xAction     string // "gen" = a generated 32-hex id
 		auth        string
@@ -134,16 +168,16 @@ func TestHeaders(t *testing.T) {
 		{"caller's idempotency key wins", api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_1", Action: "start", Arg: "demo", IdempotencyKey: "till7-4711"},
 			nil, "", "till7-4711", "Bearer tok-A"},
 		{"idempotency off", api.Request{Resource: "smart.transactions", Op: api.Delete, ID: "STX_1"},
-			func(c *Config) { c.Idempotency = false }, "", "", "Bearer tok-A"},
+			func(c *testConfig) { c.Idempotency = false }, "", "", "Bearer tok-A"},
 		{"anonymous call", api.Request{Resource: "document.uploads", Op: api.Create, Data: []byte(`{"content":"SGVsbG8h"}`), Anonymous: true},
 			nil, "application/json", "gen", ""},
 		{"no token source", api.Request{Resource: "smart.idents", Op: api.List},
-			func(c *Config) { c.Tokens = nil }, "", "", ""},
+			func(c *testConfig) { c.Tokens = nil }, "", "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newAPIServer(t, func(n int, w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, stxJSON) })
-			ch := newTestChannel(t, srv, func(c *Config) {
+			ch := newTestChannel(t, srv, func(c *testConfig) {
 				c.Tokens = &fakeTokens{tokens: []string{"tok-A"}}
 				c.Language = "de"
 				c.UserAgent = "libsecucard/0.1.0 (test)"
@@ -181,8 +215,8 @@ func TestXActionIdenticalAcrossRetries(t *testing.T) {
 		writeJSON(w, 201, stxJSON)
 	})
 	var retries []int
-	ch := newTestChannel(t, srv, func(c *Config) {
-		c.OnRetry = func(req *api.Request, attempt int, reason string) { retries = append(retries, attempt) }
+	ch := newTestChannel(t, srv, func(c *testConfig) {
+		c.OnRetry = func(p *call.Plan, attempt int, reason string) { retries = append(retries, attempt) }
 	})
 	out, err := ch.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Create, Data: []byte(`{"merchantRef":"m"}`)})
 	require.NoError(t, err)
@@ -202,13 +236,14 @@ func TestPostWithoutXActionIsNotRetriedOn503(t *testing.T) {
 	srv := newAPIServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 503, `{"status":"error","error":"ProductInternalException","error_details":"terminal busy"}`)
 	})
-	ch := newTestChannel(t, srv, func(c *Config) { c.Idempotency = false })
+	ch := newTestChannel(t, srv, func(c *testConfig) { c.Idempotency = false })
 	_, err := ch.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_1", Action: "start", Arg: "cash"})
 	e := asErr(t, err)
 	assert.Equal(t, errs.API, e.Kind)
 	assert.Equal(t, 503, e.Status)
-	assert.Equal(t, "terminal busy", e.Message)
+	assert.Contains(t, e.Message, "terminal busy; the server may have acted on it: look it up before repeating it")
 	assert.False(t, e.Retryable, "a POST without X-Action must not be called safe to repeat")
+	assert.Equal(t, errs.OutcomeUnknown, e.Outcome)
 	assert.Len(t, srv.seen(), 1)
 }
 
@@ -216,7 +251,7 @@ func TestGetRetriedUpToMaxAttempts(t *testing.T) {
 	srv := newAPIServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 503, `{"status":"error","error":"ProductInternalException","error_details":"down"}`)
 	})
-	ch := newTestChannel(t, srv, func(c *Config) { c.MaxAttempts = 4 })
+	ch := newTestChannel(t, srv, func(c *testConfig) { c.MaxAttempts = 4 })
 	_, err := ch.Do(context.Background(), &api.Request{Resource: "smart.idents", Op: api.List})
 	e := asErr(t, err)
 	assert.Equal(t, errs.API, e.Kind)
@@ -241,7 +276,7 @@ func flakyDialer(fails int) (func(ctx context.Context, network, addr string) (ne
 func TestPostRetriedWhenConnectionFailedBeforeWrite(t *testing.T) {
 	srv := newAPIServer(t, func(n int, w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, stxJSON) })
 	dial, dials := flakyDialer(1)
-	ch := newTestChannel(t, srv, func(c *Config) {
+	ch := newTestChannel(t, srv, func(c *testConfig) {
 		c.Idempotency = false
 		c.HTTPClient = &http.Client{Transport: &http.Transport{DialContext: dial}}
 	})
@@ -266,12 +301,14 @@ func TestPostNotRetriedWhenConnectionDroppedAfterWrite(t *testing.T) {
 				}
 				writeJSON(w, 200, stxJSON)
 			})
-			ch := newTestChannel(t, srv, func(c *Config) { c.Idempotency = withID })
+			ch := newTestChannel(t, srv, func(c *testConfig) { c.Idempotency = withID })
 			out, err := ch.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Create, Data: []byte(`{}`)})
 			if !withID {
 				e := asErr(t, err)
 				assert.Equal(t, errs.Network, e.Kind)
 				assert.False(t, e.Retryable)
+				assert.Equal(t, errs.OutcomeUnknown, e.Outcome)
+				assert.Empty(t, e.IdempotencyKey, "idempotency off: no key was sent")
 				assert.Len(t, srv.seen(), 1, "a POST that may have arrived is not sent again")
 				return
 			}
@@ -295,7 +332,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	})
 	var mu sync.Mutex
 	var waits []time.Duration
-	ch := newTestChannel(t, srv, func(c *Config) {
+	ch := newTestChannel(t, srv, func(c *testConfig) {
 		c.Idempotency = false // 429 is safe to repeat even without X-Action
 		c.Sleep = func(ctx context.Context, d time.Duration) error {
 			mu.Lock()
@@ -311,11 +348,11 @@ func TestRetryAfterHonoured(t *testing.T) {
 	assert.GreaterOrEqual(t, waits[0], 2*time.Second)
 }
 
-func TestDeadlineShorterThanBackoffFailsWithTimeoutPromptly(t *testing.T) {
+func TestDeadlineShorterThanBackoffFailsPromptlyWithTheLastFailure(t *testing.T) {
 	srv := newAPIServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 503, `{"status":"error","error":"ProductInternalException","error_details":"maintenance","supportId":"sup-1"}`)
 	})
-	ch := newTestChannel(t, srv, func(c *Config) {
+	ch := newTestChannel(t, srv, func(c *testConfig) {
 		c.Backoff = retry.Backoff{Initial: 10 * time.Second, Max: 10 * time.Second, Jitter: 0.01}
 		c.Sleep = retry.Sleep // the real sleeper
 	})
@@ -325,13 +362,11 @@ func TestDeadlineShorterThanBackoffFailsWithTimeoutPromptly(t *testing.T) {
 	_, err := ch.Do(ctx, &api.Request{Resource: "smart.transactions", Op: api.Get, ID: "STX_1"})
 	elapsed := time.Since(start)
 	e := asErr(t, err)
-	assert.Equal(t, errs.Timeout, e.Kind)
-	assert.Contains(t, e.Message, "last failure: maintenance")
-	assert.Equal(t, 503, e.Status, "the last real failure's fields are kept")
+	assert.Equal(t, errs.API, e.Kind, "the last real failure is reported")
+	assert.Equal(t, "maintenance", e.Message)
+	assert.Equal(t, 503, e.Status)
 	assert.Equal(t, "sup-1", e.SupportID)
-	var last *errs.Error
-	require.ErrorAs(t, e.Unwrap(), &last)
-	assert.Equal(t, errs.API, last.Kind)
+	assert.True(t, e.Retryable, "a read may be repeated later")
 	assert.Less(t, elapsed, 1500*time.Millisecond, "must not wait for a backoff that cannot fit")
 	assert.Len(t, srv.seen(), 1)
 }
@@ -346,7 +381,7 @@ func TestTokenReplayAfter401(t *testing.T) {
 			writeJSON(w, 200, stxJSON)
 		})
 		tokens := &fakeTokens{tokens: []string{"tok-stale", "tok-fresh"}}
-		ch := newTestChannel(t, srv, func(c *Config) { c.Tokens = tokens; c.MaxAttempts = 1 })
+		ch := newTestChannel(t, srv, func(c *testConfig) { c.Tokens = tokens; c.MaxAttempts = 1 })
 		out, err := ch.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Create, Data: []byte(`{}`)})
 		require.NoError(t, err)
 		assert.JSONEq(t, stxJSON, string(out))
@@ -360,7 +395,7 @@ func TestTokenReplayAfter401(t *testing.T) {
 			writeJSON(w, 401, `{"status":"error","error":"ProductSecurityException","error_details":"token not accepted","code":"10001","supportId":"abc123"}`)
 		})
 		tokens := &fakeTokens{tokens: []string{"tok-1", "tok-2", "tok-3"}}
-		ch := newTestChannel(t, srv, func(c *Config) { c.Tokens = tokens })
+		ch := newTestChannel(t, srv, func(c *testConfig) { c.Tokens = tokens })
 		_, err := ch.Do(context.Background(), &api.Request{Resource: "smart.idents", Op: api.List})
 		e := asErr(t, err)
 		assert.Equal(t, errs.Auth, e.Kind)
@@ -378,7 +413,7 @@ func TestTokenReplayAfter401(t *testing.T) {
 			writeJSON(w, 401, `{"status":"error","error":"ProductSecurityException","error_details":"login required"}`)
 		})
 		tokens := &fakeTokens{tokens: []string{"tok-1"}}
-		ch := newTestChannel(t, srv, func(c *Config) { c.Tokens = tokens })
+		ch := newTestChannel(t, srv, func(c *testConfig) { c.Tokens = tokens })
 		_, err := ch.Do(context.Background(), &api.Request{Resource: "general.accounts", Op: api.Create, Data: []byte(`{}`), Anonymous: true})
 		e := asErr(t, err)
 		assert.Equal(t, errs.Auth, e.Kind)
@@ -390,9 +425,13 @@ func TestTokenReplayAfter401(t *testing.T) {
 	t.Run("token source error returned as is", func(t *testing.T) {
 		srv := newAPIServer(t, func(n int, w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, stxJSON) })
 		want := errs.AuthError("oauth.token", errs.ReasonNotAuthorized, "an interactive grant is needed: call Open first")
-		ch := newTestChannel(t, srv, func(c *Config) { c.Tokens = &fakeTokens{err: want} })
+		ch := newTestChannel(t, srv, func(c *testConfig) { c.Tokens = &fakeTokens{err: want} })
 		_, err := ch.Do(context.Background(), &api.Request{Resource: "smart.idents", Op: api.List})
-		assert.Same(t, want, err)
+		e := asErr(t, err)
+		assert.Equal(t, errs.Auth, e.Kind)
+		assert.Equal(t, errs.ReasonNotAuthorized, e.Reason)
+		assert.Equal(t, want.Message, e.Message)
+		assert.Equal(t, errs.OutcomeNotSent, e.Outcome)
 		assert.Empty(t, srv.seen(), "nothing is sent without a token")
 	})
 }
@@ -427,7 +466,7 @@ func TestEnvelopeMapping(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newAPIServer(t, func(n int, w http.ResponseWriter, r *http.Request) { writeJSON(w, tc.status, tc.body) })
-			ch := newTestChannel(t, srv, func(c *Config) { c.MaxAttempts = 1 })
+			ch := newTestChannel(t, srv, func(c *testConfig) { c.MaxAttempts = 1 })
 			_, err := ch.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Get, ID: "STX_1"})
 			e := asErr(t, err)
 			assert.Equal(t, tc.want.Kind, e.Kind)
@@ -480,9 +519,17 @@ func TestAnswers(t *testing.T) {
 				assert.Equal(t, tc.kind, e.Kind)
 				assert.Equal(t, tc.status, e.Status)
 				if tc.kind == errs.Network {
+					// Something answered that is not the API (a proxy page):
+					// a read may be repeated, as any read whose outcome is
+					// unknown.
 					assert.Contains(t, e.Message, "unreadable answer")
+					assert.Equal(t, errs.OutcomeUnknown, e.Outcome)
+					assert.True(t, e.Retryable)
+					assert.Len(t, srv.seen(), 3)
+				} else {
+					assert.Equal(t, errs.OutcomeRejected, e.Outcome)
+					assert.Len(t, srv.seen(), 1, "an API error is not repeated")
 				}
-				assert.Len(t, srv.seen(), 1, "a readable-but-wrong answer is not retried")
 				return
 			}
 			require.NoError(t, err)
@@ -495,12 +542,12 @@ func TestBodyCap(t *testing.T) {
 	srv := newAPIServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, `{"data":"`+strings.Repeat("x", 1000)+`"}`)
 	})
-	ch := newTestChannel(t, srv, func(c *Config) { c.MaxBodyBytes = 100 })
+	ch := newTestChannel(t, srv, func(c *testConfig) { c.MaxBodyBytes = 100 })
 	_, err := ch.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Get, ID: "STX_1"})
 	e := asErr(t, err)
 	assert.Equal(t, errs.Network, e.Kind)
-	assert.Contains(t, e.Message, "exceeds 100 bytes")
-	assert.Len(t, srv.seen(), 1)
+	assert.Contains(t, e.Message, "exceeds the size cap")
+	assert.Equal(t, errs.OutcomeUnknown, e.Outcome)
 }
 
 func TestRedirectsAreNotFollowed(t *testing.T) {
@@ -558,7 +605,7 @@ func TestDeadlineAndCancelWhileWaiting(t *testing.T) {
 		case err := <-done:
 			e := asErr(t, err)
 			assert.Equal(t, errs.Canceled, e.Kind)
-			assert.False(t, e.Retryable)
+			assert.True(t, e.Retryable, "a read the host canceled may be repeated")
 		case <-time.After(10 * time.Second):
 			t.Fatal("Do did not return after cancel")
 		}
@@ -574,7 +621,7 @@ func TestPerCallTimeout(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { close(release) })
-	ch := newTestChannel(t, srv, func(c *Config) { c.MaxAttempts = 1 })
+	ch := newTestChannel(t, srv, func(c *testConfig) { c.MaxAttempts = 1 })
 	_, err := ch.Do(context.Background(), &api.Request{Resource: "smart.idents", Op: api.List, TimeoutMS: 50})
 	e := asErr(t, err)
 	assert.Equal(t, errs.Timeout, e.Kind)
@@ -620,7 +667,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 		lines = append(lines, msg)
 		mu.Unlock()
 	}), logging.Trace)
-	ch := newTestChannel(t, srv, func(c *Config) {
+	ch := newTestChannel(t, srv, func(c *testConfig) {
 		c.Logger = log
 		c.Tokens = &fakeTokens{tokens: []string{"tok-9f8e7d6c5b4a"}}
 	})
@@ -634,7 +681,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	all := strings.Join(lines, "\n")
 	mu.Unlock()
 	assert.Contains(t, all, "POST "+srv.URL+"/api/v2/loyalty/merchantcards/me/CheckCsc -> 503")
-	assert.Contains(t, all, "retry 1")
+	assert.Contains(t, all, "repeat 1")
 	assert.Contains(t, all, "request body:", "trace logs bodies")
 	for _, secret := range []string{"tok-9f8e7d6c5b4a", "4111111111111111", `"987"`, "Kunde-Meier"} {
 		assert.NotContains(t, all, secret)
@@ -645,7 +692,7 @@ func TestConcurrentCallsShareTheChannel(t *testing.T) {
 	srv := newAPIServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]string{"object": "smart.transactions", "id": strings.TrimPrefix(r.URL.Path, "/api/v2/smart/transactions/")})
 	})
-	ch := newTestChannel(t, srv, func(c *Config) { c.Tokens = &fakeTokens{tokens: []string{"t"}} })
+	ch := newTestChannel(t, srv, func(c *testConfig) { c.Tokens = &fakeTokens{tokens: []string{"t"}} })
 	var wg sync.WaitGroup
 	errsCh := make(chan error, 20)
 	for i := 0; i < 20; i++ {
@@ -664,5 +711,35 @@ func TestConcurrentCallsShareTheChannel(t *testing.T) {
 	close(errsCh)
 	for err := range errsCh {
 		assert.NoError(t, err)
+	}
+}
+
+// A certificate the client does not trust fails at once, for a read and for
+// a keyed write alike: a repeat cannot succeed.
+func TestCertificateFailureIsNotRetried(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, stxJSON) }))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ch := newChannelFor(t, srv.URL, nil, nil) // system roots: the test CA is unknown
+	for _, req := range []api.Request{
+		{Resource: "smart.idents", Op: api.List},
+		{Resource: "smart.transactions", Op: api.Create, Data: []byte(`{}`)},
+	} {
+		conns.Store(0)
+		_, err := ch.Do(context.Background(), &req)
+		e := asErr(t, err)
+		assert.Equal(t, errs.Network, e.Kind)
+		assert.Equal(t, errs.ReasonCertificate, e.Reason)
+		assert.False(t, e.Retryable)
+		assert.Equal(t, errs.OutcomeNotSent, e.Outcome)
+		assert.Contains(t, e.Message, "certificate")
+		assert.Equal(t, int32(1), conns.Load(), "one handshake, no repeat")
 	}
 }

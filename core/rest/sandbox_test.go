@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,9 +17,9 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/libsecucard/libsecucard/core/api"
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/product"
-	"github.com/libsecucard/libsecucard/core/retry"
 	"github.com/libsecucard/libsecucard/internal/testkit"
 	"github.com/libsecucard/libsecucard/sandbox"
 )
@@ -68,22 +69,16 @@ func (c *ccTokens) Invalidate(tok string) {
 	}
 }
 
-func startSandbox(t *testing.T, mod func(*Config)) (*sandbox.Server, *Channel, *ccTokens) {
+func startSandbox(t *testing.T, mod func(*testConfig)) (*sandbox.Server, *testChannel, *ccTokens) {
 	t.Helper()
 	srv := testkit.Sandbox(t, sandbox.Options{StartDelay: -1, Seed: 7})
 	tokens := &ccTokens{srv: srv}
-	cfg := Config{
-		BaseURL:     srv.URL() + "/api/v2",
-		Tokens:      tokens,
-		Backoff:     retry.Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond},
-		Sleep:       retry.NoSleep,
-		Idempotency: true,
-	}
-	if mod != nil {
-		mod(&cfg)
-	}
-	ch, err := New(cfg)
-	require.NoError(t, err)
+	ch := newChannelFor(t, srv.URL(), nil, func(c *testConfig) {
+		c.Tokens = tokens
+		if mod != nil {
+			mod(c)
+		}
+	})
 	return srv, ch, tokens
 }
 
@@ -174,7 +169,7 @@ func TestSandboxCreateRetriedWithXActionAfterDroppedConnection(t *testing.T) {
 }
 
 func TestSandboxCreateWithoutXActionNotRetriedAfterDrop(t *testing.T) {
-	srv, ch, _ := startSandbox(t, func(c *Config) { c.Idempotency = false })
+	srv, ch, _ := startSandbox(t, func(c *testConfig) { c.Idempotency = false })
 	srv.AddFault(sandbox.Fault{Path: "/smart/transactions", Method: "POST", Drop: sandbox.DropAfterRead, Count: 1})
 	_, err := ch.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Create, Data: []byte(`{"basket_info":{"sum":1,"currency":"EUR"}}`)})
 	e := asErr(t, err)
@@ -186,7 +181,7 @@ func TestSandboxCreateWithoutXActionNotRetriedAfterDrop(t *testing.T) {
 func TestSandboxRetryAfterOn429(t *testing.T) {
 	var mu sync.Mutex
 	var waits []time.Duration
-	srv, ch, _ := startSandbox(t, func(c *Config) {
+	srv, ch, _ := startSandbox(t, func(c *testConfig) {
 		c.Sleep = func(ctx context.Context, d time.Duration) error {
 			mu.Lock()
 			waits = append(waits, d)
@@ -220,7 +215,7 @@ func TestSandboxExpiredTokenIsReplacedOnce(t *testing.T) {
 }
 
 func TestSandboxErrorEnvelope(t *testing.T) {
-	_, ch, _ := startSandbox(t, func(c *Config) { c.Language = "de" })
+	_, ch, _ := startSandbox(t, func(c *testConfig) { c.Language = "de" })
 	_, err := product.NewSmartTransactions(ch).Get(context.Background(), "STX_DOESNOTEXIST0000000000000000")
 	e := asErr(t, err)
 	assert.Equal(t, errs.API, e.Kind)
@@ -243,7 +238,7 @@ func TestSandboxIteratorPaging(t *testing.T) {
 	}
 	for _, q := range []*api.Query{{Count: new(5)}, {Count: new(5), ScrollExpire: "1m"}} {
 		t.Run(fmt.Sprintf("scroll=%v", q.ScrollExpire != ""), func(t *testing.T) {
-			it := NewIterator(ch, &api.Request{Resource: "payment.customers", Op: api.List, Query: q})
+			it := call.NewIterator(ch, &api.Request{Resource: "payment.customers", Op: api.List, Query: q})
 			got := map[string]bool{}
 			for it.Next(ctx) {
 				var c product.PaymentCustomer
@@ -258,4 +253,44 @@ func TestSandboxIteratorPaging(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The iterator pages over the HTTP channel with offset paging.
+func TestIteratorOverTheHTTPChannel(t *testing.T) {
+	const total = 15
+	srv := newAPIServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+		count, _ := strconv.Atoi(r.URL.Query().Get("count"))
+		var items []string
+		for i := offset; i < total && i < offset+count; i++ {
+			items = append(items, fmt.Sprintf(`{"id":"it%d"}`, i))
+		}
+		writeJSON(w, 200, fmt.Sprintf(`{"count":%d,"data":[%s]}`, total, strings.Join(items, ",")))
+	})
+	ch := newTestChannel(t, srv, nil)
+	it := call.NewIterator(ch, &api.Request{Resource: "smart.idents", Op: api.List, Query: &api.Query{Count: intp(7)}})
+	got := drain(t, it)
+	require.NoError(t, it.Err())
+	require.Len(t, got, total)
+	assert.Equal(t, "it0", got[0])
+	assert.Equal(t, "it14", got[14])
+	seen := srv.seen()
+	require.Len(t, seen, 3)
+	assert.Equal(t, "count=7", seen[0].RawQuery)
+	assert.Equal(t, "count=7&offset=7", seen[1].RawQuery)
+	assert.Equal(t, "count=7&offset=14", seen[2].RawQuery)
+}
+
+// drain collects the ids an iterator yields.
+func drain(t *testing.T, it *call.Iterator) []string {
+	t.Helper()
+	var out []string
+	for it.Next(context.Background()) {
+		var o struct {
+			ID string `json:"id"`
+		}
+		require.NoError(t, json.Unmarshal(it.Item(), &o))
+		out = append(out, o.ID)
+	}
+	return out
 }

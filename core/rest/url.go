@@ -8,7 +8,6 @@ import (
 
 	"github.com/libsecucard/libsecucard/core/api"
 	"github.com/libsecucard/libsecucard/core/errs"
-	"github.com/libsecucard/libsecucard/core/product"
 )
 
 // method maps an operation to its HTTP method (spec §3.2).
@@ -24,8 +23,9 @@ func method(op api.Op) string {
 	return http.MethodGet
 }
 
-// buildURL renders base + path segments + list query (spec §3.1–3.3). The
-// request must already be validated.
+// buildURL renders base + path segments + list query (spec §3.1–3.3) for a
+// resolved request (call.Plan.Request: action in the catalog's spelling,
+// query normalised).
 func buildURL(base string, req *api.Request) (*url.URL, error) {
 	var segs []string
 	if req.AppID != "" {
@@ -46,7 +46,7 @@ func buildURL(base string, req *api.Request) (*url.URL, error) {
 			segs = append(segs, req.ID)
 		}
 		if req.Action != "" {
-			segs = append(segs, canonicalAction(req.Resource, req.Action))
+			segs = append(segs, req.Action)
 		}
 	}
 	segs = append(segs, req.Segments()...)
@@ -87,38 +87,23 @@ func segmentField(req *api.Request, s string) string {
 	return "arg"
 }
 
-// canonicalAction returns the catalog's spelling of an action (the one the
-// Java SDK sends), or the action as given when the catalog does not know it.
-func canonicalAction(resource, action string) string {
-	if r, ok := product.Lookup(resource); ok {
-		if a, ok := r.Action(action); ok {
-			return a.Name
-		}
-	}
-	return action
-}
-
-// encodeQuery renders list parameters in a fixed order, keys and values
+// encodeQuery renders a normalised list query (call.Resolve applied the
+// scroll rules of spec §3.3) in a fixed order, keys and values
 // percent-encoded (brackets become %5B/%5D; the sandbox accepts both forms).
-// Scroll rules per spec §3.3: with scroll_id only scroll_id (+scroll_expire)
-// and q/preset/geo are sent; with scroll_expire the offset is suppressed.
 func encodeQuery(q *api.Query) string {
 	var parts []string
 	add := func(k, v string) { parts = append(parts, url.QueryEscape(k)+"="+url.QueryEscape(v)) }
-	scrolling := q.ScrollID != ""
-	if !scrolling {
-		if q.Count != nil {
-			add("count", strconv.Itoa(*q.Count))
-		}
-		if q.Offset > 0 && q.ScrollExpire == "" {
-			add("offset", strconv.Itoa(q.Offset))
-		}
-		if len(q.Fields) > 0 {
-			add("fields", strings.Join(q.Fields, ","))
-		}
-		for _, s := range q.Sort {
-			add("sort["+s.Field+"]", strings.ToLower(s.Order))
-		}
+	if q.Count != nil {
+		add("count", strconv.Itoa(*q.Count))
+	}
+	if q.Offset > 0 {
+		add("offset", strconv.Itoa(q.Offset))
+	}
+	if len(q.Fields) > 0 {
+		add("fields", strings.Join(q.Fields, ","))
+	}
+	for _, s := range q.Sort {
+		add("sort["+s.Field+"]", s.Order)
 	}
 	if q.Q != "" {
 		add("q", q.Q)
@@ -136,7 +121,7 @@ func encodeQuery(q *api.Query) string {
 	if q.ScrollExpire != "" {
 		add("scroll_expire", q.ScrollExpire)
 	}
-	if scrolling {
+	if q.ScrollID != "" {
 		add("scroll_id", q.ScrollID)
 	}
 	return strings.Join(parts, "&")

@@ -1,12 +1,14 @@
 package rest
 
 import (
+	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/libsecucard/libsecucard/core/api"
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 )
 
@@ -14,9 +16,24 @@ const base = "https://connect.secucard.com/api/v2"
 
 func intp(n int) *int { return &n }
 
-func TestURLAndMethodMapping(t *testing.T) {
-	ch, err := New(Config{BaseURL: base + "/"}) // trailing slash tolerated
+func newURLChannel(t *testing.T, baseURL string) *Channel {
+	t.Helper()
+	ch, err := New(Config{BaseURL: baseURL, Language: "en", UserAgent: "t", MaxBodyBytes: MaxBodyBytes})
 	require.NoError(t, err)
+	return ch
+}
+
+// urlOf resolves req as the client does and asks the channel for its URL.
+func urlOf(ch *Channel, req *api.Request) (*url.URL, error) {
+	p, err := (&call.Settings{}).Resolve(req)
+	if err != nil {
+		return nil, err
+	}
+	return ch.URL(p)
+}
+
+func TestURLAndMethodMapping(t *testing.T) {
+	ch := newURLChannel(t, base+"/") // trailing slash tolerated
 	cases := []struct {
 		name   string
 		req    api.Request
@@ -62,7 +79,7 @@ func TestURLAndMethodMapping(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			u, err := ch.URL(&tc.req)
+			u, err := urlOf(ch, &tc.req)
 			require.NoError(t, err)
 			assert.Equal(t, tc.url, u.String())
 			assert.Equal(t, tc.method, method(tc.req.Op))
@@ -71,8 +88,7 @@ func TestURLAndMethodMapping(t *testing.T) {
 }
 
 func TestURLRejectsBadSegments(t *testing.T) {
-	ch, err := New(Config{BaseURL: base})
-	require.NoError(t, err)
+	ch := newURLChannel(t, base)
 	cases := []struct {
 		name  string
 		req   api.Request
@@ -85,7 +101,7 @@ func TestURLRejectsBadSegments(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ch.URL(&tc.req)
+			_, err := urlOf(ch, &tc.req)
 			var e *errs.Error
 			require.ErrorAs(t, err, &e)
 			assert.Equal(t, errs.InvalidArgument, e.Kind)
@@ -95,8 +111,7 @@ func TestURLRejectsBadSegments(t *testing.T) {
 }
 
 func TestQueryEncoding(t *testing.T) {
-	ch, err := New(Config{BaseURL: base})
-	require.NoError(t, err)
+	ch := newURLChannel(t, base)
 	cases := []struct {
 		name  string
 		q     api.Query
@@ -120,7 +135,7 @@ func TestQueryEncoding(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			q := tc.q
-			u, err := ch.URL(&api.Request{Resource: "smart.transactions", Op: api.List, Query: &q})
+			u, err := urlOf(ch, &api.Request{Resource: "smart.transactions", Op: api.List, Query: &q})
 			require.NoError(t, err)
 			assert.Equal(t, tc.query, u.RawQuery)
 			assert.Equal(t, "/api/v2/smart/transactions", u.Path)
@@ -131,7 +146,7 @@ func TestQueryEncoding(t *testing.T) {
 func TestNewRejectsBadBaseURL(t *testing.T) {
 	for _, raw := range []string{"", "connect.secucard.com/api/v2", "ftp://x/api", "https://x/api?a=b", "https://user:pw@x/api"} {
 		t.Run(raw, func(t *testing.T) {
-			_, err := New(Config{BaseURL: raw})
+			_, err := New(Config{BaseURL: raw, Language: "en", UserAgent: "t", MaxBodyBytes: MaxBodyBytes})
 			var e *errs.Error
 			require.ErrorAs(t, err, &e)
 			assert.Equal(t, errs.InvalidArgument, e.Kind)

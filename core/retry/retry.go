@@ -1,8 +1,8 @@
 // Package retry owns the library's backoff: capped exponential delays with full
 // jitter, a sleep that respects the caller's deadline, and a switch that turns
-// sleeping off in tests. Whether to retry at all is decided by each channel's
-// single policy function (rest.ShouldRetry); this package only decides how long
-// to wait.
+// sleeping off in tests. Whether to repeat at all is decided by call.Decide;
+// this package only decides how long to wait. Its values come from the
+// config's retry section (core's defaults table), never from here.
 package retry
 
 import (
@@ -13,18 +13,14 @@ import (
 
 // Backoff describes capped exponential backoff with jitter.
 type Backoff struct {
-	Initial time.Duration // delay before the first retry (before jitter)
-	Max     time.Duration // cap on any single delay
+	Initial time.Duration // delay before the first retry (before jitter); 0: no delay
+	Max     time.Duration // cap on any single delay; 0: no cap
 	Factor  float64       // growth per attempt; 2 when zero
 	// Jitter is the fraction of the delay that is randomised: 1 (the default when
 	// zero) is "full jitter" (uniform in [0, d]), 0.2 keeps 80 % fixed. Jitter
 	// spreads reconnect storms when many tills lose the same broker.
 	Jitter float64
 }
-
-// Default is the backoff used for REST retries and STOMP reconnects unless
-// configured otherwise.
-var Default = Backoff{Initial: 200 * time.Millisecond, Max: 10 * time.Second, Factor: 2, Jitter: 1}
 
 // Delay returns the wait before retry number attempt (1 = first retry).
 func (b Backoff) Delay(attempt int) time.Duration {
@@ -33,11 +29,11 @@ func (b Backoff) Delay(attempt int) time.Duration {
 	}
 	initial := b.Initial
 	if initial <= 0 {
-		initial = Default.Initial
+		return 0
 	}
 	maxD := b.Max
 	if maxD <= 0 {
-		maxD = Default.Max
+		maxD = time.Duration(1<<63 - 1)
 	}
 	factor := b.Factor
 	if factor < 1 {

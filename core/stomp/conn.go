@@ -196,10 +196,9 @@ func dialError(op, addr string, ctx context.Context, err error) *errs.Error {
 		}
 		return errs.Wrap(errs.Canceled, op, err, "connecting to %s was canceled", addr)
 	}
-	var cv *tls.CertificateVerificationError
-	if errors.As(err, &cv) {
-		e := errs.Wrap(errs.Network, op, err, "the STOMP broker's TLS certificate was not accepted: %s", err.Error())
-		e.Retryable = false
+	if errs.IsCertificate(err) {
+		e := errs.Wrap(errs.Network, op, err, "the TLS handshake with the STOMP broker failed (its certificate or TLS setup was refused): %s", err.Error())
+		e.Reason = errs.ReasonCertificate
 		return e
 	}
 	return errs.Wrap(errs.Network, op, err, "cannot connect to the STOMP broker at %s: %s", addr, err.Error())

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/libsecucard/libsecucard/core/api"
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
 )
@@ -37,7 +38,6 @@ func TestWireHeaders(t *testing.T) {
 			cfg := b.config(staticTokens(fakeToken), ev)
 			cfg.VirtualHost = tc.vhost
 			cfg.Heartbeat = 25 * time.Second
-			cfg.Idempotency = true
 			c := open(t, cfg)
 
 			connect := b.received(frame.CONNECT)
@@ -51,12 +51,12 @@ func TestWireHeaders(t *testing.T) {
 			assert.Equal(t, tc.vhost != "", ok)
 			assert.Equal(t, tc.vhost, host)
 
-			_, err := c.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_1", Action: "START", Arg: "demo"})
+			_, err := do(c, context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_1", Action: "START", Arg: "demo"})
 			require.NoError(t, err)
-			_, err = c.Do(context.Background(), &api.Request{Resource: "Smart.Idents", Op: api.List,
+			_, err = do(c, context.Background(), &api.Request{Resource: "Smart.Idents", Op: api.List,
 				Query: &api.Query{Fields: []string{"id", "name"}, Sort: []api.SortField{{Field: "name", Order: "DESC"}, {Field: "id", Order: "asc"}}}})
 			require.NoError(t, err)
-			_, err = c.Do(context.Background(), &api.Request{Resource: "general.apps", Op: api.Execute, AppID: "APP_X", Action: "getMerchantDetails", Data: json.RawMessage(`{"a":1}`)})
+			_, err = do(c, context.Background(), &api.Request{Resource: "general.apps", Op: api.Execute, AppID: "APP_X", Action: "getMerchantDetails", Data: json.RawMessage(`{"a":1}`)})
 			require.NoError(t, err)
 
 			sends := b.received(frame.SEND)
@@ -101,12 +101,15 @@ func TestMissingReceipt(t *testing.T) {
 	cfg := b.config(staticTokens(fakeToken), &events{})
 	cfg.ReceiptTimeout = 100 * time.Millisecond
 	c := open(t, cfg)
-	_, err := c.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_1", Action: "start", Arg: "cash"})
+	_, err := do(c, context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_1", Action: "start", Arg: "cash"})
 	require.Error(t, err)
 	e := errs.As(err)
 	assert.Equal(t, errs.Network, e.Kind)
 	assert.Contains(t, e.Message, "did not confirm the request with a RECEIPT within 100ms")
-	assert.False(t, e.Retryable, "a start without x-action may have reached the server")
+	assert.False(t, e.Retryable, "a payment start that may have reached the server is never called safe to repeat")
+	assert.Equal(t, errs.OutcomeUnknown, e.Outcome)
+	assert.NotEmpty(t, e.IdempotencyKey, "the error carries the x-action id that was sent")
+	assert.Len(t, b.received(frame.SEND), 2, "the session refresh and one start: never repeated")
 	assert.Equal(t, 0, c.inFlight())
 }
 
@@ -126,12 +129,13 @@ func TestErrorFrameForASend(t *testing.T) {
 	b.start()
 	ev := &events{}
 	c := open(t, b.config(staticTokens(fakeToken), ev))
-	_, err := c.Do(context.Background(), &api.Request{Resource: "smart.idents", Op: api.List})
+	_, err := do(c, context.Background(), &api.Request{Resource: "smart.idents", Op: api.List})
 	require.Error(t, err)
 	e := errs.As(err)
 	assert.Equal(t, errs.Network, e.Kind)
 	assert.Contains(t, e.Message, `the broker refused the request with ERROR "not_found": "NOT_FOUND - no exchange`)
 	assert.False(t, e.Retryable)
+	assert.Equal(t, errs.OutcomeRejected, e.Outcome)
 	waitFor(t, 5*time.Second, "the reconnect after ERROR", func() bool { return c.Reconnects() == 1 })
 	states := ev.connection()
 	require.GreaterOrEqual(t, len(states), 2)
@@ -199,7 +203,7 @@ func TestCloseSendsDisconnect(t *testing.T) {
 	assert.Equal(t, []string{event.Connected, event.Disconnected}, ev.states())
 	assert.Equal(t, "closed", ev.connection()[1].Reason)
 
-	_, err := c.Do(context.Background(), &api.Request{Resource: "smart.idents", Op: api.List})
+	_, err := do(c, context.Background(), &api.Request{Resource: "smart.idents", Op: api.List})
 	assert.Equal(t, errs.Closed, errs.KindOf(err))
 	assert.Equal(t, errs.Closed, errs.KindOf(c.Connect(context.Background())))
 	require.NoError(t, c.Close(context.Background()), "closing twice is harmless")
@@ -220,7 +224,7 @@ func TestCloseFailsWaitingCalls(t *testing.T) {
 	c := open(t, b.config(staticTokens(fakeToken), &events{}))
 	done := make(chan error, 1)
 	go func() {
-		_, err := c.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_1", Action: "start", Arg: "cash", IdempotencyKey: "k1"})
+		_, err := do(c, context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_1", Action: "start", Arg: "cash", IdempotencyKey: "k1"})
 		done <- err
 	}()
 	waitFor(t, 5*time.Second, "the call to wait", func() bool { return c.inFlight() == 1 })
@@ -285,6 +289,7 @@ func TestPushThatIsNotAnEvent(t *testing.T) {
 	assert.True(t, c.Connected(), "a bad push does not hurt the connection")
 }
 
+// STOMP replies are read by call.Decode, framed (spec §4.7).
 func TestDecodeReply(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -310,16 +315,20 @@ func TestDecodeReply(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out := &outgoing{op: "x.y.get", list: tc.list}
-			res, err, refused := decodeReply(out, []byte(tc.body))
-			assert.Equal(t, tc.refused, refused)
+			op := api.Get
+			if tc.list {
+				op = api.List
+			}
+			p := &call.Plan{Name: "x.y.get", Request: &api.Request{Op: op}}
+			o := call.Decode(p, call.Reply{Framed: true, Body: []byte(tc.body)}, "tok")
+			assert.Equal(t, tc.refused, o.RefusedToken == "tok")
 			if tc.kind != "" {
-				require.NotNil(t, err)
-				assert.Equal(t, tc.kind, err.Kind)
+				require.NotNil(t, o.Err)
+				assert.Equal(t, tc.kind, o.Err.Kind)
 				return
 			}
-			require.Nil(t, err)
-			assert.JSONEq(t, tc.want, string(res))
+			require.Nil(t, o.Err)
+			assert.JSONEq(t, tc.want, string(o.Result))
 		})
 	}
 }
@@ -340,7 +349,10 @@ func TestEncodeQuery(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.JSONEq(t, tc.want, string(encodeQuery(&tc.q)))
+			// The scroll rules are applied once, when the request is resolved.
+			p, err := (&call.Settings{}).Resolve(&api.Request{Resource: "smart.idents", Op: api.List, Query: &tc.q})
+			require.NoError(t, err)
+			assert.JSONEq(t, tc.want, string(encodeQuery(p.Request.Query)))
 		})
 	}
 	// Sort priority is the object's key order.
@@ -366,9 +378,21 @@ func TestNewValidates(t *testing.T) {
 			assert.Equal(t, tc.field, errs.As(err).Field)
 		})
 	}
-	c, err := New(Config{Host: "h", Port: 1, Tokens: tok, Destination: "/exchange/other"})
+	good := newFakeBroker(t).config(tok, &events{})
+	good.Destination = "/exchange/other"
+	c, err := New(good)
 	require.NoError(t, err)
 	assert.True(t, strings.HasSuffix(c.cfg.Destination, "/"))
+
+	// The channel fills in no configured value: the client resolves them.
+	missing := good
+	missing.MessageTimeout = 0
+	_, err = New(missing)
+	assert.Equal(t, "stomp.message_timeout_ms", errs.As(err).Field)
+	missing = good
+	missing.Heartbeat = 0
+	_, err = New(missing)
+	assert.Equal(t, "stomp.heartbeat_ms", errs.As(err).Field)
 }
 
 // A panicking event callback costs the event, not the connection.
@@ -397,7 +421,7 @@ func TestPanickingOnEventIsContained(t *testing.T) {
 	}
 	c := open(t, cfg)
 	for i := 0; i < 2; i++ {
-		res, err := c.Do(context.Background(), &api.Request{Resource: "smart.checkins", Op: api.List})
+		res, err := do(c, context.Background(), &api.Request{Resource: "smart.checkins", Op: api.List})
 		require.NoError(t, err)
 		assert.JSONEq(t, `{"count":1,"data":[{"id":"CKI_1"}]}`, string(res))
 	}

@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 
+	"github.com/libsecucard/libsecucard/core/api"
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/core/retry"
 	"github.com/libsecucard/libsecucard/internal/testkit"
@@ -227,9 +229,34 @@ func startSandbox(t *testing.T, opts sandbox.Options) *sandboxSetup {
 func (sb *sandboxSetup) config() Config {
 	return Config{
 		Host: sb.host, Port: sb.port, Tokens: sb.tokens, OnEvent: sb.events.add,
+		Destination: "/exchange/connect.api/", ReplyQueue: "/temp-queue/main", Heartbeat: 30 * time.Second,
 		Backoff: fastBackoff, ConnectTimeout: 5 * time.Second, ReceiptTimeout: 5 * time.Second,
-		MessageTimeout: 10 * time.Second, SessionRefreshTimeout: 5 * time.Second,
+		MessageTimeout: 10 * time.Second, SessionRefreshTimeout: 5 * time.Second, DisconnectTimeout: 2 * time.Second,
 	}
+}
+
+// testCaller runs requests through the call pipeline, as the client does:
+// idempotency on, three attempts, no real sleeping.
+func testCaller(idempotency bool) *call.Caller {
+	return &call.Caller{
+		Settings: call.Settings{Idempotency: idempotency, Policy: call.Policy{MaxAttempts: 3, Backoff: fastBackoff, MaxWait: 30 * time.Second}},
+		Pipeline: call.Pipeline{Sleep: retry.NoSleep},
+	}
+}
+
+// do runs req on c with idempotency on. A request without a deadline gets
+// 10 s, as the client gives every STOMP call one.
+func do(c *Channel, ctx context.Context, req *api.Request) (json.RawMessage, error) {
+	return doWith(testCaller(true), c, ctx, req)
+}
+
+func doWith(cl *call.Caller, c *Channel, ctx context.Context, req *api.Request) (json.RawMessage, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	return cl.Do(ctx, req, c)
 }
 
 // open builds and connects a channel, closed at the end of the test.
@@ -372,6 +399,7 @@ func (b *fakeBroker) heartbeats() int {
 func (b *fakeBroker) config(tokens TokenSource, ev *events) Config {
 	return Config{
 		Host: "127.0.0.1", Port: b.port, Tokens: tokens, OnEvent: ev.add, Backoff: fastBackoff,
+		Destination: "/exchange/connect.api/", ReplyQueue: "/temp-queue/main",
 		ConnectTimeout: 3 * time.Second, ReceiptTimeout: 3 * time.Second, MessageTimeout: 5 * time.Second,
 		SessionRefreshTimeout: 3 * time.Second, Heartbeat: -1, DisconnectTimeout: 200 * time.Millisecond,
 	}

@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
-	"strings"
 
 	"github.com/libsecucard/libsecucard/core/api"
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
-	"github.com/libsecucard/libsecucard/core/product"
 )
 
 // outgoing is a request translated to its STOMP form, independent of the
@@ -19,8 +18,6 @@ type outgoing struct {
 	appID       string
 	body        []byte
 	actionID    string // x-action; "" for none
-	list        bool
-	mutating    bool
 	correlation string
 }
 
@@ -39,10 +36,12 @@ func verb(op api.Op) string {
 	return "get" // Get and List
 }
 
-// translate builds the STOMP request for req (spec §4.3–4.5). req must be
-// valid.
-func (c *Channel) translate(req *api.Request) (*outgoing, error) {
-	out := &outgoing{op: req.Name(), list: req.Op == api.List, mutating: req.Op.Mutating()}
+// translate builds the STOMP request for a resolved plan (spec §4.3–4.5):
+// the action is already in the catalog's spelling, the query normalised and
+// the x-action id chosen.
+func (c *Channel) translate(p *call.Plan) (*outgoing, error) {
+	req := p.Request
+	out := &outgoing{op: p.Name, actionID: p.Safety.Key, correlation: c.cfg.NewID()}
 	var msg struct {
 		PID   string          `json:"pid,omitempty"`
 		SID   string          `json:"sid,omitempty"`
@@ -62,12 +61,11 @@ func (c *Channel) translate(req *api.Request) (*outgoing, error) {
 		out.appID = req.AppID
 		msg.SID = req.Arg
 	} else {
-		// Lower-case product.resource as the Java SDK sends it; the action in
-		// the catalog's spelling (the server matches case-insensitively,
-		// spec §9.1).
-		key := strings.ToLower(req.Resource)
+		// Lower-case product.resource as the Java SDK sends it (the server
+		// matches case-insensitively, spec §9.1).
+		key := req.Resource
 		if req.Action != "" {
-			key += "." + canonicalAction(req.Resource, req.Action)
+			key += "." + req.Action
 		}
 		out.routingKey = "api:" + verb(req.Op) + ":" + key
 		msg.PID = req.ID
@@ -84,31 +82,12 @@ func (c *Channel) translate(req *api.Request) (*outgoing, error) {
 		return nil, errs.Invalid("data", "cannot be sent: %v", err)
 	}
 	out.body = body
-	if out.mutating {
-		out.actionID = req.IdempotencyKey
-		if out.actionID == "" && c.cfg.Idempotency {
-			out.actionID = c.cfg.NewID()
-		}
-	}
-	out.correlation = c.cfg.NewID()
 	return out, nil
 }
 
-// canonicalAction returns the catalog's spelling of an action, or the action
-// as given when the catalog does not know it.
-func canonicalAction(resource, action string) string {
-	if r, ok := product.Lookup(resource); ok {
-		if a, ok := r.Action(action); ok {
-			return a.Name
-		}
-	}
-	return action
-}
-
-// encodeQuery renders the list query object of spec §4.5: fields as a JSON
-// array, sort as an object field->order in priority order. The scroll rules
-// are REST's (spec §3.3): with scroll_id only scroll_id (+ scroll_expire) and
-// q/preset/geo are sent; with scroll_expire the offset is suppressed.
+// encodeQuery renders a normalised list query (call.Resolve applied the
+// scroll rules of spec §3.3) as the query object of spec §4.5: fields as a
+// JSON array, sort as an object field->order in priority order.
 func encodeQuery(q *api.Query) json.RawMessage {
 	var b bytes.Buffer
 	b.WriteByte('{')
@@ -127,36 +106,33 @@ func encodeQuery(q *api.Query) json.RawMessage {
 		vb, _ := json.Marshal(v)
 		b.Write(vb)
 	}
-	scrolling := q.ScrollID != ""
-	if !scrolling {
-		if q.Count != nil {
-			key("count")
-			b.WriteString(strconv.Itoa(*q.Count))
-		}
-		if q.Offset > 0 && q.ScrollExpire == "" {
-			key("offset")
-			b.WriteString(strconv.Itoa(q.Offset))
-		}
-		if len(q.Fields) > 0 {
-			key("fields")
-			fb, _ := json.Marshal(q.Fields)
-			b.Write(fb)
-		}
-		if len(q.Sort) > 0 {
-			key("sort")
-			b.WriteByte('{')
-			for i, s := range q.Sort {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				fb, _ := json.Marshal(s.Field)
-				ob, _ := json.Marshal(strings.ToLower(s.Order))
-				b.Write(fb)
-				b.WriteByte(':')
-				b.Write(ob)
+	if q.Count != nil {
+		key("count")
+		b.WriteString(strconv.Itoa(*q.Count))
+	}
+	if q.Offset > 0 {
+		key("offset")
+		b.WriteString(strconv.Itoa(q.Offset))
+	}
+	if len(q.Fields) > 0 {
+		key("fields")
+		fb, _ := json.Marshal(q.Fields)
+		b.Write(fb)
+	}
+	if len(q.Sort) > 0 {
+		key("sort")
+		b.WriteByte('{')
+		for i, s := range q.Sort {
+			if i > 0 {
+				b.WriteByte(',')
 			}
-			b.WriteByte('}')
+			fb, _ := json.Marshal(s.Field)
+			ob, _ := json.Marshal(s.Order)
+			b.Write(fb)
+			b.WriteByte(':')
+			b.Write(ob)
 		}
+		b.WriteByte('}')
 	}
 	if q.Q != "" {
 		str("q", q.Q)
@@ -164,7 +140,7 @@ func encodeQuery(q *api.Query) json.RawMessage {
 	if q.Preset != "" {
 		str("preset", q.Preset)
 	}
-	if g := q.Geo; g != nil && *g != (api.Geo{}) {
+	if g := q.Geo; g != nil {
 		key("geo")
 		gb, _ := json.Marshal(g)
 		b.Write(gb)
@@ -172,7 +148,7 @@ func encodeQuery(q *api.Query) json.RawMessage {
 	if q.ScrollExpire != "" {
 		str("scroll_expire", q.ScrollExpire)
 	}
-	if scrolling {
+	if q.ScrollID != "" {
 		str("scroll_id", q.ScrollID)
 	}
 	b.WriteByte('}')

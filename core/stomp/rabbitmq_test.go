@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/libsecucard/libsecucard/core/api"
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
 )
@@ -36,7 +37,7 @@ import (
 
 func TestRabbitMQConformance(t *testing.T) {
 	rabbit := provideRabbitMQ(t)
-	token := "libsecucard-conformance-" + randomID()
+	token := "libsecucard-conformance-" + call.RandomID()
 	rabbit.ctl(t, "add_user", token, token)
 	t.Cleanup(func() { rabbit.ctlQuiet("delete_user", token) })
 	rabbit.ctl(t, "set_permissions", "-p", "/", token, ".*", ".*", ".*")
@@ -50,9 +51,10 @@ func TestRabbitMQConformance(t *testing.T) {
 	require.NoError(t, err)
 	c, err := New(Config{
 		Host: host, Port: port, Tokens: staticTokens(token), OnEvent: ev.add,
+		Destination: "/exchange/connect.api/", ReplyQueue: "/temp-queue/main",
 		Heartbeat: time.Second, Backoff: fastBackoff, ConnectTimeout: 5 * time.Second,
 		ReceiptTimeout: 5 * time.Second, MessageTimeout: 10 * time.Second, SessionRefreshTimeout: 5 * time.Second,
-		Idempotency: true,
+		DisconnectTimeout: 2 * time.Second,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close(context.Background()) })
@@ -62,11 +64,11 @@ func TestRabbitMQConformance(t *testing.T) {
 	require.GreaterOrEqual(t, resp.refreshCount(), 1)
 
 	t.Run("request/reply with the headers RabbitMQ passes on", func(t *testing.T) {
-		res, err := c.Do(ctx, &api.Request{Resource: "smart.transactions", Op: api.Get, ID: "STX_ONE"})
+		res, err := do(c, ctx, &api.Request{Resource: "smart.transactions", Op: api.Get, ID: "STX_ONE"})
 		require.NoError(t, err)
 		assert.JSONEq(t, `{"object":"smart.transactions","id":"STX_ONE"}`, string(res))
 
-		res, err = c.Do(ctx, &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_ONE", Action: "start", Arg: "demo"})
+		res, err = do(c, ctx, &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_ONE", Action: "start", Arg: "demo"})
 		require.NoError(t, err)
 		assert.JSONEq(t, `{"object":"smart.transactions","id":"STX_ONE","status":"ok"}`, string(res))
 		h := resp.lastHeaders("api:exec:smart.transactions.start")
@@ -89,7 +91,7 @@ func TestRabbitMQConformance(t *testing.T) {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
-				res, err := c.Do(ctx, &api.Request{Resource: "smart.checkins", Op: api.Get, ID: fmt.Sprintf("BATCH_%02d", i)})
+				res, err := do(c, ctx, &api.Request{Resource: "smart.checkins", Op: api.Get, ID: fmt.Sprintf("BATCH_%02d", i)})
 				errsOut[i] = err
 				var obj struct{ ID string }
 				_ = json.Unmarshal(res, &obj)
@@ -105,7 +107,7 @@ func TestRabbitMQConformance(t *testing.T) {
 	})
 
 	t.Run("error envelope becomes the typed API error", func(t *testing.T) {
-		_, err := c.Do(ctx, &api.Request{Resource: "smart.transactions", Op: api.Get, ID: "STX_MISSING"})
+		_, err := do(c, ctx, &api.Request{Resource: "smart.transactions", Op: api.Get, ID: "STX_MISSING"})
 		require.Error(t, err)
 		e := errs.As(err)
 		assert.Equal(t, errs.API, e.Kind)
@@ -160,7 +162,7 @@ func TestRabbitMQConformance(t *testing.T) {
 			assert.Equal(t, event.Reconnecting, s, "states: %v", states)
 		}
 		assert.Equal(t, event.Connected, after[len(after)-1], "states: %v", states)
-		res, err := c.Do(ctx, &api.Request{Resource: "smart.transactions", Op: api.Get, ID: "STX_AFTER"})
+		res, err := do(c, ctx, &api.Request{Resource: "smart.transactions", Op: api.Get, ID: "STX_AFTER"})
 		require.NoError(t, err)
 		assert.JSONEq(t, `{"object":"smart.transactions","id":"STX_AFTER"}`, string(res))
 	})
@@ -303,7 +305,7 @@ func (r *responder) serveOnce(ctx context.Context) {
 	// the exchange before the binding exists is dropped unrouted. RabbitMQ
 	// handles one connection's frames in order, so a probe sent after the
 	// SUBSCRIBE comes back only once the binding is in place.
-	probe := "probe-" + randomID()
+	probe := "probe-" + call.RandomID()
 	if err := conn.Send("/exchange/connect.api/"+probe, "text/plain", []byte("probe")); err != nil {
 		_ = conn.Disconnect()
 		return

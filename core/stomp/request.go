@@ -2,14 +2,13 @@ package stomp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"time"
 
 	"github.com/go-stomp/stomp/v3/frame"
 
-	"github.com/libsecucard/libsecucard/core/api"
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/redact"
@@ -20,103 +19,71 @@ type pending struct {
 	reply chan []byte // capacity 1: the reader never blocks on it
 }
 
-// outcome of one SEND on one connection.
-type outcome int
+// result of one SEND on one connection.
+type result int
 
 const (
-	replied outcome = iota // a reply arrived
-	notSent                // the connection was gone before the frame was written
-	lost                   // the connection ended after (or while) the frame was written
-	failed                 // the request failed; see the error
+	replied    result = iota // a reply arrived
+	notSent                  // the connection was gone before the frame was written
+	lost                     // the connection ended after (or while) the frame was written
+	refused                  // the broker refused the SEND with an ERROR naming its receipt
+	unanswered               // written, but no receipt or reply in time (or the call was canceled)
+	unsent                   // the request could not be registered (nothing was written)
 )
 
-// Do executes req over STOMP and implements api.Doer. It returns the object
-// JSON for get/create/update/delete/execute, the normalized list for list,
-// and null for a reply without data. Every error is an *errs.Error.
-//
-// A call before Connect connects first, with the non-interactive token (so a
-// device grant that was never completed fails with an auth error naming
-// open). Without a deadline on ctx (and no req.TimeoutMS) the reply wait is
-// bounded by MessageTimeout.
-func (c *Channel) Do(ctx context.Context, req *api.Request) (json.RawMessage, error) {
-	if req == nil {
-		return nil, errs.Invalid("request", "is required")
-	}
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
-	out, err := c.translate(req)
+// Invalidate implements call.Transport: the server refused this access token
+// (ProductSecurityException). The channel logs in again with a fresh one
+// before the replay is sent.
+func (c *Channel) Invalidate(tok string) {
+	c.cfg.Tokens.Invalidate(tok)
+	c.poke()
+}
+
+// Send sends p once and reports the outcome (call.Transport). A call before
+// Connect connects first, with the non-interactive token (so a device grant
+// that was never completed fails with an auth error naming open). The reply
+// wait is bounded by ctx; the client gives every STOMP call a deadline.
+func (c *Channel) Send(ctx context.Context, p *call.Plan) call.Outcome {
+	out, err := c.translate(p)
 	if err != nil {
-		return nil, err
-	}
-	var cancel context.CancelFunc
-	if d := req.Timeout(); d > 0 {
-		ctx, cancel = context.WithTimeout(ctx, d)
-		defer cancel()
-	} else if _, ok := ctx.Deadline(); !ok {
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.MessageTimeout)
-		defer cancel()
+		return call.Outcome{Err: errs.As(err)}
 	}
 	if !c.Started() {
 		if err := c.Connect(ctx); err != nil {
-			return nil, err
+			return call.Outcome{Err: errs.As(err)}
 		}
 	}
-	return c.roundTrip(ctx, out)
-}
-
-// roundTrip sends out until it has an answer it may return: on a fresh
-// connection when the first one was gone before the SEND was written, once
-// more after a reconnect when the SEND was lost but carries an x-action id,
-// and once more with a new token when the server refused the token.
-func (c *Channel) roundTrip(ctx context.Context, out *outgoing) (json.RawMessage, error) {
-	resent, replayed := false, false
-	for {
-		cn, err := c.acquire(ctx, out.op)
-		if err != nil {
-			return nil, err
-		}
-		body, oc, e := c.exchange(ctx, cn, out)
-		switch oc {
-		case failed:
-			return nil, e
-		case notSent:
-			continue
-		case lost:
-			if c.isClosed() {
-				return nil, errs.New(errs.Closed, out.op, "the STOMP channel was closed while the request was in flight")
-			}
-			if out.actionID != "" && !resent {
-				// Safe to repeat: a server honouring x-action answers a
-				// duplicate with the first result. Same correlation-id too,
-				// as the Java SDK's resend does (spec §9.2).
-				resent = true
-				c.log.Infof("%s: the connection dropped before the answer; re-sending once with its x-action id after reconnecting", out.op)
-				continue
-			}
-			return nil, lostError(out, cn.reason(), resent)
-		}
-		res, apiErr, refused := decodeReply(out, body)
-		if refused && !replayed {
-			// The server refused the token without acting: get a fresh one,
-			// reconnect with it, and ask once more.
-			replayed = true
-			c.cfg.Tokens.Invalidate(cn.token)
-			c.poke()
-			out.correlation = c.cfg.NewID()
-			c.log.Debugf("%s: the token was refused; replaying once with a new token", out.op)
-			continue
-		}
-		if apiErr != nil {
-			if refused {
-				apiErr.Kind = errs.Auth
-				apiErr.Reason = errs.ReasonTokenRejected
-			}
-			return nil, apiErr
-		}
-		c.touch()
-		return res, nil
+	cn, err := c.acquire(ctx, out.op)
+	if err != nil {
+		// A token error already ran its own attempts; a missing connection
+		// was waited for until the deadline.
+		return call.Outcome{Err: errs.As(err), Exhausted: errs.KindOf(err) == errs.Auth}
 	}
+	body, res, e := c.exchange(ctx, cn, out)
+	switch res {
+	case replied:
+		o := call.Decode(p, call.Reply{Body: body, Framed: true}, cn.token)
+		if o.Answer == call.Success {
+			c.touch()
+		}
+		return o
+	case notSent:
+		return call.Outcome{Err: errs.New(errs.Network, out.op, "the STOMP connection ended before the request was sent (%s)", cn.reason())}
+	case lost:
+		if c.isClosed() {
+			return call.Outcome{Written: true, Err: errs.New(errs.Closed, out.op, "the STOMP channel was closed while the request was in flight")}
+		}
+		why := ""
+		if r := cn.reason(); r != "" {
+			why = " (" + r + ")"
+		}
+		return call.Outcome{Written: true, Err: errs.New(errs.Network, out.op, "the STOMP connection dropped%s before the answer arrived", why)}
+	case refused:
+		return call.Outcome{Answer: call.Refused, Written: true, Err: e}
+	case unanswered:
+		return call.Outcome{Written: true, Err: e}
+	}
+	return call.Outcome{Err: e}
 }
 
 // acquire returns the live connection whose login is the current access
@@ -161,9 +128,7 @@ func notConnected(ctx context.Context, op, down string) *errs.Error {
 	if down != "" {
 		why = " (" + down + ")"
 	}
-	e := errs.New(errs.Network, op, "not connected to the STOMP broker before the deadline%s; the request was not sent", why)
-	e.Retryable = true
-	return e
+	return errs.New(errs.Network, op, "not connected to the STOMP broker before the deadline%s; the request was not sent", why)
 }
 
 // token returns the current access token (never interactive) and registers
@@ -182,18 +147,16 @@ func (c *Channel) token(ctx context.Context, op string) (string, error) {
 
 // exchange sends out once on cn and waits for its receipt and reply. It holds
 // no lock while waiting.
-func (c *Channel) exchange(ctx context.Context, cn *conn, out *outgoing) ([]byte, outcome, *errs.Error) {
+func (c *Channel) exchange(ctx context.Context, cn *conn, out *outgoing) ([]byte, result, *errs.Error) {
 	p := &pending{reply: make(chan []byte, 1)}
 	c.pmu.Lock()
 	if len(c.pending) >= MaxInFlight {
 		c.pmu.Unlock()
-		e := errs.New(errs.Network, out.op, "too many STOMP requests are waiting for replies (%d); the request was not sent", MaxInFlight)
-		e.Retryable = true
-		return nil, failed, e
+		return nil, unsent, errs.New(errs.Network, out.op, "too many STOMP requests are waiting for replies (%d); the request was not sent", MaxInFlight)
 	}
 	if _, dup := c.pending[out.correlation]; dup {
 		c.pmu.Unlock()
-		return nil, failed, errs.New(errs.Internal, out.op, "correlation-id %s is already in use", out.correlation)
+		return nil, unsent, errs.New(errs.Internal, out.op, "correlation-id %s is already in use", out.correlation)
 	}
 	c.pending[out.correlation] = p
 	c.pmu.Unlock()
@@ -245,13 +208,11 @@ func (c *Channel) exchange(ctx context.Context, cn *conn, out *outgoing) ([]byte
 			return body, replied, nil
 		case rf := <-rc:
 			if rf.Command == frame.ERROR {
-				return nil, failed, sendRefused(out.op, rf)
+				return nil, refused, sendRefused(out.op, rf)
 			}
 			rc, receiptDue = nil, nil
 		case <-receiptDue:
-			e := errs.New(errs.Network, out.op, "the broker did not confirm the request with a RECEIPT within %s; it may not have reached the server", c.cfg.ReceiptTimeout)
-			e.Retryable = !out.mutating || out.actionID != ""
-			return nil, failed, e
+			return nil, unanswered, errs.New(errs.Network, out.op, "the broker did not confirm the request with a RECEIPT within %s", c.cfg.ReceiptTimeout)
 		case <-cn.done:
 			// The reader delivers before it ends the connection: a reply or an
 			// ERROR naming this SEND that came last is already waiting.
@@ -264,51 +225,25 @@ func (c *Channel) exchange(ctx context.Context, cn *conn, out *outgoing) ([]byte
 				select {
 				case rf := <-rc:
 					if rf.Command == frame.ERROR {
-						return nil, failed, sendRefused(out.op, rf)
+						return nil, refused, sendRefused(out.op, rf)
 					}
 				default:
 				}
 			}
 			return nil, lost, nil
 		case <-ctx.Done():
-			return nil, failed, waitError(ctx, out)
+			return nil, unanswered, waitError(ctx, out)
 		}
 	}
 }
 
+// waitError is the error of a request whose context ended while it waited
+// for its answer.
 func waitError(ctx context.Context, out *outgoing) *errs.Error {
 	if errors.Is(ctx.Err(), context.Canceled) {
-		e := errs.New(errs.Canceled, out.op, "the call was canceled while waiting for the STOMP reply")
-		if out.mutating {
-			e.Message += "; the request was sent, so the server may act on it"
-		}
-		return e
+		return errs.New(errs.Canceled, out.op, "the call was canceled while waiting for the STOMP reply")
 	}
-	e := errs.New(errs.Timeout, out.op, "no answer for correlation-id %s before the deadline", out.correlation)
-	if out.mutating {
-		e.Message += "; the request was sent, so the server may still act on it"
-	}
-	e.Retryable = !out.mutating || out.actionID != ""
-	return e
-}
-
-// lostError is the error of a request whose connection ended while it waited.
-func lostError(out *outgoing, reason string, resent bool) *errs.Error {
-	why := ""
-	if reason != "" {
-		why = " (" + reason + ")"
-	}
-	var e *errs.Error
-	switch {
-	case resent:
-		e = errs.New(errs.Network, out.op, "the STOMP connection dropped again%s after the request was re-sent with its x-action id; the server may have acted on it", why)
-	case out.mutating:
-		e = errs.New(errs.Network, out.op, "the STOMP connection dropped%s after the request was sent; it was not re-sent because it carries no x-action id, and the server may have acted on it", why)
-	default:
-		e = errs.New(errs.Network, out.op, "the STOMP connection dropped%s before the answer arrived; the request is safe to repeat", why)
-	}
-	e.Retryable = !out.mutating
-	return e
+	return errs.New(errs.Timeout, out.op, "no answer for correlation-id %s before the deadline", out.correlation)
 }
 
 func (c *Channel) isClosed() bool {

@@ -27,7 +27,7 @@ import (
 
 func createTx(t *testing.T, c *Channel, sum int) string {
 	t.Helper()
-	res, err := c.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Create,
+	res, err := do(c, context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Create,
 		Data: json.RawMessage(fmt.Sprintf(`{"basket_info":{"sum":%d,"currency":"EUR"}}`, sum))})
 	require.NoError(t, err)
 	var tx struct{ ID string }
@@ -85,7 +85,7 @@ func TestSandboxOperations(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := c.Do(ctx, &tc.req)
+			res, err := do(c, ctx, &tc.req)
 			require.NoError(t, err)
 			tc.want(t, res)
 		})
@@ -98,7 +98,7 @@ func TestSandboxOperations(t *testing.T) {
 func TestErrorsMatchREST(t *testing.T) {
 	sb := startSandbox(t, sandbox.Options{StartDelay: -1})
 	c := open(t, sb.config())
-	rc, err := rest.New(rest.Config{BaseURL: sb.s.URL() + "/api/v2", Tokens: sb.tokens, MaxAttempts: 1})
+	rc, err := rest.New(rest.Config{BaseURL: sb.s.URL() + "/api/v2", Tokens: sb.tokens, Language: "en", UserAgent: "t", MaxBodyBytes: rest.MaxBodyBytes})
 	require.NoError(t, err)
 	ctx := context.Background()
 	id := createTx(t, c, 100)
@@ -115,8 +115,8 @@ func TestErrorsMatchREST(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r1, r2 := tc.req, tc.req
-			_, serr := c.Do(ctx, &r1)
-			_, rerr := rc.Do(ctx, &r2)
+			_, serr := do(c, ctx, &r1)
+			_, rerr := testCaller(true).Do(ctx, &r2, rc)
 			require.Error(t, serr)
 			require.Error(t, rerr)
 			s, r := errs.As(serr), errs.As(rerr)
@@ -144,7 +144,7 @@ func TestConcurrentRequests(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < per; i++ {
 				ref := fmt.Sprintf("w%d-%d", w, i)
-				res, err := c.Do(context.Background(), &api.Request{Resource: "general.contacts", Op: api.Create,
+				res, err := do(c, context.Background(), &api.Request{Resource: "general.contacts", Op: api.Create,
 					Data: json.RawMessage(`{"forename":"` + ref + `"}`)})
 				if err != nil {
 					errc <- err
@@ -172,51 +172,66 @@ func TestLateReplyIsDiscarded(t *testing.T) {
 	c := open(t, sb.config())
 	id := createTx(t, c, 500)
 
-	_, err := c.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: id,
+	_, err := do(c, context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: id,
 		Action: "start", Arg: "cash", TimeoutMS: 50})
 	require.Error(t, err)
 	e := errs.As(err)
 	assert.Equal(t, errs.Timeout, e.Kind)
-	assert.Contains(t, e.Message, "the server may still act on it")
+	assert.Contains(t, e.Message, "the server may have acted on it: look it up before repeating it")
+	assert.Equal(t, errs.OutcomeUnknown, e.Outcome)
+	assert.False(t, e.Retryable)
 	assert.Equal(t, 0, c.inFlight(), "the waiter is gone at once")
 
 	waitFor(t, 5*time.Second, "the late reply", func() bool { return c.late.Load() == 1 })
 	assert.Equal(t, 0, c.inFlight())
-	res, err := c.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Get, ID: id})
+	res, err := do(c, context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Get, ID: id})
 	require.NoError(t, err, "the channel still works")
 	assert.Contains(t, string(res), `"status":"ok"`, "the start ran to its end on the server")
 }
 
-// The broker drops the connection while a start waits: without an x-action
-// the call fails with a clear network error and is not sent again.
+// The broker drops the connection while a request waits. A payment start is
+// never sent again, with or without its x-action id (the server's dedupe is
+// unknown and a terminal charges money): the error says the outcome is
+// unknown and carries the id that was sent. A create with an x-action id is
+// re-sent after the reconnect with the same id, and runs once.
 func TestDropMidRequest(t *testing.T) {
 	tests := []struct {
-		name       string
-		key        string
-		wantErr    bool
-		wantStarts int
+		name      string
+		req       func(id string) api.Request
+		idem      bool
+		wantErr   bool
+		wantSends int
+		dest      string
 	}{
-		{"without x-action: network error, not re-sent", "", true, 1},
-		{"with x-action: re-sent once after reconnecting", "till-7-payment-42", false, 2},
+		{"payment start without x-action: not re-sent", func(id string) api.Request {
+			return api.Request{Resource: "smart.transactions", Op: api.Execute, ID: id, Action: "start", Arg: "cash"}
+		}, false, true, 1, ".start"},
+		{"payment start with x-action: not re-sent either", func(id string) api.Request {
+			return api.Request{Resource: "smart.transactions", Op: api.Execute, ID: id, Action: "start", Arg: "cash", IdempotencyKey: "till-7-payment-42"}
+		}, false, true, 1, ".start"},
+		{"create with x-action: re-sent once with the same id", func(string) api.Request {
+			return api.Request{Resource: "general.contacts", Op: api.Create, Data: json.RawMessage(`{"forename":"Ada"}`), IdempotencyKey: "till-7-contact-1"}
+		}, true, false, 2, "general.contacts"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			sb := startSandbox(t, sandbox.Options{StartDelay: 150 * time.Millisecond})
-			cfg := sb.config()
-			cfg.Idempotency = false
-			c := open(t, cfg)
+			c := open(t, sb.config())
 			id := createTx(t, c, 700)
+			// Hold the create so the drop finds it waiting; the start waits
+			// on the simulated terminal anyway.
+			sb.s.AddFault(sandbox.Fault{Channel: sandbox.ChannelSTOMP, Method: "POST", Path: "/general/contacts", DelayMS: 5000})
+			req := tc.req(id)
 
 			done := make(chan error, 1)
 			var res json.RawMessage
 			go func() {
 				var err error
-				res, err = c.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute,
-					ID: id, Action: "start", Arg: "cash", IdempotencyKey: tc.key})
+				res, err = doWith(testCaller(tc.idem), c, context.Background(), &req)
 				done <- err
 			}()
-			waitFor(t, 5*time.Second, "the start to reach the sandbox", func() bool {
-				return len(stompRecords(sb.s, ".start")) == 1
+			waitFor(t, 5*time.Second, "the request to reach the sandbox", func() bool {
+				return len(stompRecords(sb.s, tc.dest)) == 1
 			})
 			require.Equal(t, 1, sb.s.DropSTOMPConnections())
 			err := <-done
@@ -225,26 +240,34 @@ func TestDropMidRequest(t *testing.T) {
 				e := errs.As(err)
 				assert.Equal(t, errs.Network, e.Kind)
 				assert.False(t, e.Retryable)
-				assert.Contains(t, e.Message, "not re-sent because it carries no x-action id")
+				assert.Equal(t, errs.OutcomeUnknown, e.Outcome)
+				assert.Equal(t, req.IdempotencyKey, e.IdempotencyKey)
+				assert.Contains(t, e.Message, "look it up before repeating it")
 			} else {
 				require.NoError(t, err)
-				assert.Contains(t, string(res), `"status":"ok"`)
+				assert.Contains(t, string(res), `"forename":"Ada"`)
 			}
 			waitFor(t, 5*time.Second, "the reconnect", func() bool { return c.Reconnects() == 1 && c.Connected() })
-			starts := stompRecords(sb.s, ".start")
-			assert.Len(t, starts, tc.wantStarts)
-			for _, r := range starts {
-				assert.Equal(t, tc.key, r.XAction)
+			sends := stompRecords(sb.s, tc.dest)
+			assert.Len(t, sends, tc.wantSends)
+			for _, r := range sends {
+				assert.Equal(t, req.IdempotencyKey, r.XAction)
 			}
 			states := sb.events.states()
 			assert.Equal(t, []string{event.Disconnected, event.Reconnecting, event.Connected}, states[len(states)-3:])
 
-			// The next call works, and the one start ran to its end.
-			waitFor(t, 5*time.Second, "the start to finish", func() bool {
-				got, err := c.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Get, ID: id})
-				require.NoError(t, err)
-				return strings.Contains(string(got), `"status":"ok"`)
-			})
+			if req.Action == "start" {
+				// The next call works, and the one start ran to its end.
+				waitFor(t, 5*time.Second, "the start to finish", func() bool {
+					got, err := do(c, context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Get, ID: id})
+					require.NoError(t, err)
+					return strings.Contains(string(got), `"status":"ok"`)
+				})
+				return
+			}
+			list, err := do(c, context.Background(), &api.Request{Resource: "general.contacts", Op: api.List, Query: &api.Query{Q: "forename:Ada"}})
+			require.NoError(t, err)
+			assert.Contains(t, string(list), `"count":1`, "the re-sent create ran once")
 		})
 	}
 }
@@ -257,7 +280,7 @@ func TestTokenExpiryReconnects(t *testing.T) {
 	first := sb.tokens.current()
 	sb.s.ExpireTokens()
 
-	res, err := c.Do(context.Background(), &api.Request{Resource: "general.stores", Op: api.Get, ID: "STO_SANDBOX00000000000000000000001"})
+	res, err := do(c, context.Background(), &api.Request{Resource: "general.stores", Op: api.Get, ID: "STO_SANDBOX00000000000000000000001"})
 	require.NoError(t, err)
 	assert.Contains(t, string(res), "STO_SANDBOX00000000000000000000001")
 	second := sb.tokens.current()
@@ -281,7 +304,7 @@ func TestTokenChangeKeepsCallsInFlight(t *testing.T) {
 	id := createTx(t, c, 900)
 	done := make(chan error, 1)
 	go func() {
-		_, err := c.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: id, Action: "start", Arg: "cash"})
+		_, err := do(c, context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: id, Action: "start", Arg: "cash"})
 		done <- err
 	}()
 	waitFor(t, 5*time.Second, "the start to run", func() bool { return len(stompRecords(sb.s, ".start")) == 1 })
@@ -352,7 +375,7 @@ func TestEventsInOrder(t *testing.T) {
 	sb := startSandbox(t, sandbox.Options{StartDelay: 10 * time.Millisecond})
 	c := open(t, sb.config())
 	id := createTx(t, c, 1999)
-	_, err := c.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: id, Action: "start", Arg: "demo"})
+	_, err := do(c, context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: id, Action: "start", Arg: "demo"})
 	require.NoError(t, err)
 	// Delivered by the reader before it delivered the reply: no waiting.
 	var texts []string
@@ -401,7 +424,7 @@ func TestCallBeforeConnectConnectsLazily(t *testing.T) {
 	c, err := New(sb.config())
 	require.NoError(t, err)
 	defer c.Close(context.Background())
-	res, err := c.Do(context.Background(), &api.Request{Resource: "general.stores", Op: api.Get, ID: "STO_SANDBOX00000000000000000000002"})
+	res, err := do(c, context.Background(), &api.Request{Resource: "general.stores", Op: api.Get, ID: "STO_SANDBOX00000000000000000000002"})
 	require.NoError(t, err)
 	assert.Contains(t, string(res), "STO_SANDBOX00000000000000000000002")
 	assert.True(t, c.Started())
@@ -431,7 +454,7 @@ func TestTLS(t *testing.T) {
 			err = c.Connect(context.Background())
 			if tc.wantErr == "" {
 				require.NoError(t, err)
-				res, err := c.Do(context.Background(), &api.Request{Resource: "general.stores", Op: api.Get, ID: "STO_SANDBOX00000000000000000000001"})
+				res, err := do(c, context.Background(), &api.Request{Resource: "general.stores", Op: api.Get, ID: "STO_SANDBOX00000000000000000000001"})
 				require.NoError(t, err)
 				assert.Contains(t, string(res), "STO_SANDBOX")
 				return
@@ -519,7 +542,7 @@ func TestReconnectWithRefusedToken(t *testing.T) {
 	bogus = false
 	mu.Unlock()
 	waitFor(t, 5*time.Second, "the reconnect with a good token", func() bool { return c.Connected() })
-	_, err := c.Do(context.Background(), &api.Request{Resource: "general.stores", Op: api.Get, ID: "STO_SANDBOX00000000000000000000001"})
+	_, err := do(c, context.Background(), &api.Request{Resource: "general.stores", Op: api.Get, ID: "STO_SANDBOX00000000000000000000001"})
 	require.NoError(t, err)
 }
 
@@ -538,10 +561,10 @@ func TestNoTokenInLogs(t *testing.T) {
 	c := open(t, cfg)
 	first := sb.tokens.current()
 	id := createTx(t, c, 300)
-	_, err := c.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: id, Action: "start", Arg: "cash"})
+	_, err := do(c, context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: id, Action: "start", Arg: "cash"})
 	require.NoError(t, err)
 	sb.s.ExpireTokens()
-	_, err = c.Do(context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Get, ID: id})
+	_, err = do(c, context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Get, ID: id})
 	require.NoError(t, err)
 	second := sb.tokens.current()
 	require.NoError(t, c.Close(context.Background()))

@@ -26,11 +26,11 @@
 //   - a refresher goroutine that runs auth.sessions "me" refresh after every
 //     idle heart-beat interval (§4.8).
 //
-// A request in flight when its connection drops fails with a Network error.
-// It is re-sent (once, after the reconnect, with the same correlation-id and
-// x-action) only when it carries an x-action idempotency id, so a server that
-// honours the id cannot execute it twice. A request whose SEND never reached
-// the socket is sent on the next connection; that is not a repetition.
+// The channel is a call.Transport: it sends a plan once and reports what
+// happened (not sent, written and lost, refused, answered). Whether a request
+// is sent again is decided by call.Decide, by the same rule as over REST: one
+// whose SEND never reached the socket, or one that carries an x-action id the
+// server deduplicates by.
 //
 // Frames from the broker are bounded (frameguard.go): go-stomp's frame.Reader
 // would allocate whatever a content-length header announces, so a frame over
@@ -40,9 +40,7 @@ package stomp
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"net"
 	"strconv"
 	"strings"
@@ -52,6 +50,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/core/logging"
@@ -66,22 +65,21 @@ type TokenSource interface {
 	OnTokenChange(fn func(*oauth2.Token)) (unsubscribe func())
 }
 
-// Defaults of Config (Java SDK values, spec §4.9).
+// Protocol timing that is not configurable (the configurable values come
+// resolved from the client's config).
 const (
-	DefaultDestination           = "/exchange/connect.api/"
-	DefaultReplyQueue            = "/temp-queue/main"
-	DefaultHeartbeat             = 30 * time.Second
-	DefaultConnectTimeout        = 20 * time.Second
-	DefaultMessageTimeout        = 120 * time.Second
-	DefaultSessionRefreshTimeout = 15 * time.Second
-	DefaultReceiptTimeout        = 15 * time.Second
-	DefaultDisconnectTimeout     = 2 * time.Second
+	// ReceiptTimeout bounds the wait for the RECEIPT of a SEND (Java re-sends
+	// after 15 s, spec §9.2).
+	ReceiptTimeout = 15 * time.Second
+	// DisconnectTimeout bounds the wait for the RECEIPT of DISCONNECT.
+	DisconnectTimeout = 2 * time.Second
 	// MaxInFlight bounds the requests waiting for a reply, so replies that
 	// never come cannot grow memory without limit.
 	MaxInFlight = 4096
 )
 
-// Config configures a Channel. Zero values select the defaults above.
+// Config configures a Channel with values the client resolved from its
+// config; New checks them and fills in nothing.
 type Config struct {
 	Host string
 	Port int
@@ -90,31 +88,27 @@ type Config struct {
 	// client allows only for loopback hosts (the sandbox).
 	TLS         *tls.Config
 	VirtualHost string // CONNECT host header, sent only when set (spec §4.1)
-	Destination string // request prefix, default /exchange/connect.api/
-	ReplyQueue  string // reply-to, default /temp-queue/main
+	Destination string // request prefix, e.g. /exchange/connect.api/
+	ReplyQueue  string // reply-to, e.g. /temp-queue/main
 
 	// Heartbeat is announced as heart-beat:<ms>,<ms> and is the idle interval
 	// after which the session is refreshed. Negative disables both.
 	Heartbeat             time.Duration
 	ConnectTimeout        time.Duration // TCP + TLS + CONNECTED
-	MessageTimeout        time.Duration // reply wait for calls whose ctx has no deadline
+	MessageTimeout        time.Duration // the longest a request may wait (bounds draining an old connection)
 	SessionRefreshTimeout time.Duration // reply wait for auth.sessions refresh
-	ReceiptTimeout        time.Duration // RECEIPT wait after each SEND
-	DisconnectTimeout     time.Duration // RECEIPT wait for DISCONNECT on Close
+	ReceiptTimeout        time.Duration // RECEIPT wait after each SEND (ReceiptTimeout in production)
+	DisconnectTimeout     time.Duration // RECEIPT wait for DISCONNECT on Close (DisconnectTimeout in production)
 
 	Tokens TokenSource
 	// OnEvent receives push events and connection events. It MUST NOT block
 	// (the client passes Dispatcher.Publish): pushes are handed over from the
-	// connection's reader goroutine.
+	// connection's reader goroutine. nil drops them.
 	OnEvent func(event.Event)
 	Logger  *logging.Logger
-	Backoff retry.Backoff // reconnect delays, default retry.Default
-	// Idempotency adds a generated x-action id to every mutating call that
-	// has no IdempotencyKey, which also makes it eligible for one re-send
-	// after a reconnect.
-	Idempotency bool
-	NewID       func() string // correlation-ids, receipts, x-action ids
-	Dial        func(ctx context.Context, network, addr string) (net.Conn, error)
+	Backoff retry.Backoff                                                     // reconnect delays
+	NewID   func() string                                                     // correlation-ids and receipts; nil: random
+	Dial    func(ctx context.Context, network, addr string) (net.Conn, error) // nil: a TCP dialer
 }
 
 // Channel is the STOMP channel. It is safe for concurrent use.
@@ -173,36 +167,35 @@ func New(cfg Config) (*Channel, error) {
 		}
 		cfg.TLS = t
 	}
-	if cfg.Destination == "" {
-		cfg.Destination = DefaultDestination
-	}
-	if !strings.HasSuffix(cfg.Destination, "/") {
-		cfg.Destination += "/"
-	}
-	if cfg.ReplyQueue == "" {
-		cfg.ReplyQueue = DefaultReplyQueue
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{
+		{"stomp.connect_timeout_ms", cfg.ConnectTimeout}, {"stomp.message_timeout_ms", cfg.MessageTimeout},
+		{"stomp.session_refresh_timeout_ms", cfg.SessionRefreshTimeout},
+		{"receipt_timeout", cfg.ReceiptTimeout}, {"disconnect_timeout", cfg.DisconnectTimeout},
+		{"retry.initial_backoff_ms", cfg.Backoff.Initial}, {"retry.max_backoff_ms", cfg.Backoff.Max},
+	} {
+		if d.v <= 0 {
+			return nil, errs.Invalid(d.field, "must be positive")
+		}
 	}
 	if cfg.Heartbeat == 0 {
-		cfg.Heartbeat = DefaultHeartbeat
+		return nil, errs.Invalid("stomp.heartbeat_ms", "must be set (negative disables heart-beats)")
 	}
 	if cfg.Heartbeat < 0 {
 		cfg.Heartbeat = 0
 	}
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
+	for _, d := range []struct{ field, v string }{{"stomp.destination", cfg.Destination}, {"stomp.reply_queue", cfg.ReplyQueue}} {
+		if !strings.HasPrefix(d.v, "/") {
+			return nil, errs.Invalid(d.field, `must be a STOMP destination starting with "/"`)
 		}
 	}
-	def(&cfg.ConnectTimeout, DefaultConnectTimeout)
-	def(&cfg.MessageTimeout, DefaultMessageTimeout)
-	def(&cfg.SessionRefreshTimeout, DefaultSessionRefreshTimeout)
-	def(&cfg.ReceiptTimeout, DefaultReceiptTimeout)
-	def(&cfg.DisconnectTimeout, DefaultDisconnectTimeout)
-	if cfg.Backoff == (retry.Backoff{}) {
-		cfg.Backoff = retry.Default
+	if !strings.HasSuffix(cfg.Destination, "/") {
+		cfg.Destination += "/"
 	}
 	if cfg.NewID == nil {
-		cfg.NewID = randomID
+		cfg.NewID = call.RandomID
 	}
 	if cfg.Dial == nil {
 		d := &net.Dialer{KeepAlive: 30 * time.Second}
@@ -214,7 +207,7 @@ func New(cfg Config) (*Channel, error) {
 	c := &Channel{
 		cfg:     cfg,
 		addr:    net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
-		log:     cfg.Logger,
+		log:     cfg.Logger.With("stomp: "),
 		changed: make(chan struct{}),
 		conns:   map[*conn]struct{}{},
 		pending: map[string]*pending{},
@@ -222,12 +215,6 @@ func New(cfg Config) (*Channel, error) {
 	}
 	c.life, c.quit = context.WithCancel(context.Background())
 	return c, nil
-}
-
-func randomID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return hex.EncodeToString(b[:])
 }
 
 // Connect connects, logs in with the current access token and runs the first

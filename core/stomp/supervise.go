@@ -7,20 +7,17 @@ import (
 	"time"
 
 	"github.com/libsecucard/libsecucard/core/api"
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/core/retry"
 )
 
-// refreshRequest is auth.sessions "me" refresh (spec §4.3, §4.8).
-var refreshRequest = api.Request{Resource: "auth.sessions", Op: api.Execute, ID: "me", Action: "refresh"}
-
-// refreshOutgoing builds a session refresh. It carries no x-action: a
-// refresh is harmless to repeat and is never re-sent anyway.
-func (c *Channel) refreshOutgoing() *outgoing {
-	out, _ := c.translate(&refreshRequest)
-	out.actionID = ""
-	return out
+// refreshPlan is auth.sessions "me" refresh (spec §4.3, §4.8). It carries no
+// x-action: a refresh changes nothing a repeat could double.
+var refreshPlan = &call.Plan{
+	Name:    "auth.sessions.execute.refresh",
+	Request: &api.Request{Resource: "auth.sessions", Op: api.Execute, ID: "me", Action: "refresh"},
 }
 
 // establish opens a connection with the current token and runs the session
@@ -78,7 +75,6 @@ func (c *Channel) establish(ctx context.Context) (*conn, error) {
 		}
 		out := errs.Wrap(e.Kind, op, e, "the first session refresh failed: %s", e.Message)
 		out.ErrorName, out.Details, out.UserMessage, out.Code, out.SupportID = e.ErrorName, e.Details, e.UserMessage, e.Code, e.SupportID
-		out.Retryable = e.Retryable || e.Kind == errs.Network || e.Kind == errs.Timeout
 		return nil, out
 	}
 }
@@ -88,17 +84,21 @@ func (c *Channel) establish(ctx context.Context) (*conn, error) {
 func (c *Channel) refreshOn(ctx context.Context, cn *conn) (refused bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.SessionRefreshTimeout)
 	defer cancel()
-	out := c.refreshOutgoing()
-	body, oc, e := c.exchange(ctx, cn, out)
-	switch oc {
-	case failed:
-		return false, e
+	out, err := c.translate(refreshPlan)
+	if err != nil {
+		return false, err
+	}
+	body, res, e := c.exchange(ctx, cn, out)
+	switch res {
+	case replied:
 	case notSent, lost:
 		return false, errs.New(errs.Network, out.op, "the connection ended during the session refresh (%s)", cn.reason())
+	default:
+		return false, e
 	}
-	_, apiErr, refused := decodeReply(out, body)
-	if apiErr != nil {
-		return refused, apiErr
+	o := call.Decode(refreshPlan, call.Reply{Body: body, Framed: true}, cn.token)
+	if o.Answer != call.Success {
+		return o.RefusedToken != "", o.Err
 	}
 	c.touch()
 	return false, nil
@@ -265,11 +265,15 @@ func (c *Channel) refresher() {
 		}
 		if time.Since(time.Unix(0, c.activity.Load())) >= every && c.Connected() {
 			ctx, cancel := context.WithTimeout(c.life, c.cfg.SessionRefreshTimeout)
-			out := c.refreshOutgoing()
-			if _, err := c.roundTrip(ctx, out); err != nil && c.life.Err() == nil {
-				c.log.Warnf("session refresh failed: %v", err)
-			} else if err == nil {
+			switch o := c.Send(ctx, refreshPlan); {
+			case o.Answer == call.Success:
 				c.log.Debugf("session refreshed")
+			case o.RefusedToken != "":
+				// Log in again with a fresh token before the next call.
+				c.Invalidate(o.RefusedToken)
+				c.log.Infof("the session refresh refused the access token; logging in again with a fresh one")
+			case c.life.Err() == nil:
+				c.log.Warnf("session refresh failed: %v", o.Err)
 			}
 			cancel()
 		}

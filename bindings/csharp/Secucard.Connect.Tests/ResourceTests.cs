@@ -291,6 +291,56 @@ namespace Secucard.Connect.Tests
             Assert.IsTrue(e.Retryable);
         }
 
+        // ---- payment-safe repeats (issue 9) ----
+
+        [Test]
+        public void ATimedOutCreateRepeatedAsTheErrorSaysMakesOneObject()
+        {
+            client.Smart.Idents.List(); // authenticate first: only the create is slow
+            const string reference = "cs-issue9-repeat";
+            T.Sandbox.AddFault("{\"method\":\"POST\",\"path\":\"/smart/transactions\",\"delay_ms\":1500}");
+            string request = "{\"resource\":\"smart.transactions\",\"op\":\"create\",\"timeout_ms\":300," +
+                             "\"data\":{\"transactionRef\":\"" + reference + "\",\"basket_info\":{\"sum\":100,\"currency\":\"EUR\"}}";
+            var e = Assert.Throws<SecucardTimeoutException>(() => client.Call(request + "}"));
+            Assert.IsTrue(e.Retryable, "the idempotency key makes the repeat safe");
+            Assert.AreEqual("unknown", e.Outcome);
+            Assert.IsNotNullOrEmpty(e.IdempotencyKey);
+            // Repeat exactly as the error says: the same request with its key.
+            var again = T.Obj(client.Call(request.Replace("\"timeout_ms\":300", "\"timeout_ms\":10000") +
+                                          ",\"idempotency_key\":" + Json.Quote(e.IdempotencyKey) + "}"));
+            Assert.AreEqual(reference, again["transactionRef"]);
+            var list = T.Obj(client.Call("{\"resource\":\"smart.transactions\",\"op\":\"list\",\"query\":{\"q\":\"transactionRef:" + reference + "\"}}"));
+            Assert.AreEqual(1L, Convert.ToInt64(list["count"]), "one object, not two");
+        }
+
+        [Test]
+        public void APaymentStartThatMayHaveRunIsNotRetryable()
+        {
+            string id = (string)T.Obj(client.Smart.Transactions.Create(T.TransactionJson())).Get("id");
+            T.Sandbox.AddFault("{\"method\":\"POST\",\"path\":\"/smart/transactions/" + id + "/start\",\"status\":503}");
+            var e = Assert.Throws<ApiException>(() => client.Smart.Transactions.Start(id, "demo"));
+            Assert.IsFalse(e.Retryable);
+            Assert.AreEqual("unknown", e.Outcome);
+            Assert.AreEqual(id, e.ObjectId);
+            Assert.IsNotNullOrEmpty(e.IdempotencyKey);
+            int starts = 0;
+            foreach (Dictionary<string, object> r in T.Sandbox.Requests())
+                if (((string)r["path"]).EndsWith("/" + id + "/start/demo")) starts++;
+            Assert.AreEqual(1, starts, "a payment start is never repeated by the library");
+        }
+
+        [Test]
+        public void RetryAfterIsReportedAlsoWhenNotWaitedFor()
+        {
+            client.Smart.Idents.List();
+            T.Sandbox.AddFault("{\"path\":\"/smart/idents\",\"status\":429,\"retry_after\":120}");
+            var e = Assert.Throws<ApiException>(() => client.Smart.Idents.Get("smi_1"));
+            Assert.AreEqual(429, e.HttpStatus);
+            Assert.AreEqual(120000L, e.RetryAfterMs);
+            Assert.IsTrue(e.Retryable);
+            Assert.AreEqual("rejected", e.Outcome);
+        }
+
         [Test]
         public void StatsCountCalls()
         {

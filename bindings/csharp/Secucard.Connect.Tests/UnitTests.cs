@@ -173,6 +173,23 @@ namespace Secucard.Connect.UnitTests
         }
 
         [Test]
+        public void WhatIsSafeNextIsAProperty()
+        {
+            var e = Map("{\"status\":7,\"type\":\"timeout\",\"message\":\"no answer\",\"retryable\":true," +
+                        "\"outcome\":\"unknown\",\"idempotency_key\":\"till7-42\",\"retry_after_ms\":120000,\"object_id\":\"STX_1\"}");
+            Assert.IsTrue(e.Retryable);
+            Assert.AreEqual("unknown", e.Outcome);
+            Assert.AreEqual("till7-42", e.IdempotencyKey);
+            Assert.AreEqual(120000L, e.RetryAfterMs);
+            Assert.AreEqual("STX_1", e.ObjectId);
+            var bare = Map("{\"status\":1,\"type\":\"invalid_argument\",\"message\":\"m\",\"retryable\":false}");
+            Assert.IsNull(bare.Outcome);
+            Assert.IsNull(bare.IdempotencyKey);
+            Assert.IsNull(bare.RetryAfterMs);
+            Assert.IsNull(bare.ObjectId);
+        }
+
+        [Test]
         public void NumericCodeIsTolerated()
         {
             var a = (ApiException)Map("{\"status\":4,\"type\":\"api\",\"message\":\"m\",\"code\":417,\"retryable\":false}");

@@ -11,6 +11,12 @@ namespace Secucard.Connect
     /// "type" and decides the subclass; <see cref="RawJson"/> is the whole error JSON
     /// (it never contains secrets: the library redacts it).
     /// </summary>
+    /// <remarks>
+    /// Before repeating a failed call, read <see cref="Retryable"/> and <see cref="Outcome"/>:
+    /// a till that repeats only what <see cref="Retryable"/> allows, and then with
+    /// <see cref="IdempotencyKey"/>, never charges twice. The library decides both once,
+    /// the same way for REST, STOMP and the token endpoint.
+    /// </remarks>
     public class SecucardException : Exception
     {
         /// <summary>The library's status code (SECUCARD_ERR_*), e.g. 4 for an API error.</summary>
@@ -21,8 +27,35 @@ namespace Secucard.Connect
         public string Reason { get; private set; }
         /// <summary>What the library was doing, e.g. "smart.transactions.get"; null when absent.</summary>
         public string Op { get; private set; }
-        /// <summary>Whether repeating the same request may succeed. Never true for a payment that may have gone through.</summary>
+        /// <summary>
+        /// True promises that repeating this exact request <em>with the same
+        /// <see cref="IdempotencyKey"/></em> may succeed and cannot execute twice. False with
+        /// <see cref="Outcome"/> "unknown" means the server may have acted: look the object
+        /// (<see cref="ObjectId"/>) up before doing anything again.
+        /// </summary>
         public bool Retryable { get; private set; }
+        /// <summary>
+        /// What the failed request may have done: "not_sent" (it provably never left the
+        /// machine), "rejected" (the server answered that it did not carry it out) or
+        /// "unknown" (the server may have acted: the answer was lost, timed out, a 5xx).
+        /// Null for errors that are not about a request (a bad config, a closed client).
+        /// </summary>
+        public string Outcome { get; private set; }
+        /// <summary>
+        /// The idempotency key (X-Action) a mutating call was sent with; repeat the request
+        /// with "idempotency_key" set to it, never with a new one. Null when none was sent.
+        /// </summary>
+        public string IdempotencyKey { get; private set; }
+        /// <summary>
+        /// The server's Retry-After in milliseconds whenever it sent one, also when it was
+        /// longer than the library waits by itself; null when it sent none.
+        /// </summary>
+        public long? RetryAfterMs { get; private set; }
+        /// <summary>
+        /// With <see cref="Outcome"/> "unknown": the object to look up before repeating
+        /// anything (the transaction of a payment start); null otherwise.
+        /// </summary>
+        public string ObjectId { get; private set; }
         /// <summary>The error JSON exactly as the library returned it.</summary>
         public string RawJson { get; private set; }
 
@@ -33,6 +66,10 @@ namespace Secucard.Connect
             Reason = e.Reason;
             Op = e.Op;
             Retryable = e.Retryable;
+            Outcome = e.Outcome;
+            IdempotencyKey = e.IdempotencyKey;
+            RetryAfterMs = e.RetryAfterMs;
+            ObjectId = e.ObjectId;
             RawJson = e.Raw;
         }
     }
@@ -158,6 +195,8 @@ namespace Secucard.Connect
         public int Status;
         public string Type, Message, Reason, Op, Field, Raw;
         public string Error, ErrorDetails, ErrorUser, Code, SupportId;
+        public string Outcome, IdempotencyKey, ObjectId;
+        public long? RetryAfterMs;
         public int HttpStatus;
         public bool Retryable;
     }
@@ -209,6 +248,11 @@ namespace Secucard.Connect
                 e.SupportId = Json.Str(o, "support_id");
                 e.HttpStatus = (int)Json.Long(o, "http_status", 0);
                 e.Retryable = Json.Bool(o, "retryable", false);
+                e.Outcome = Json.Str(o, "outcome");
+                e.IdempotencyKey = Json.Str(o, "idempotency_key");
+                e.ObjectId = Json.Str(o, "object_id");
+                long retryAfter = Json.Long(o, "retry_after_ms", long.MinValue);
+                if (retryAfter != long.MinValue) e.RetryAfterMs = retryAfter;
             }
             if (e.Type == null) e.Type = TypeOfStatus(e.Status);
             if (string.IsNullOrEmpty(e.Message))

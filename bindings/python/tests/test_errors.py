@@ -12,6 +12,8 @@ import pytest
 import secucard
 from secucard import _native
 
+from conftest import wait_for
+
 
 @pytest.mark.parametrize("type_, cls", [
     ("invalid_argument", secucard.InvalidArgument),
@@ -64,6 +66,20 @@ def test_every_field_of_the_error_json_is_an_attribute():
     assert e.field is None and e.reason is None
     assert e.raw == raw
     assert "not found" in str(e)
+
+
+def test_what_is_safe_next_is_an_attribute():
+    raw = {"status": 7, "type": "timeout", "message": "no answer", "retryable": True,
+           "outcome": "unknown", "idempotency_key": "till7-42", "retry_after_ms": 120000,
+           "object_id": "STX_1"}
+    e = secucard.error_from(7, raw)
+    assert e.retryable is True
+    assert e.outcome == "unknown"
+    assert e.idempotency_key == "till7-42"
+    assert e.retry_after_ms == 120000
+    assert e.object_id == "STX_1"
+    bare = secucard.error_from(1, {"type": "invalid_argument", "message": "m"})
+    assert (bare.outcome, bare.idempotency_key, bare.retry_after_ms, bare.object_id) == (None, None, None, None)
 
 
 def test_exceptions_survive_pickling():
@@ -204,3 +220,59 @@ def test_use_after_close_raises_closed_error(client):
         client.open()
     with pytest.raises(secucard.ClosedError):
         client.handle_webhook({"object": "event.pushes", "target": "x.y", "type": "changed"})
+
+
+# --- payment-safe repeats (issue 9) ---
+
+def _count(client, ref):
+    return client.call({"resource": "smart.transactions", "op": "list",
+                        "query": {"q": "transactionRef:" + ref}})["count"]
+
+
+def test_a_timed_out_create_repeated_as_the_error_says_makes_one_object(faults, client):
+    client.smart.idents.get("smi_1")  # authenticate first: only the create is slow
+    ref = "py-issue9-repeat"
+    faults.fault(method="POST", path="/smart/transactions", delay_ms=1500)
+    request = {"resource": "smart.transactions", "op": "create", "timeout_ms": 300,
+               "data": {"transactionRef": ref, "basket_info": {"sum": 100, "currency": "EUR"}}}
+    with pytest.raises(secucard.TimeoutError) as ei:
+        client.call(request)
+    e = ei.value
+    assert e.retryable is True, "the idempotency key makes the repeat safe"
+    assert e.outcome == "unknown"
+    assert e.idempotency_key
+    # Repeat exactly as the error says: the same request with its key.
+    again = client.call(dict(request, idempotency_key=e.idempotency_key, timeout_ms=10000))
+    assert again["transactionRef"] == ref
+
+    def held_back_create_ended():
+        return not any(r.get("fault", "").startswith("delay") and r["status"] == 0
+                       and "aborted" not in r["fault"] for r in faults.requests())
+    wait_for(held_back_create_ended, 10, "the held-back create to end")
+    assert _count(client, ref) == 1
+
+
+def test_a_payment_start_that_may_have_run_is_not_retryable(faults, client):
+    tx = client.smart.transactions.create({"basket_info": {"sum": 250, "currency": "EUR"}})
+    faults.fault(method="POST", path=f"/smart/transactions/{tx['id']}/start", status=503)
+    with pytest.raises(secucard.ApiError) as ei:
+        client.smart.transactions.start(tx["id"], "demo")
+    e = ei.value
+    assert e.retryable is False
+    assert e.outcome == "unknown"
+    assert e.object_id == tx["id"], "the transaction to look up before anything else"
+    assert e.idempotency_key, "every error of a mutating call carries its key"
+    starts = [r for r in faults.requests() if r["path"].endswith(f"/{tx['id']}/start/demo")]
+    assert len(starts) == 1, "a payment start is never repeated by the library"
+
+
+def test_retry_after_is_reported_also_when_not_waited_for(faults, client):
+    client.smart.idents.get("smi_1")
+    faults.fault(path="/smart/idents", status=429, retry_after=120)
+    with pytest.raises(secucard.ApiError) as ei:
+        client.smart.idents.get("smi_1")
+    e = ei.value
+    assert e.http_status == 429
+    assert e.retry_after_ms == 120000
+    assert e.retryable is True
+    assert e.outcome == "rejected"

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/libsecucard/libsecucard/core/auth"
+	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/store"
 	"github.com/libsecucard/libsecucard/core/store/sqlite"
@@ -88,6 +89,8 @@ func newManager(t *testing.T, srv *sandbox.Server, s store.Store, mutate func(*a
 		Credentials: &auth.Credentials{Grant: auth.ClientCredentials, ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret()},
 		Store:       s,
 		TimeUnit:    10 * time.Millisecond,
+		// What the client resolves from an empty config.
+		WaitTimeout: 300 * time.Second, RefreshMargin: time.Minute, Policy: call.Policy{MaxAttempts: 3},
 	}
 	if mutate != nil {
 		mutate(&cfg)

@@ -2,8 +2,31 @@
 
 Every exception carries the error JSON as ``.raw`` and its fields as
 attributes (None when absent): ``status`` (the library's status code), ``type``,
-``message``, ``retryable``, ``field``, ``reason``, ``op``, ``http_status``,
-``error``, ``error_details``, ``error_user``, ``code`` and ``support_id``.
+``message``, ``retryable``, ``outcome``, ``idempotency_key``,
+``retry_after_ms``, ``object_id``, ``field``, ``reason``, ``op``,
+``http_status``, ``error``, ``error_details``, ``error_user``, ``code`` and
+``support_id``.
+
+What a failed call may have done, and what is safe next (the library decides
+these once, the same for every channel; see include/secucard.h):
+
+``outcome``
+    ``"not_sent"``: the request provably never left the machine.
+    ``"rejected"``: the server answered that it did not carry it out.
+    ``"unknown"``: the server may have acted (answer lost or timed out, 5xx).
+``retryable``
+    True promises that repeating this exact request *with the same
+    ``idempotency_key``* may succeed and cannot execute twice. False with
+    ``outcome == "unknown"`` means: look the object up (``object_id``)
+    before doing anything again.
+``idempotency_key``
+    The key a mutating call was sent with. Repeat with
+    ``{"idempotency_key": e.idempotency_key, ...}``, never with a new one.
+``retry_after_ms``
+    The server's Retry-After, whenever it sent one.
+``object_id``
+    With ``outcome == "unknown"``: the object to look up first (the
+    transaction of a payment start).
 """
 
 from __future__ import annotations
@@ -16,14 +39,30 @@ from . import _native
 
 
 class SecucardError(Exception):
-    """Base class of every error the library reports."""
+    """Base class of every error the library reports.
+
+    Before repeating a failed call, read ``retryable`` and ``outcome`` (see the
+    module documentation): a till that repeats only what ``retryable`` allows,
+    with ``idempotency_key``, never charges twice.
+    """
 
     def __init__(self, raw: dict[str, Any]):
         self.raw: dict[str, Any] = raw
         self.status: int = raw.get("status", _native.ERR_INTERNAL)
         self.type: str | None = raw.get("type")
         self.message: str = raw.get("message") or "unknown error"
+        #: True: repeating this exact request with the same idempotency_key
+        #: may succeed and cannot execute twice.
         self.retryable: bool = bool(raw.get("retryable", False))
+        #: "not_sent", "rejected" or "unknown" (None for errors that are not
+        #: about a request, such as a bad config).
+        self.outcome: str | None = raw.get("outcome")
+        #: The idempotency key (X-Action) a mutating call was sent with.
+        self.idempotency_key: str | None = raw.get("idempotency_key")
+        #: The server's Retry-After in milliseconds, when it sent one.
+        self.retry_after_ms: int | None = raw.get("retry_after_ms")
+        #: With outcome "unknown": the object to look up before repeating.
+        self.object_id: str | None = raw.get("object_id")
         self.field: str | None = raw.get("field")
         self.reason: str | None = raw.get("reason")
         self.op: str | None = raw.get("op")

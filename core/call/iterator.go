@@ -1,4 +1,4 @@
-package rest
+package call
 
 import (
 	"context"
@@ -8,13 +8,16 @@ import (
 	"github.com/libsecucard/libsecucard/core/errs"
 )
 
-// Iterator pages through a list over any api.Doer (so STOMP can use it too).
+// Iterator pages through a list over any api.Doer (the client, whatever
+// channel carries the pages). It lives with the plan because paging is the
+// query's business: each page is a request of its own, resolved like any
+// other (so the scroll rules apply once, in Resolve).
 // Offset paging is the default; a query with ScrollExpire pages by scroll id
 // (spec §3.3): the first call carries scroll_expire and the normal
 // parameters, later calls only the scroll_id the server returned. Iteration
 // stops at the server's total count, at an empty page, or at the first error.
 //
-//	it := rest.NewIterator(client, &api.Request{Resource: "smart.transactions", Op: api.List})
+//	it := call.NewIterator(client, &api.Request{Resource: "smart.transactions", Op: api.List})
 //	for it.Next(ctx) { use(it.Item()) }
 //	if err := it.Err(); err != nil { ... }
 type Iterator struct {
@@ -94,9 +97,8 @@ func (it *Iterator) fetch(ctx context.Context) error {
 	}
 	var p api.Page
 	if err := json.Unmarshal(raw, &p); err != nil {
-		e := errs.Wrap(errs.Network, req.Name(), err, "unreadable list page: %v", err)
-		e.Retryable = false
-		return e
+		// The page arrived and is not a list: not retryable (the zero value).
+		return errs.Wrap(errs.Network, req.Name(), err, "unreadable list page: %v", err)
 	}
 	if !it.started {
 		it.total = p.Count

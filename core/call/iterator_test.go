@@ -1,10 +1,9 @@
-package rest
+package call
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -147,29 +146,4 @@ func TestIteratorRejectsNonList(t *testing.T) {
 	e := asErr(t, it.Err())
 	assert.Equal(t, errs.InvalidArgument, e.Kind)
 	assert.Equal(t, "op", e.Field)
-}
-
-func TestIteratorOverTheHTTPChannel(t *testing.T) {
-	p := &pager{n: 15}
-	srv := newAPIServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
-		q := api.Query{}
-		if v := r.URL.Query().Get("offset"); v != "" {
-			q.Offset, _ = strconv.Atoi(v)
-		}
-		if v := r.URL.Query().Get("count"); v != "" {
-			c, _ := strconv.Atoi(v)
-			q.Count = &c
-		}
-		out, _ := p.Do(r.Context(), &api.Request{Resource: "smart.idents", Op: api.List, Query: &q})
-		writeJSON(w, 200, string(out))
-	})
-	ch := newTestChannel(t, srv, nil)
-	it := NewIterator(ch, &api.Request{Resource: "smart.idents", Op: api.List, Query: &api.Query{Count: intp(7)}})
-	assert.Equal(t, ids(0, 15), drain(t, it))
-	require.NoError(t, it.Err())
-	got := srv.seen()
-	require.Len(t, got, 3)
-	assert.Equal(t, "count=7", got[0].RawQuery)
-	assert.Equal(t, "count=7&offset=7", got[1].RawQuery)
-	assert.Equal(t, "count=7&offset=14", got[2].RawQuery)
 }
