@@ -32,6 +32,7 @@ func Decode(p *Plan, r Reply, token string) Outcome {
 	op := p.Name
 	body := bytes.TrimSpace(r.Body)
 	data := body
+	valid := false // data is known to be valid JSON
 	if r.Framed {
 		m, ok := api.ParseObject(body)
 		if !ok {
@@ -55,16 +56,20 @@ func Decode(p *Plan, r Reply, token string) Outcome {
 		var probe struct {
 			Status json.RawMessage `json:"status"`
 		}
-		if json.Unmarshal(body, &probe) == nil && strings.EqualFold(api.JSONText(probe.Status), "error") {
-			m, _ := api.ParseObject(body)
-			return failure(p, r, api.EnvelopeOf(m), token)
+		if json.Unmarshal(body, &probe) == nil {
+			if strings.EqualFold(api.JSONText(probe.Status), "error") {
+				m, _ := api.ParseObject(body)
+				return failure(p, r, api.EnvelopeOf(m), token)
+			}
+			valid = true // Unmarshal checked the whole body: no second scan
 		}
 	}
-	return result(p, r.Status, data)
+	return result(p, r.Status, data, valid)
 }
 
-// result reads the data of a successful answer.
-func result(p *Plan, status int, data []byte) Outcome {
+// result reads the data of a successful answer; valid says data was checked
+// to be JSON already.
+func result(p *Plan, status int, data []byte, valid bool) Outcome {
 	list := p.Request != nil && p.Request.Op == api.List
 	if len(data) == 0 || string(data) == "null" || status == http.StatusNoContent {
 		if list {
@@ -72,7 +77,7 @@ func result(p *Plan, status int, data []byte) Outcome {
 		}
 		return Outcome{Answer: Success, Written: true, Status: status, Result: []byte("null")}
 	}
-	if !json.Valid(data) {
+	if !valid && !json.Valid(data) {
 		// A 2xx that is not JSON comes from something in between (a captive
 		// portal, a proxy page), not from the API: the outcome is unknown.
 		return unreadable(p.Name, status, "the answer is not JSON"+api.Excerpt(data))
