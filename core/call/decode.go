@@ -50,7 +50,7 @@ func Decode(p *Plan, r Reply, token string) Outcome {
 		// tolerant reading is that the body is the answer itself.
 	} else if r.Status < 200 || r.Status > 299 {
 		return httpFailure(p, r, token)
-	} else if len(body) > 0 && body[0] == '{' {
+	} else if len(body) > 0 && body[0] == '{' && mayHaveStatus(body) {
 		// STOMP replies report errors with status "error"; should REST ever
 		// do the same with a 2xx (unknown), it must not pass for success.
 		var probe struct {
@@ -65,6 +65,24 @@ func Decode(p *Plan, r Reply, token string) Outcome {
 		}
 	}
 	return result(p, r.Status, data, valid)
+}
+
+// mayHaveStatus reports whether body could hold a "status" key as
+// encoding/json matches keys (any case; escapes and non-ASCII are taken as a
+// maybe). Most answers have none, and then the probe's full decode of the
+// body is skipped: json.Valid alone checks it.
+func mayHaveStatus(body []byte) bool {
+	const key = `"status"`
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if c == '\\' || c >= 0x80 {
+			return true
+		}
+		if c == '"' && i+len(key) <= len(body) && strings.EqualFold(string(body[i:i+len(key)]), key) {
+			return true
+		}
+	}
+	return false
 }
 
 // result reads the data of a successful answer; valid says data was checked
