@@ -36,11 +36,11 @@ func secucard_abi_version() C.int { return C.int(C.SECUCARD_ABI_VERSION) }
 //export secucard_strerror
 func secucard_strerror(status C.int) *C.sc_cstr { return C.sc_strerror(status) }
 
-// secucard_free, secucard_call, secucard_call_async and secucard_next_event
-// are written in C (handoff.c): they hand their work to a goroutine so the
-// host thread never runs Go code. sc_go_* are their direct path (Windows, or
-// no handoff available); they take handle and user_data as integers, so they
-// need no nosplit shim.
+// secucard_free and the exports that wait on the network (call, call_async,
+// next_event, client_open, client_clear_tokens) are written in C (handoff.c):
+// they hand their work to a goroutine so the host thread never runs Go code.
+// sc_go_* are their direct path (Windows, or no handoff available); they
+// take handle and user_data as integers, so they need no nosplit shim.
 
 //export sc_go_call
 func sc_go_call(h C.uintptr_t, request *C.sc_cstr, result **C.char, errOut **C.char) C.int {
@@ -57,11 +57,8 @@ func secucard_client_new(config *C.sc_cstr, out **C.secucard_client, errOut **C.
 	return xClientNew(config, out, errOut)
 }
 
-//export secucard_client_open
-//go:nosplit
-func secucard_client_open(h *C.secucard_client, errOut **C.char) C.int {
-	return xClientOpen(uintptr(unsafe.Pointer(h)), errOut)
-}
+//export sc_go_client_open
+func sc_go_client_open(h C.uintptr_t, errOut **C.char) C.int { return xClientOpen(uintptr(h), errOut) }
 
 //export secucard_client_close
 //go:nosplit
@@ -77,10 +74,9 @@ func secucard_client_free(h *C.secucard_client) { xClientFree(uintptr(unsafe.Poi
 //go:nosplit
 func secucard_client_release(h *C.secucard_client) { xClientRelease(uintptr(unsafe.Pointer(h))) }
 
-//export secucard_client_clear_tokens
-//go:nosplit
-func secucard_client_clear_tokens(h *C.secucard_client, errOut **C.char) C.int {
-	return xClientClearTokens(uintptr(unsafe.Pointer(h)), errOut)
+//export sc_go_client_clear_tokens
+func sc_go_client_clear_tokens(h C.uintptr_t, errOut **C.char) C.int {
+	return xClientClearTokens(uintptr(h), errOut)
 }
 
 //export secucard_cancel_auth

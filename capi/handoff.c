@@ -1,7 +1,10 @@
 /*
- * handoff.c - the exports written in C: secucard_free, and the calls
- * (secucard_call, secucard_call_async, secucard_next_event) on which the host
- * thread never runs Go code.
+ * handoff.c - the exports written in C: secucard_free, and the ones that wait
+ * on the network (secucard_call, secucard_call_async, secucard_next_event,
+ * secucard_client_open, secucard_client_clear_tokens), on which the host
+ * thread never runs Go code. (Exports that must know whether they run inside
+ * a callback - close, free, set_*_callback - read a thread-local of the
+ * calling thread, so they stay on it.)
  *
  * Why: a host thread that calls into Go runs the export on a goroutine locked
  * to that thread. Every time net/http parks it, the runtime has to hand the
@@ -113,6 +116,24 @@ SC_C_EXPORT int secucard_call_async(secucard_client *client, const char *request
     /* The goroutine that accepts the call also runs it, after this returns. */
     if (handoff(&s)) return s.rc;
     return sc_go_call_async(s.handle, request_json, callback, s.ud, call_id, err_json);
+}
+
+SC_C_EXPORT int secucard_client_open(secucard_client *client, char **err_json) {
+    struct sc_slot s = {0};
+    s.op = SC_OP_OPEN;
+    s.handle = (uintptr_t)client;
+    s.out2 = err_json;
+    if (handoff(&s)) return s.rc;
+    return sc_go_client_open(s.handle, err_json);
+}
+
+SC_C_EXPORT int secucard_client_clear_tokens(secucard_client *client, char **err_json) {
+    struct sc_slot s = {0};
+    s.op = SC_OP_CLEAR_TOKENS;
+    s.handle = (uintptr_t)client;
+    s.out2 = err_json;
+    if (handoff(&s)) return s.rc;
+    return sc_go_client_clear_tokens(s.handle, err_json);
 }
 
 SC_C_EXPORT int secucard_next_event(secucard_client *client, int timeout_ms, char **event_json) {

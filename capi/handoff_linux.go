@@ -133,6 +133,10 @@ func acceptSlot(s *C.struct_sc_slot) (run func()) {
 		s.rc = xNextEvent(uintptr(s.handle), int(s.timeout_ms), s.out1)
 	case C.SC_OP_CALL_ASYNC:
 		s.rc, run = xCallAsync(uintptr(s.handle), s.in, s.cb, uintptr(s.ud), s.call_id, s.out2)
+	case C.SC_OP_OPEN:
+		s.rc = xClientOpen(uintptr(s.handle), s.out2)
+	case C.SC_OP_CLEAR_TOKENS:
+		s.rc = xClientClearTokens(uintptr(s.handle), s.out2)
 	default:
 		s.rc = C.int(statusInternal)
 	}

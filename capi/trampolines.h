@@ -69,7 +69,7 @@ int sc_call_store_del(secucard_store_del_cb cb, uintptr_t ud, uint64_t client, c
  * its slot to a Go goroutine and sleeps until the goroutine completes it, so
  * the host thread never runs Go code while the request is in flight.
  */
-enum sc_op { SC_OP_CALL = 1, SC_OP_NEXT_EVENT = 2, SC_OP_CALL_ASYNC = 3 };
+enum sc_op { SC_OP_CALL = 1, SC_OP_NEXT_EVENT = 2, SC_OP_CALL_ASYNC = 3, SC_OP_OPEN = 4, SC_OP_CLEAR_TOKENS = 5 };
 
 struct sc_slot {
     int op;
