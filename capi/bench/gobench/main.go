@@ -48,8 +48,8 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 30, "rounds; each runs every variant once (short rounds: load changes hit all variants alike)")
 	flag.IntVar(&o.calls, "calls", 400, "calls per variant per round")
 	flag.IntVar(&o.callers, "callers", 8, "concurrent callers in each variant")
-	flag.IntVar(&o.pushRounds, "push-rounds", 5, "rounds of the push latency")
-	flag.IntVar(&o.events, "events", 200, "events per push variant per round")
+	flag.IntVar(&o.pushRounds, "push-rounds", 10, "rounds of the push latency")
+	flag.IntVar(&o.events, "events", 100, "events per push variant per round")
 	flag.IntVar(&o.rssCalls, "rss-calls", 100000, "calls of the RSS run (growth is taken over its second half)")
 	flag.StringVar(&o.only, "only", "", "comma-separated variants to run (default: all)")
 	flag.Parse()
@@ -311,11 +311,11 @@ func pushLatency(o options, sb sandboxInfo, common []string, self string) ([]str
 	for r := 0; r < o.pushRounds; r++ {
 		for i := range vs {
 			v := vs[(i+r)%len(vs)]
-			v.w.proxy.active.Store(true)
 			var round []int64
 			for e := 0; e < o.events; e++ {
 				seq++
 				id := fmt.Sprintf("EPS_BENCH%025d", seq)
+				v.w.proxy.expect(id)
 				if err := pushEvent(sb.AdminURL, id); err != nil {
 					return nil, err
 				}
@@ -333,7 +333,6 @@ func pushLatency(o options, sb sandboxInfo, common []string, self string) ([]str
 				}
 				round = append(round, t1-t0)
 			}
-			v.w.proxy.active.Store(false)
 			v.lat = append(v.lat, round...)
 			v.p99s = append(v.p99s, float64(percentile(round, 0.99)))
 		}
@@ -345,18 +344,25 @@ func pushLatency(o options, sb sandboxInfo, common []string, self string) ([]str
 	for _, v := range vs {
 		fmt.Printf("%-34s %10.3f %10.3f %10.3f\n", v.name, ms(percentile(v.lat, 0.50)), ms(percentile(v.lat, 0.99)), ms(percentile(v.lat, 1)))
 	}
+	// The p99s are taken over all rounds: the rounds interleave the variants,
+	// and a round's own p99 (its first or second largest value) is mostly
+	// noise from the machine's scheduling; the per-round ratios show the
+	// spread.
 	var out []string
+	goP99 := percentile(vs[0].lat, 0.99)
 	for _, v := range vs[1:] {
-		p99 := ms(percentile(v.lat, 0.99))
-		ok := verdict(p99 <= 1)
+		p99 := percentile(v.lat, 0.99)
+		ok := verdict(ms(p99) <= 1)
 		var rs []float64
 		for i := range v.p99s {
 			rs = append(rs, v.p99s[i]/vs[0].p99s[i])
 		}
 		s := spreadOf(rs)
-		ok2 := verdict(s.med <= 1.2)
-		fmt.Printf("%-52s %8.3f ms  target <= 1 ms  %s\n", v.name+" p99", p99, ok)
-		fmt.Printf("%-52s %4.2f [%4.2f-%4.2f]  target <= 1.2  %s\n", v.name+" p99 ÷ Go core p99 (per round)", s.med, s.min, s.max, ok2)
+		ratio := float64(p99) / float64(goP99)
+		ok2 := verdict(ratio <= 1.2)
+		fmt.Printf("%-52s %8.3f ms  target <= 1 ms  %s\n", v.name+" p99", ms(p99), ok)
+		fmt.Printf("%-52s %8.2f     target <= 1.2   %s  (per round: %.2f [%.2f-%.2f])\n", v.name+" p99 ÷ Go core p99",
+			ratio, ok2, s.med, s.min, s.max)
 		if v.key == "ccb" { // the targets name the C callback; next_event is reported alongside
 			out = append(out, ok, ok2)
 		}

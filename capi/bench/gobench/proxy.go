@@ -9,16 +9,21 @@ import (
 	"sync/atomic"
 )
 
+// expect makes the proxy pass the push of event id (and no other).
+func (p *stompProxy) expect(id string) { p.want.Store(&id) }
+
 // stompProxy sits between one push worker and the sandbox's STOMP endpoint.
 // It stamps the moment it writes a pushed event's MESSAGE frame to the
 // worker's socket (CLOCK_MONOTONIC): the start of the push latency, so the
 // figure is the client's alone (frame on its socket -> host callback), not
-// the sandbox's scheduling. While the worker is not the one being measured,
-// the proxy swallows pushed events, so workers never disturb each other.
+// the sandbox's scheduling. It passes only the pushed event the
+// orchestrator waits for and swallows every other push (the sandbox pushes
+// to every connection, and a late one must not reach the next measurement),
+// so workers never disturb each other.
 type stompProxy struct {
 	ln       net.Listener
 	upstream string
-	active   atomic.Bool
+	want     atomic.Pointer[string] // the event id to pass; nil: none
 
 	mu   sync.Mutex
 	sent map[string]int64 // event id -> written at (ns)
@@ -105,7 +110,7 @@ func (p *stompProxy) forward(c net.Conn, buf []byte) ([]byte, error) {
 		}
 		frame := buf[:end]
 		if id, push := pushID(frame); push {
-			if !p.active.Load() {
+			if w := p.want.Load(); w == nil || *w != id {
 				buf = buf[end:]
 				continue
 			}
