@@ -25,7 +25,7 @@ const benchPostBody = `[{"type":"card","value":"9276000000000016"}]`
 
 func benchClient(b *testing.B) (*core.Client, *sandbox.Server) {
 	srv := testkit.Sandbox(b, sandbox.Options{})
-	cfg := testkit.ClientConfig(srv)
+	cfg := testkit.ClientConfig(b, srv)
 	cfg["stomp"] = map[string]any{"enabled": false}
 	c, err := core.NewFromJSON(testkit.JSON(b, cfg))
 	if err != nil {
