@@ -118,22 +118,23 @@ SC_C_EXPORT int secucard_call_async(secucard_client *client, const char *request
     return sc_go_call_async(s.handle, request_json, callback, s.ud, call_id, err_json);
 }
 
-SC_C_EXPORT int secucard_client_open(secucard_client *client, char **err_json) {
+/* client_op hands an operation on the client alone (open, clear_tokens) over. */
+static int client_op(enum sc_op op, secucard_client *client, char **err_json,
+                     int (*direct)(uintptr_t, char **)) {
     struct sc_slot s = {0};
-    s.op = SC_OP_OPEN;
+    s.op = op;
     s.handle = (uintptr_t)client;
     s.out2 = err_json;
     if (handoff(&s)) return s.rc;
-    return sc_go_client_open(s.handle, err_json);
+    return direct(s.handle, err_json);
+}
+
+SC_C_EXPORT int secucard_client_open(secucard_client *client, char **err_json) {
+    return client_op(SC_OP_OPEN, client, err_json, sc_go_client_open);
 }
 
 SC_C_EXPORT int secucard_client_clear_tokens(secucard_client *client, char **err_json) {
-    struct sc_slot s = {0};
-    s.op = SC_OP_CLEAR_TOKENS;
-    s.handle = (uintptr_t)client;
-    s.out2 = err_json;
-    if (handoff(&s)) return s.rc;
-    return sc_go_client_clear_tokens(s.handle, err_json);
+    return client_op(SC_OP_CLEAR_TOKENS, client, err_json, sc_go_client_clear_tokens);
 }
 
 SC_C_EXPORT int secucard_next_event(secucard_client *client, int timeout_ms, char **event_json) {

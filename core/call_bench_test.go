@@ -48,6 +48,11 @@ func BenchmarkCoreCall(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	measure(b, call)
+}
+
+// measure warms call up (token, connections), then times b.N calls.
+func measure(b *testing.B, call func(i int)) {
 	for i := 0; i < 20; i++ {
 		call(i)
 	}
@@ -85,12 +90,5 @@ func BenchmarkRawHTTP(b *testing.B) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	for i := 0; i < 20; i++ {
-		call(i)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		call(i)
-	}
+	measure(b, call)
 }
