@@ -475,13 +475,18 @@ func xSetCredentialsCallback(h uintptr, cb C.secucard_credentials_cb, ud uintptr
 	defer guard("secucard_set_credentials_callback", &rc, nil)
 	testHook("secucard_set_credentials_callback")
 	id := clientID(h)
+	cl, err := lookup(id)
+	if err != nil {
+		return status(err)
+	}
 	var p *hostPrompt
 	if cb != nil {
+		q := queueOf(cl)
 		p = &hostPrompt{ask: func(req []byte) (int, []byte, bool, error) {
 			cs := cString(req)
 			defer C.free(unsafe.Pointer(cs))
 			return withReply(func(rid uint64) int {
-				return int(C.sc_call_credentials(cb, C.uintptr_t(ud), C.uint64_t(id), cs, C.uint64_t(rid)))
+				return int(C.sc_call_credentials(q, cb, C.uintptr_t(ud), cs, C.uint64_t(rid)))
 			})
 		}}
 	}
@@ -492,7 +497,8 @@ func xSetStorageCallbacks(h uintptr, get C.secucard_store_get_cb, put C.secucard
 	defer guard("secucard_set_storage_callbacks", &rc, nil)
 	testHook("secucard_set_storage_callbacks")
 	id := clientID(h)
-	if _, err := lookup(id); err != nil {
+	cl, err := lookup(id)
+	if err != nil {
 		return status(err)
 	}
 	switch {
@@ -504,13 +510,13 @@ func xSetStorageCallbacks(h uintptr, get C.secucard_store_get_cb, put C.secucard
 		return status(nullArg("del", "all three storage callbacks are required"))
 	}
 	u := C.uintptr_t(ud)
-	cid := C.uint64_t(id)
+	q := queueOf(cl)
 	fns := hostStoreFuncs{
 		get: func(key string) (int, []byte, bool, error) {
 			ck := C.CString(key)
 			defer C.free(unsafe.Pointer(ck))
 			return withReply(func(rid uint64) int {
-				return int(C.sc_call_store_get(get, u, cid, ck, C.uint64_t(rid)))
+				return int(C.sc_call_store_get(q, get, u, ck, C.uint64_t(rid)))
 			})
 		},
 		put: func(key string, value []byte) int {
@@ -518,12 +524,12 @@ func xSetStorageCallbacks(h uintptr, get C.secucard_store_get_cb, put C.secucard
 			defer C.free(unsafe.Pointer(ck))
 			cv := C.CBytes(value) // C memory: the callback thread reads it
 			defer C.free(cv)
-			return int(C.sc_call_store_put(put, u, cid, ck, cv, C.size_t(len(value))))
+			return int(C.sc_call_store_put(q, put, u, ck, cv, C.size_t(len(value))))
 		},
 		del: func(key string) int {
 			ck := C.CString(key)
 			defer C.free(unsafe.Pointer(ck))
-			return int(C.sc_call_store_del(del, u, cid, ck))
+			return int(C.sc_call_store_del(q, del, u, ck))
 		},
 	}
 	return status(setStorage(id, fns))

@@ -403,63 +403,65 @@ SC_THREAD_FN(sc_job_thread, arg) {
     SC_THREAD_END;
 }
 
-static void sc_job_exec(struct sc_job *j) {
+/* sc_job_exec runs j on a thread of its own and joins it. After
+ * sc_cbq_abandon no host-service callback begins either: j fails with
+ * refused instead (the credential prompt declines, storage reports an
+ * error). */
+static int sc_job_exec(struct sc_cbq *q, struct sc_job *j, int refused) {
+    mu_lock(&q->mu);
+    int abandoned = q->abandoned;
+    mu_unlock(&q->mu);
+    if (abandoned) return refused;
+    j->client = q->client;
     sc_thread t;
     if (!thread_start(&t, sc_job_thread, j)) {
         /* Out of threads: running on the caller's thread beats failing a
          * request the host could have answered. */
         sc_job_run(j);
-        return;
+        return j->rc;
     }
     thread_join(t);
+    return j->rc;
 }
 
-int sc_call_credentials(secucard_credentials_cb cb, uintptr_t ud, uint64_t client, const char *request_json,
+int sc_call_credentials(struct sc_cbq *q, secucard_credentials_cb cb, uintptr_t ud, const char *request_json,
                         uint64_t reply) {
     struct sc_job j = {0};
     j.kind = SC_CREDS;
-    j.client = client;
     j.ud = (void *)ud;
     j.cb.creds = cb;
     j.s1 = request_json;
     j.num = reply;
-    sc_job_exec(&j);
-    return j.rc;
+    return sc_job_exec(q, &j, 1);
 }
 
-int sc_call_store_get(secucard_store_get_cb cb, uintptr_t ud, uint64_t client, const char *key, uint64_t reply) {
+int sc_call_store_get(struct sc_cbq *q, secucard_store_get_cb cb, uintptr_t ud, const char *key, uint64_t reply) {
     struct sc_job j = {0};
     j.kind = SC_GET;
-    j.client = client;
     j.ud = (void *)ud;
     j.cb.get = cb;
     j.s1 = key;
     j.num = reply;
-    sc_job_exec(&j);
-    return j.rc;
+    return sc_job_exec(q, &j, SECUCARD_STORE_ERROR);
 }
 
-int sc_call_store_put(secucard_store_put_cb cb, uintptr_t ud, uint64_t client, const char *key, const void *value,
+int sc_call_store_put(struct sc_cbq *q, secucard_store_put_cb cb, uintptr_t ud, const char *key, const void *value,
                       size_t len) {
     struct sc_job j = {0};
     j.kind = SC_PUT;
-    j.client = client;
     j.ud = (void *)ud;
     j.cb.put = cb;
     j.s1 = key;
     j.data = value;
     j.len = len;
-    sc_job_exec(&j);
-    return j.rc;
+    return sc_job_exec(q, &j, SECUCARD_STORE_ERROR);
 }
 
-int sc_call_store_del(secucard_store_del_cb cb, uintptr_t ud, uint64_t client, const char *key) {
+int sc_call_store_del(struct sc_cbq *q, secucard_store_del_cb cb, uintptr_t ud, const char *key) {
     struct sc_job j = {0};
     j.kind = SC_DEL;
-    j.client = client;
     j.ud = (void *)ud;
     j.cb.del = cb;
     j.s1 = key;
-    sc_job_exec(&j);
-    return j.rc;
+    return sc_job_exec(q, &j, SECUCARD_STORE_ERROR);
 }

@@ -56,13 +56,14 @@ void sc_cbq_close(struct sc_cbq *q);
 /* Synchronous host services (credentials, storage) run on a short-lived
  * native thread each, joined before these return: the client's callback
  * thread may itself be waiting for them (a callback calling secucard_call
- * that needs a token refresh). */
-int sc_call_credentials(secucard_credentials_cb cb, uintptr_t ud, uint64_t client, const char *request_json,
+ * that needs a token refresh). Once q is abandoned they refuse (the prompt
+ * declines, storage fails) without calling the host. */
+int sc_call_credentials(struct sc_cbq *q, secucard_credentials_cb cb, uintptr_t ud, const char *request_json,
                         uint64_t reply);
-int sc_call_store_get(secucard_store_get_cb cb, uintptr_t ud, uint64_t client, const char *key, uint64_t reply);
-int sc_call_store_put(secucard_store_put_cb cb, uintptr_t ud, uint64_t client, const char *key, const void *value,
+int sc_call_store_get(struct sc_cbq *q, secucard_store_get_cb cb, uintptr_t ud, const char *key, uint64_t reply);
+int sc_call_store_put(struct sc_cbq *q, secucard_store_put_cb cb, uintptr_t ud, const char *key, const void *value,
                       size_t len);
-int sc_call_store_del(secucard_store_del_cb cb, uintptr_t ud, uint64_t client, const char *key);
+int sc_call_store_del(struct sc_cbq *q, secucard_store_del_cb cb, uintptr_t ud, const char *key);
 
 /*
  * The synchronous handoff (handoff.c): a blocking export written in C hands

@@ -1351,6 +1351,32 @@ static void test_close_free_race(void) {
     CHECKF(ok > 3 * STRESS_ROUNDS * 2 * STRESS_CALLERS, "only %d successful operations: the race was not exercised", ok);
 }
 
+/* secucard_client_release (for finalizers): the handle is gone at once, the
+ * close runs in the background, and no callback begins after it returned -
+ * not even the completion of a call that was in flight. A late callback is
+ * counted whenever it comes; main checks the count at the very end. */
+static _Atomic int release_late, release_returned;
+
+static void on_release_done(void *ud, uint64_t id, int status, const char *result, const char *err) {
+    (void)ud, (void)id, (void)status, (void)result, (void)err;
+    if (release_returned) release_late++;
+}
+
+static void test_client_release(void) {
+    secucard_client_release(NULL);
+    secucard_client *c = cc_client("");
+    admin("POST", "/faults", "{\"path\":\"/smart/idents\",\"delay_ms\":3000,\"count\":1}");
+    CHECK(secucard_call_async(c, "{\"resource\":\"smart.idents\",\"op\":\"list\"}", on_release_done, NULL, NULL, NULL) ==
+          SECUCARD_OK);
+    secucard_client_release(c);
+    release_returned = 1;
+    char *out = NULL;
+    CHECK(secucard_client_stats(c, &out) == SECUCARD_ERR_INVALID_HANDLE && out == NULL);
+    secucard_client_release(c); /* no-ops on a released handle */
+    secucard_client_free(c);
+    admin("DELETE", "/faults", NULL);
+}
+
 /* -------------------------------------------------- memcheck / leak / panic */
 
 /* One pass over every kind of memory the library returns. leak=1 keeps one
@@ -1438,6 +1464,7 @@ int main(int argc, char **argv) {
         RUN(test_error_classes);
         RUN(test_async);
         RUN(test_close_with_call_in_flight);
+        RUN(test_client_release); /* early: its late-callback check is at the end of the run */
         RUN(test_events_pull);
         RUN(test_event_callback_reentry);
         RUN(test_one_callback_thread);
@@ -1449,6 +1476,8 @@ int main(int argc, char **argv) {
         RUN(test_format_receipt);
         RUN(test_shutdown_under_use);
         RUN(test_close_free_race);
+        current = "end of run";
+        CHECKF(release_late == 0, "%d callbacks ran after secucard_client_release returned", (int)release_late);
         printf("%d passed, %d failed\n", passed, failed);
         rc = failed ? 1 : 0;
     }
