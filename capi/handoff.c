@@ -68,11 +68,10 @@ static int handoff(struct sc_slot *s) {
     }
     if (fd < 0) return 0;
     s->state = SC_SLOT_PENDING;
-    uintptr_t p = (uintptr_t)s;
     for (;;) {
-        /* 8 bytes: below PIPE_BUF, so concurrent writers never interleave. */
-        ssize_t n = write(fd, &p, sizeof p);
-        if (n == (ssize_t)sizeof p) break;
+        /* One pointer: below PIPE_BUF, so concurrent writers never interleave. */
+        ssize_t n = write(fd, &s, sizeof s);
+        if (n == (ssize_t)sizeof s) break;
         if (n < 0 && errno == EINTR) continue;
         return 0;
     }

@@ -50,11 +50,12 @@ func startHandoff() {
 }
 
 // readSlots hands every slot address read from the pipe to a worker. A write
-// of 8 bytes to a pipe is atomic, so the stream is a sequence of whole
+// of one pointer to a pipe is atomic, so the stream is a sequence of whole
 // addresses; a short read only delays the rest of one until the next read.
 func readSlots(f *os.File) {
-	var words [128]uint64 // aligned storage the addresses are read into
-	buf := unsafe.Slice((*byte)(unsafe.Pointer(&words[0])), len(words)*8)
+	const size = int(unsafe.Sizeof(uintptr(0)))
+	var words [128]uintptr // aligned storage the addresses are read into
+	buf := unsafe.Slice((*byte)(unsafe.Pointer(&words[0])), len(words)*size)
 	have := 0
 	for {
 		n, err := f.Read(buf[have:])
@@ -64,12 +65,12 @@ func readSlots(f *os.File) {
 			time.Sleep(time.Millisecond)
 		}
 		have += n
-		whole := have / 8
+		whole := have / size
 		slots := unsafe.Slice((**C.struct_sc_slot)(unsafe.Pointer(&words[0])), whole)
 		for _, s := range slots {
 			dispatchSlot(s)
 		}
-		have = copy(buf, buf[whole*8:have])
+		have = copy(buf, buf[whole*size:have])
 	}
 }
 
