@@ -176,8 +176,9 @@ lib, library_path = load()
 # secucard_free is C's free(): it never blocks and never calls back, so it is
 # called without releasing the GIL (PyDLL). A CDLL call releases and retakes
 # it, which with several threads calling costs a GIL hand-off per string.
-_free = ctypes.PyDLL(library_path).secucard_free
-_free.restype, _free.argtypes = FUNCTIONS["secucard_free"]
+_holding_gil = ctypes.PyDLL(library_path)
+_declare(_holding_gil, ["secucard_free"], library_path, "PyDLL")
+_free = _holding_gil.secucard_free
 
 
 def take_string(ptr: c_void_p) -> str | None:
