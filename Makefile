@@ -127,7 +127,7 @@ check-js-sdk: sandbox ## Run the secucard JS SDK 0.8.4 unmodified against the sa
 	NODE_PATH=$(CURDIR)/$(JS_SDK_DIR)/node_modules examples/c/with-sandbox.sh $(BUILD) -stomp 127.0.0.1:0 \
 		-device-interval 1 -start-delay 20ms -- node sandbox/interop/jssdk/check.js
 
-bench: build sandbox ## Benchmarks: latency/throughput of net/http vs Go core vs C ABI (not part of test)
+bench: build sandbox ## Paired benchmark: net/http, Go core, C ABI, Python, C# (CPU, context switches, push latency); ~1-2 min, not part of test
 	$(MAKE) -C capi/bench run BUILD_DIR=$(CURDIR)/$(BUILD)
 
 # The pinned Python tools (build, auditwheel, mypy, ruff) in a venv from PyPI.

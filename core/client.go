@@ -412,6 +412,11 @@ func (c *Client) usable() error {
 
 // callContext ties ctx to the client's lifetime and applies the call timeout.
 func (c *Client) callContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if ctx == context.Background() {
+		// Nothing but Close can end it (the C ABI's calls): one context
+		// instead of a timeout plus a close watcher.
+		return context.WithTimeout(c.closeCtx, timeout)
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	stop := context.AfterFunc(c.closeCtx, cancel)
 	return ctx, func() { stop(); cancel() }

@@ -86,10 +86,16 @@
  *      run on native threads the library creates (never on a thread the host
  *      owns, never on a Go runtime thread) and are never invoked while the
  *      library holds a lock, so a callback may call back into the library -
- *      except where a comment forbids it. One client's events are delivered one
- *      at a time, in order. Strings passed to a callback are valid only during
- *      that call: copy what you keep. A callback must not unwind (C++ exceptions,
- *      longjmp) into the library.
+ *      except where a comment forbids it. Each client has one long-lived
+ *      callback thread (started at its first callback, ended by close): its
+ *      events, async completions and log lines run there one at a time, in
+ *      the order they happened. So a callback must not wait for another
+ *      callback of the same client (e.g. block until one of its async calls
+ *      completes): that callback would wait behind it forever. A blocking
+ *      secucard_call from a callback is fine. Credential and storage callbacks
+ *      run on a short-lived thread each. Strings passed to a callback are
+ *      valid only during that call: copy what you keep. A callback must not
+ *      unwind (C++ exceptions, longjmp) into the library.
  *
  *  ABI rule.  Functions and JSON fields are only ever added. A breaking change
  *      increments SECUCARD_ABI_VERSION and the shared object's soname. Bindings
@@ -255,6 +261,16 @@ SECUCARD_API int secucard_client_close(secucard_client *client, char **err_json)
  * and the close completes after the callback returns. */
 SECUCARD_API void secucard_client_free(secucard_client *client);
 
+/* secucard_client_release is secucard_client_free for a garbage collector's
+ * finalizer, where waiting can deadlock (a runtime that is shutting down may
+ * never let a callback return). It releases the handle and starts the close,
+ * and returns at once: no callback of this client begins after it returned,
+ * including async completion callbacks of calls still in flight; a callback
+ * already running finishes on its own, so user_data must stay valid until
+ * then (for a finalizer at process exit: leave it alone). NULL and an already
+ * freed handle are no-ops. */
+SECUCARD_API void secucard_client_release(secucard_client *client);
+
 /* secucard_client_clear_tokens deletes the tokens this client stored (memory
  * and store). With the client_credentials grant the next call authenticates
  * by itself. With the device and appuser grants only secucard_client_open
@@ -327,7 +343,8 @@ SECUCARD_API int secucard_call(secucard_client *client, const char *request_json
                                char **result_json, char **err_json);
 
 /* Completion callback of secucard_call_async. Runs exactly once per accepted
- * call, on a library thread. status is the call's status; on success
+ * call (unless secucard_client_release dropped it), on the client's callback
+ * thread. status is the call's status; on success
  * result_json holds the answer and err_json is NULL, on failure result_json is
  * NULL and err_json holds the error JSON. Both strings are valid only during
  * the callback. */
@@ -337,7 +354,8 @@ typedef void (*secucard_call_cb)(void *user_data, uint64_t call_id, int status,
 /* secucard_call_async starts the call described by request_json (see
  * secucard_call) and returns at once. *call_id (optional out) receives an id
  * for secucard_cancel; ids are unique per client and never 0. The callback is
- * invoked exactly once, also when the call is canceled or the client closes.
+ * invoked exactly once, also when the call is canceled or the client closes
+ * (secucard_client_release is the one exception).
  * If this function itself fails, the callback is never invoked.
  * Returns: SECUCARD_OK (the call was accepted); SECUCARD_ERR_INVALID_HANDLE;
  * SECUCARD_ERR_INVALID_ARGUMENT (bad request JSON, NULL callback);
@@ -484,12 +502,12 @@ typedef void (*secucard_log_cb)(void *user_data, int level, const char *message)
 
 /* secucard_set_log_callback routes this client's log lines at or above
  * min_level (SECUCARD_LOG_*) to callback (NULL stops logging); INFO delivers
- * ERROR, WARN and INFO lines. Lines arrive in order, on a library thread;
- * when the callback falls far behind, a WARN line reports how many lines were
- * dropped. When it returns, every line meant for the previous callback has
- * been delivered (except when called from inside one of this client's
- * callbacks). Lines are redacted: no secret or card number reaches the
- * callback.
+ * ERROR, WARN and INFO lines. Lines arrive in order, on the client's callback
+ * thread; when the callback falls far behind, a WARN line reports how many
+ * lines were dropped. When it returns, every line meant for the previous
+ * callback has been delivered (except when called from inside one of this
+ * client's callbacks). Lines are redacted: no secret or card number reaches
+ * the callback.
  * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE; SECUCARD_ERR_INVALID_ARGUMENT
  * (min_level out of range); SECUCARD_ERR_CLOSED. */
 SECUCARD_API int secucard_set_log_callback(secucard_client *client, secucard_log_cb callback,

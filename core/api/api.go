@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -115,10 +114,43 @@ func (r *Request) Segments() []string {
 	return strings.Split(r.Arg, "/")
 }
 
-var (
-	resourceRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*$`)
-	segmentRe  = regexp.MustCompile(`^[^/?#\s\x00-\x1f]+$`)
-)
+// validResource reports whether s is "product.resource": two names of
+// letters, digits and "_", each starting with a letter. (Checked on every
+// call: a byte loop, not a regexp.)
+func validResource(s string) bool {
+	p, r, ok := strings.Cut(s, ".")
+	return ok && validName(p) && validName(r)
+}
+
+func validName(s string) bool {
+	if s == "" || !isLetter(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isLetter(c) && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+// validSegment reports whether s can be one path segment: not empty, no "/",
+// "?", "#", space or control character (bytes 0x00-0x1f); other bytes,
+// UTF-8 or not, are escaped in the URL.
+func validSegment(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c <= 0x1f, c == ' ', c == '/', c == '?', c == '#':
+			return false
+		}
+	}
+	return true
+}
 
 // maxSegment bounds ids, actions and args: long enough for any real id or
 // receipt number, short enough that a mistake is not sent as a URL.
@@ -131,7 +163,7 @@ func (r *Request) Validate() error {
 	if r.Resource == "" {
 		return errs.Invalid("resource", `is required, e.g. "smart.transactions"`)
 	}
-	if !resourceRe.MatchString(r.Resource) {
+	if !validResource(r.Resource) {
 		return errs.Invalid("resource", `must be "product.resource" (letters, digits, "_"), got %q`, r.Resource)
 	}
 	if r.Op == "" {
@@ -147,7 +179,7 @@ func (r *Request) Validate() error {
 		if len(f.v) > maxSegment {
 			return errs.Invalid(f.name, "is longer than %d characters", maxSegment)
 		}
-		if !segmentRe.MatchString(f.v) {
+		if !validSegment(f.v) {
 			return errs.Invalid(f.name, `must not contain "/", "?", "#", spaces or control characters, got %q`, f.v)
 		}
 	}
@@ -156,7 +188,7 @@ func (r *Request) Validate() error {
 			return errs.Invalid("arg", "is longer than %d characters", maxSegment)
 		}
 		for _, s := range r.Segments() {
-			if !segmentRe.MatchString(s) {
+			if !validSegment(s) {
 				return errs.Invalid("arg", `has an empty segment or one with "?", "#", spaces or control characters: %q`, r.Arg)
 			}
 		}

@@ -321,3 +321,23 @@ func TestRetryAfterHeader(t *testing.T) {
 		})
 	}
 }
+
+// A 2xx REST body that is an error envelope must not pass for success, in
+// any spelling encoding/json matches; an object without a status key is
+// checked for validity without the probe's decode.
+func TestDecodeFindsAnErrorEnvelopeInA2xx(t *testing.T) {
+	get := &Plan{Name: "smart.idents.get", Request: &api.Request{Resource: "smart.idents", Op: api.Get, ID: "smi_1"}}
+	for _, body := range []string{
+		`{"status":"error","error":"ProductNotAllowedException"}`,
+		`{"Status":"ERROR","error":"ProductNotAllowedException"}`,
+		`{"\u0073tatus":"error","error":"ProductNotAllowedException"}`,
+		` {"id":"x", "STATUS" : "error","error":"ProductNotAllowedException"}`,
+	} {
+		o := Decode(get, Reply{Status: 200, Body: []byte(body)}, "")
+		assert.NotEqual(t, Success, o.Answer, body)
+	}
+	ok := Decode(get, Reply{Status: 200, Body: []byte(`{"object":"smart.idents","id":"smi_1","type":"card"}`)}, "")
+	assert.Equal(t, Success, ok.Answer)
+	assert.Equal(t, Unreadable, Decode(get, Reply{Status: 200, Body: []byte(`{"id":"smi_1",}`)}, "").Answer)
+	assert.Equal(t, Success, Decode(get, Reply{Status: 200, Body: []byte(`{"status":"accepted"}`)}, "").Answer)
+}

@@ -48,6 +48,22 @@ namespace Secucard.Connect
         // Dispose can refuse to deadlock (the header forbids them inside callbacks).
         [ThreadStatic] static SecucardClient callbackOwner;
 
+        // Whether this library thread was made a background thread (see OnLibraryThread).
+        [ThreadStatic] static bool backgroundMarked;
+
+        // Each client's callback thread lives until the client is closed, attached to
+        // the runtime since its first callback. Mono's exit first waits for every
+        // foreground thread it knows, so mark the library's threads as background
+        // threads: a client never disposed is then released at ProcessExit (see
+        // SecucardClientHandle), which ends its callback thread.
+        static void OnLibraryThread()
+        {
+            if (backgroundMarked) return;
+            backgroundMarked = true;
+            try { Thread.CurrentThread.IsBackground = true; }
+            catch (Exception e) { Trace.TraceWarning("secucard: cannot make the callback thread a background thread: {0}", e.Message); }
+        }
+
         readonly SecucardClientHandle handle;
         readonly IntPtr self; // GCHandle (Normal) of this client; freed by the handle after secucard_client_free
         int disposed;
@@ -83,6 +99,7 @@ namespace Secucard.Connect
             handle = h;
             self = GCHandle.ToIntPtr(GCHandle.Alloc(this, GCHandleType.Normal));
             handle.SetUserData(self);
+            handle.ReleaseAtExit();
 
             st = Native.secucard_set_event_callback(handle, EventCb, self);
             if (st != Native.OK)
@@ -269,8 +286,8 @@ namespace Secucard.Connect
                 Native.TakeString(err);
             }
             catch (ObjectDisposedException) { }
-            // Releases the native client once no call uses it any more; that frees the
-            // GCHandle too, after the library has promised no further callbacks.
+            // Releases the native client once no call uses it any more (secucard_client_free);
+            // that frees the GCHandle too, after the library has promised no further callbacks.
             handle.Dispose();
         }
 
@@ -678,6 +695,7 @@ namespace Secucard.Connect
 
         static void OnEvent(IntPtr userData, IntPtr eventJson)
         {
+            OnLibraryThread();
             SecucardClient c = null;
             var prev = callbackOwner;
             try
@@ -698,6 +716,7 @@ namespace Secucard.Connect
 
         static void OnCallComplete(IntPtr userData, ulong callId, int status, IntPtr resultJson, IntPtr errJson)
         {
+            OnLibraryThread();
             var prev = callbackOwner;
             try
             {
@@ -720,6 +739,7 @@ namespace Secucard.Connect
 
         static int OnCredentials(IntPtr userData, IntPtr requestJson, IntPtr reply)
         {
+            OnLibraryThread();
             SecucardClient c = null;
             var prev = callbackOwner;
             try
@@ -762,6 +782,7 @@ namespace Secucard.Connect
 
         static int OnStoreGet(IntPtr userData, IntPtr key, IntPtr reply)
         {
+            OnLibraryThread();
             return StoreOp(userData, "get", c =>
             {
                 byte[] v = c.storage.Get(Utf8.Decode(key));
@@ -772,6 +793,7 @@ namespace Secucard.Connect
 
         static int OnStorePut(IntPtr userData, IntPtr key, IntPtr value, UIntPtr len)
         {
+            OnLibraryThread();
             return StoreOp(userData, "put", c =>
             {
                 ulong n = len.ToUInt64();
@@ -785,6 +807,7 @@ namespace Secucard.Connect
 
         static int OnStoreDel(IntPtr userData, IntPtr key)
         {
+            OnLibraryThread();
             return StoreOp(userData, "delete", c =>
             {
                 c.storage.Delete(Utf8.Decode(key));
@@ -817,6 +840,7 @@ namespace Secucard.Connect
 
         static void OnLog(IntPtr userData, int level, IntPtr message)
         {
+            OnLibraryThread();
             var prev = callbackOwner;
             try
             {
