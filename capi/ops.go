@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/libsecucard/libsecucard/core"
-	"github.com/libsecucard/libsecucard/core/api"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/core/logging"
@@ -110,11 +109,11 @@ func call(id uint64, request []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	req, err := api.ParseRequest(request)
+	req, err := core.ParseRequest(request)
 	if err != nil {
 		return nil, err
 	}
-	res, err := cl.core.Call(context.Background(), req)
+	res, err := cl.core.Execute(context.Background(), req)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +129,7 @@ func callAsync(id uint64, request []byte, done completion) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	req, err := api.ParseRequest(request)
+	req, err := core.ParseRequest(request)
 	if err != nil {
 		return 0, err
 	}
@@ -158,7 +157,7 @@ func callAsync(id uint64, request []byte, done completion) (uint64, error) {
 
 // runAsync performs one async call and always yields an outcome: no panic
 // may kill the host process, and the callback must still run exactly once.
-func (cl *client) runAsync(ctx context.Context, req *api.Request, callID uint64) (st int, res, ej []byte) {
+func (cl *client) runAsync(ctx context.Context, req core.Request, callID uint64) (st int, res, ej []byte) {
 	defer func() {
 		cl.asyncMu.Lock()
 		delete(cl.calls, callID)
@@ -168,7 +167,7 @@ func (cl *client) runAsync(ctx context.Context, req *api.Request, callID uint64)
 			res = nil
 		}
 	}()
-	out, err := cl.core.Call(ctx, req)
+	out, err := cl.core.Execute(ctx, req)
 	if err != nil {
 		st, ej = mapError(asCanceled(err, ctx.Err() != nil, req.Name()))
 		return st, nil, ej

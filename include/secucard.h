@@ -184,6 +184,9 @@ typedef struct secucard_client secucard_client;
  *          message_timeout_ms=120000, session_refresh_timeout_ms=15000,
  *          routing="auto" ("auto" | "rest" | "stomp")},
  *   events {queue_size=1024, dedupe=false, fetch_changed=false},
+ *   cardpointe {url, site, uat=false, cardsecure_url, username, password, merchid,
+ *               timeouts {connect_ms=30000, response_ms=40000, recovery_ms=60000}}
+ *               (the CardPointe Gateway; see "CardPointe" below),
  *   idempotency=true, allow_unknown_resources=false, log_level="info".
  * The credentials and a credential callback's answer pass the same check.
  * An unknown key or a value of the wrong type is an error naming the key.
