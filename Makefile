@@ -46,8 +46,9 @@ test-go: ## go vet and the Go test suite (with the race detector); needs no serv
 test-rabbitmq: ## STOMP conformance against a real RabbitMQ (a private node on free ports)
 	./.ci/rabbitmq-node run -- $(GO) test -race -count=1 -tags rabbitmq -run '^TestRabbitMQConformance$$' ./core/stomp/
 
-test-c: build sandbox ## C ABI tests: C test program, symbol parity with the header, valgrind
+test-c: build sandbox ## C ABI tests: C test programs, symbol parity with the header, valgrind, the CardPointe example
 	$(MAKE) -C capi/ctest test BUILD_DIR=$(CURDIR)/$(BUILD)
+	$(MAKE) -C examples/c run-cardpointe BUILD_DIR=$(CURDIR)/$(BUILD)
 
 test-python: build sandbox ## Python binding tests (pytest)
 	$(MAKE) -C bindings/python test BUILD_DIR=$(CURDIR)/$(BUILD) PYTHON=$(PYTHON)
