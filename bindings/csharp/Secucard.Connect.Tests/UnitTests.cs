@@ -196,7 +196,7 @@ namespace Secucard.Connect.UnitTests
             Assert.AreEqual("417", a.Code);
         }
 
-        [TestCase("declined", typeof(DeclinedException))]
+        [TestCase("declined", typeof(SecucardDeclinedException))]
         [TestCase("network", typeof(NetworkException))]
         [TestCase("timeout", typeof(SecucardTimeoutException))]
         [TestCase("canceled", typeof(CanceledException))]
@@ -224,7 +224,7 @@ namespace Secucard.Connect.UnitTests
         [TestCase(2, typeof(InvalidArgumentException))]
         [TestCase(3, typeof(AuthException))]
         [TestCase(4, typeof(ApiException))]
-        [TestCase(5, typeof(DeclinedException))]
+        [TestCase(5, typeof(SecucardDeclinedException))]
         [TestCase(6, typeof(NetworkException))]
         [TestCase(7, typeof(SecucardTimeoutException))]
         [TestCase(8, typeof(CanceledException))]

@@ -12,6 +12,7 @@ protocol work, this package maps it onto Python objects and exceptions.
 """
 
 from ._native import ABI_VERSION, lib as _lib, library_path
+from .cardpointe import CardPointe
 from .client import (
     CallFuture,
     Client,
@@ -34,6 +35,7 @@ from .errors import (
     AuthTokenRejected,
     CanceledError,
     ClosedError,
+    Declined,
     DeclinedError,
     InternalError,
     InvalidArgument,
@@ -66,8 +68,10 @@ __all__ = [
     "AuthTokenRejected",
     "CallFuture",
     "CanceledError",
+    "CardPointe",
     "Client",
     "ClosedError",
+    "Declined",
     "DeclinedError",
     "InternalError",
     "InvalidArgument",
