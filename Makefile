@@ -10,7 +10,7 @@ BUILD    := build/$(GOOS)-$(GOARCH)
 SANDBOX  := $(BUILD)/secucard-sandbox
 PYTHON   ?= /usr/bin/python3
 
-.PHONY: help deps build sandbox demo test test-go test-rabbitmq test-c test-python test-csharp bench python-wheel csharp clean
+.PHONY: help deps build sandbox demo test test-go test-rabbitmq test-c test-python test-csharp check-js-sdk bench python-wheel csharp clean
 
 help: ## Show this help
 	@echo "libsecucard - the secucard connect client as a C shared library"
@@ -55,6 +55,29 @@ test-python: build sandbox ## Python binding tests (pytest)
 
 test-csharp: build sandbox ## C# binding tests (Mono + NUnit 2.6)
 	$(MAKE) -C bindings/csharp test BUILD_DIR=$(CURDIR)/$(BUILD)
+
+# The secucard JavaScript SDK 0.8.4 ("secucard-connect"), unmodified, against the sandbox: a real
+# client the sandbox must serve as the real service would. JS_SDK names an unpacked release; without
+# it npm fetches secucard-connect@0.8.4, which needs a registry that serves it (not part of `test`
+# for that reason). Its dependencies are pinned to the versions its code works with: the SDK mixes
+# eventemitter3's prototype into its objects and reads uuid's default export, which eventemitter3 >= 2
+# and uuid >= 7 (the ranges its package.json names) no longer allow.
+JS_SDK_DIR := $(BUILD)/jssdk
+check-js-sdk: sandbox ## Run the secucard JS SDK 0.8.4 unmodified against the sandbox (JS_SDK=<unpacked release>; not part of test)
+	rm -rf $(JS_SDK_DIR) && mkdir -p $(JS_SDK_DIR)
+	echo '{"private":true,"dependencies":{"es6-shim":"0.35","minilog":"3","sizzle":"2","superagent":"8","eventemitter3":"1","uuid":"3"}}' \
+		> $(JS_SDK_DIR)/package.json
+	cd $(JS_SDK_DIR) && npm install --ignore-scripts --no-audit --no-fund --no-package-lock
+	if [[ -n "$(JS_SDK)" ]]; then \
+		test -f "$(JS_SDK)/package.json" || { echo "JS_SDK=$(JS_SDK) holds no package.json" >&2; exit 2; }; \
+		cp -r "$(JS_SDK)" $(JS_SDK_DIR)/node_modules/secucard-connect; \
+	else \
+		cd $(JS_SDK_DIR) && npm pack --silent secucard-connect@0.8.4 \
+		  || { echo "secucard-connect@0.8.4 is not available from the npm registry here: set JS_SDK" >&2; exit 2; }; \
+		mkdir -p node_modules/secucard-connect && tar -xzf secucard-connect-0.8.4.tgz --strip-components=1 -C node_modules/secucard-connect; \
+	fi
+	NODE_PATH=$(CURDIR)/$(JS_SDK_DIR)/node_modules examples/c/with-sandbox.sh $(BUILD) -stomp 127.0.0.1:0 \
+		-device-interval 1 -start-delay 20ms -- node sandbox/interop/jssdk/check.js
 
 bench: build sandbox ## Benchmarks: latency/throughput of net/http vs Go core vs C ABI (not part of test)
 	$(MAKE) -C capi/bench run BUILD_DIR=$(CURDIR)/$(BUILD)

@@ -98,7 +98,7 @@ func TestExportRecoversPanic(t *testing.T) {
 
 func sandboxConfig(t *testing.T, s *sandbox.Server, creds map[string]any) []byte {
 	t.Helper()
-	cfg := testkit.ClientConfig(s)
+	cfg := testkit.ClientConfig(t, s)
 	if creds != nil {
 		cfg["credentials"] = creds
 	}

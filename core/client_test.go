@@ -34,7 +34,7 @@ import (
 // (a JSON object merged at the top level).
 func newClient(t *testing.T, srv *sandbox.Server, overrides string, opts ...core.Option) *core.Client {
 	t.Helper()
-	m := testkit.ClientConfig(srv)
+	m := testkit.ClientConfig(t, srv)
 	if overrides != "" {
 		var o map[string]any
 		require.NoError(t, json.Unmarshal([]byte(overrides), &o))
@@ -119,6 +119,30 @@ func TestCashierFlowOverREST(t *testing.T) {
 	assert.Equal(t, int64(1), s.TokenRequests, "one token for the whole flow")
 	assert.Equal(t, int64(3), s.LatencyMS.Count)
 	assert.Greater(t, s.LatencyMS.Max, 0.0)
+}
+
+// A till that only speaks https: the sandbox serves TLS with its own
+// certificate, trusted through tls.ca_file and nothing else.
+func TestCashierFlowOverHTTPS(t *testing.T) {
+	srv := testkit.SandboxTLS(t, sandbox.Options{StartDelay: -1})
+	require.True(t, strings.HasPrefix(srv.URL(), "https://"), srv.URL())
+	c := newClient(t, srv, "")
+	idents, err := c.SmartIdents().List(context.Background())
+	require.NoError(t, err)
+	require.Len(t, idents, 3)
+	var tx product.SmartTransaction
+	require.NoError(t, json.Unmarshal([]byte(basket), &tx))
+	created, err := c.SmartTransactions().Create(context.Background(), &tx)
+	require.NoError(t, err)
+	started, err := c.SmartTransactions().Start(context.Background(), created.ID, "cash")
+	require.NoError(t, err)
+	assert.Equal(t, "ok", started.Status)
+	assert.Equal(t, []string{"client_credentials"}, grants(srv))
+
+	noCA := newClient(t, srv, `{"tls":{}}`)
+	e := callErr(t, noCA, `{"resource":"smart.idents","op":"list"}`)
+	assert.Equal(t, errs.Network, e.Kind, "verification stays on: the system roots do not know the sandbox")
+	assert.Contains(t, e.Error(), "certificate")
 }
 
 func TestEveryCatalogResourceThroughCall(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"io"
 	"net/http"
 	"strings"
 
@@ -50,6 +49,7 @@ var adminRoutes = []string{
 	"GET /sandbox/requests",
 	"DELETE /sandbox/requests",
 	"POST /sandbox/events {object, id, created, target, type, data}",
+	"GET /sandbox/stomp (STOMP connections: open count, sessions with frames, heart-beats, why they ended)",
 	"POST /sandbox/stomp/drop {} (close every STOMP connection; clients reconnect)",
 	"GET /sandbox/verify (device verification page)",
 	"POST /sandbox/cardpointe/settle {} (settle the CardPointe captures queued so far)",
@@ -106,11 +106,10 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		if !decodeAdmin(w, r, &f) {
 			return
 		}
-		if err := f.validate(); err != nil {
+		if err := s.addFault(f); err != nil {
 			adminFail(w, http.StatusBadRequest, err.Field, "%s", err.Message)
 			return
 		}
-		s.addFault(f)
 		writeAdmin(w, http.StatusOK, adminResult)
 	case "GET /sandbox/faults":
 		s.mu.Lock()
@@ -146,6 +145,18 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		ev = s.completeEvent(ev)
 		s.Push(ev)
 		writeJSON(w, http.StatusOK, mustJSON(ev))
+	case "GET /sandbox/stomp":
+		sessions := s.STOMPSessions()
+		open := 0
+		for _, x := range sessions {
+			if x.Open {
+				open++
+			}
+		}
+		if sessions == nil {
+			sessions = []STOMPSession{}
+		}
+		writeAdmin(w, http.StatusOK, map[string]any{"open": open, "sessions": sessions})
 	case "POST /sandbox/stomp/drop":
 		if !decodeAdmin(w, r, &struct{}{}) {
 			return
@@ -155,7 +166,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		s.serveVerify(w, r)
 	default:
 		for _, known := range []string{"/sandbox", "/sandbox/devices/approve", "/sandbox/devices/deny", "/sandbox/devices/expire",
-			"/sandbox/tokens/expire", "/sandbox/tokens/revoke_refresh", "/sandbox/faults", "/sandbox/requests", "/sandbox/events", "/sandbox/stomp/drop", "/sandbox/verify"} {
+			"/sandbox/tokens/expire", "/sandbox/tokens/revoke_refresh", "/sandbox/faults", "/sandbox/requests", "/sandbox/events", "/sandbox/stomp", "/sandbox/stomp/drop", "/sandbox/verify"} {
 			if path == known {
 				adminFail(w, http.StatusMethodNotAllowed, "", "method %s is not allowed on %s", r.Method, path)
 				return
@@ -168,9 +179,9 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 // decodeAdmin reads a JSON object strictly: unknown keys and wrong types are
 // 400 errors naming the key. An empty body is an empty object.
 func decodeAdmin(w http.ResponseWriter, r *http.Request, dst any) bool {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	body, err := readBody(r)
 	if err != nil {
-		adminFail(w, http.StatusBadRequest, "", "cannot read the request body")
+		adminFail(w, http.StatusBadRequest, "", "%s", err.Error())
 		return false
 	}
 	if len(bytes.TrimSpace(body)) == 0 {

@@ -48,6 +48,12 @@ const (
 	DropAfterRead  = "after_read"  // read the request, execute nothing, close without answering
 )
 
+// Limits of the fault API: far above what a test arms.
+const (
+	maxFaults       = 1000
+	maxFaultDelayMS = 600_000
+)
+
 type faultEntry struct {
 	Fault
 	remaining int // < 0: unlimited
@@ -62,6 +68,8 @@ func (f *Fault) validate() *Error {
 		return invalid("retry_after", "must not be negative")
 	case f.DelayMS < 0:
 		return invalid("delay_ms", "must not be negative")
+	case f.DelayMS > maxFaultDelayMS:
+		return invalid("delay_ms", "must be at most the limit of %d (10 minutes), got %d", maxFaultDelayMS, f.DelayMS)
 	case f.Drop != "" && f.Drop != DropBeforeRead && f.Drop != DropAfterRead:
 		return invalid("drop", `must be "", %q or %q, got %q`, DropBeforeRead, DropAfterRead, f.Drop)
 	case f.Drop != "" && f.Status != 0:
@@ -84,21 +92,26 @@ func (f *Fault) validate() *Error {
 // first that matches a request handles it. An invalid fault is ignored and
 // logged; the admin API reports the bad field instead.
 func (s *Server) AddFault(f Fault) {
-	if err := f.validate(); err != nil {
+	if err := s.addFault(f); err != nil {
 		s.log.Errorf("fault ignored: %s", err.Message)
-		return
 	}
-	s.addFault(f)
 }
 
-func (s *Server) addFault(f Fault) {
+func (s *Server) addFault(f Fault) *Error {
+	if err := f.validate(); err != nil {
+		return err
+	}
 	n := f.Count
 	if n == 0 {
 		n = 1
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.faults) >= maxFaults {
+		return invalid("", "%d faults are armed, the limit; DELETE /sandbox/faults clears them", maxFaults)
+	}
 	s.faults = append(s.faults, &faultEntry{Fault: f, remaining: n})
-	s.mu.Unlock()
+	return nil
 }
 
 // ClearFaults removes every armed fault.
@@ -288,12 +301,13 @@ type RequestRecord struct {
 const maxRecords = 10000
 
 func (s *Server) beginRecord(r *http.Request) *RequestRecord {
-	rec := &RequestRecord{
-		Method:  r.Method,
-		Path:    r.URL.Path,
-		XAction: r.Header.Get("X-Action"),
-		Time:    s.now(),
-	}
+	return s.record(r.Method, r.URL.Path, r.Header.Get("X-Action"))
+}
+
+// record starts the record of one request (HTTP, or STOMP with method
+// "STOMP" and the destination as path), keeping the last maxRecords.
+func (s *Server) record(method, path, xAction string) *RequestRecord {
+	rec := &RequestRecord{Method: method, Path: path, XAction: xAction, Time: s.now()}
 	s.reqMu.Lock()
 	s.requests = append(s.requests, rec)
 	if len(s.requests) > maxRecords {

@@ -9,11 +9,22 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/libsecucard/libsecucard/sandbox/query"
 )
 
 // defaultPageSize: every recorded list page without an explicit count holds
 // 10 items (spec §3.3).
 const defaultPageSize = 10
+
+// Limits of list parameters (the real service's are unknown): far above
+// what a client sends, far below what could hurt the sandbox.
+const (
+	maxSortKeys  = 16
+	maxFields    = 256
+	maxScrolls   = 1000           // open scrolls; the oldest go first
+	maxScrollTTL = 24 * time.Hour // scroll_expire
+)
 
 // listBody is the list envelope. Data is null when empty, as recorded
 // (spec §3.6), so clients must normalize.
@@ -57,7 +68,7 @@ func (s *Server) list(c *call) DispatchResponse {
 	if !ok {
 		return resp
 	}
-	filter, err := parseQuery(q.Get("q"))
+	filter, err := query.Parse(q.Get("q"), query.DefaultLimits)
 	if err != nil {
 		return s.badRequest(codeBadQuery, "q: "+err.Error())
 	}
@@ -66,16 +77,30 @@ func (s *Server) list(c *call) DispatchResponse {
 		return resp
 	}
 	fields := splitFields(strings.Join(q["fields"], ","))
+	if len(fields) > maxFields {
+		return s.badRequest(codeBadQuery, fmt.Sprintf("fields names more than the limit of %d fields", maxFields))
+	}
 
+	// Matched outside the lock: a costly q slows only its own request.
 	s.mu.Lock()
-	var items []object
+	all := make([]object, 0, len(c.coll.order))
 	for _, id := range c.coll.order {
-		o := c.coll.items[id]
-		if filter == nil || filter.match(o) {
-			items = append(items, cloneObject(o))
-		}
+		all = append(all, cloneObject(c.coll.items[id]))
 	}
 	s.mu.Unlock()
+	items := all
+	if filter != nil {
+		items = nil
+		budget := query.Budget{Steps: s.querySteps}
+		for _, o := range all {
+			if filter.Match(o, &budget) {
+				items = append(items, o)
+			}
+			if budget.Exceeded {
+				return s.badRequest(codeBadQuery, fmt.Sprintf("q: matching needs more than the limit of %d steps; use fewer wildcards", s.querySteps))
+			}
+		}
+	}
 	sortObjects(items, keys)
 
 	if exp := q.Get("scroll_expire"); exp != "" {
@@ -136,6 +161,8 @@ func (s *Server) nextScrollPage(id string, q url.Values) DispatchResponse {
 	return s.reply(body)
 }
 
+// pruneScrollsLocked forgets expired scrolls and, beyond maxScrolls open
+// ones, those that expire first.
 func (s *Server) pruneScrollsLocked() {
 	now := s.now()
 	for id, sc := range s.scrolls {
@@ -143,19 +170,34 @@ func (s *Server) pruneScrollsLocked() {
 			delete(s.scrolls, id)
 		}
 	}
+	for len(s.scrolls) >= maxScrolls {
+		first := ""
+		for id, sc := range s.scrolls {
+			if first == "" || sc.expires.Before(s.scrolls[first].expires) {
+				first = id
+			}
+		}
+		delete(s.scrolls, first)
+	}
 }
 
 // parseScrollExpire reads Elasticsearch-style durations ("30s", "5m", "1h",
 // "1d") and Go durations.
 func parseScrollExpire(v string) (time.Duration, error) {
 	v = strings.TrimSpace(v)
-	if d, err := time.ParseDuration(v); err == nil && d > 0 {
-		return d, nil
+	d, err := time.ParseDuration(v)
+	if err != nil && strings.HasSuffix(v, "d") {
+		if n, aerr := strconv.Atoi(strings.TrimSuffix(v, "d")); aerr == nil && n > 0 && n <= 365 {
+			d, err = time.Duration(n)*24*time.Hour, nil
+		}
 	}
-	if n, err := strconv.Atoi(strings.TrimSuffix(v, "d")); err == nil && n > 0 && strings.HasSuffix(v, "d") {
-		return time.Duration(n) * 24 * time.Hour, nil
+	switch {
+	case err != nil || d <= 0:
+		return 0, fmt.Errorf("must be a positive duration such as 30s, 5m or 1h, got %q", v)
+	case d > maxScrollTTL:
+		return 0, fmt.Errorf("%s is more than the limit of %s", v, maxScrollTTL)
 	}
-	return 0, fmt.Errorf("must be a positive duration such as 30s, 5m or 1h, got %q", v)
+	return d, nil
 }
 
 func (s *Server) intParam(q url.Values, name string, def int) (int, DispatchResponse, bool) {
@@ -194,6 +236,9 @@ func (s *Server) sortKeys(q url.Values) ([]sortKeyDir, DispatchResponse, bool) {
 	sort.Strings(bracketed)
 	for _, f := range bracketed {
 		pairs = append(pairs, [2]string{f, q.Get("sort[" + f + "]")})
+	}
+	if len(pairs) > maxSortKeys {
+		return nil, s.badRequest(codeBadQuery, fmt.Sprintf("sort names more than the limit of %d fields", maxSortKeys)), false
 	}
 	var out []sortKeyDir
 	for _, p := range pairs {
@@ -262,7 +307,7 @@ func compareValues(a, b any) int {
 		}
 		return 1
 	}
-	return strings.Compare(strings.ToLower(scalarText(a)), strings.ToLower(scalarText(b)))
+	return strings.Compare(strings.ToLower(query.Text(a)), strings.ToLower(query.Text(b)))
 }
 
 func numberOf(v any) (float64, bool) {
@@ -274,71 +319,14 @@ func numberOf(v any) (float64, bool) {
 	return f, err == nil
 }
 
-func scalarText(v any) string {
-	switch t := v.(type) {
-	case string:
-		return t
-	case json.Number:
-		return t.String()
-	case bool:
-		return strconv.FormatBool(t)
-	case nil:
-		return ""
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
 // firstValue returns the first scalar at path (arrays on the way: first
 // element that has it).
-func firstValue(v any, path []string) (any, bool) {
-	vals := valuesAt(v, path)
+func firstValue(o object, path []string) (any, bool) {
+	vals := query.Values(map[string]any(o), path)
 	if len(vals) == 0 {
 		return nil, false
 	}
 	return vals[0], true
-}
-
-// valuesAt collects every value at path, descending into arrays on the way
-// (idents.type matches any ident's type).
-func valuesAt(v any, path []string) []any {
-	if len(path) == 0 {
-		if a, ok := v.([]any); ok {
-			var out []any
-			for _, e := range a {
-				out = append(out, valuesAt(e, nil)...)
-			}
-			return out
-		}
-		return []any{v}
-	}
-	switch t := v.(type) {
-	case object:
-		return valuesAt(map[string]any(t), path)
-	case map[string]any:
-		next, ok := t[path[0]]
-		if !ok {
-			// JSON keys are case-sensitive, but a query written as
-			// merchantref should still find merchantRef.
-			for k, e := range t {
-				if strings.EqualFold(k, path[0]) {
-					next, ok = e, true
-					break
-				}
-			}
-		}
-		if !ok {
-			return nil
-		}
-		return valuesAt(next, path[1:])
-	case []any:
-		var out []any
-		for _, e := range t {
-			out = append(out, valuesAt(e, path)...)
-		}
-		return out
-	}
-	return nil
 }
 
 func splitFields(v string) []string {

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -64,9 +63,6 @@ type deviceCodesResponse struct {
 	Interval        int    `json:"interval"`
 }
 
-// maxBody bounds request bodies; real payloads are a few kilobytes.
-const maxBody = 10 << 20
-
 // serveToken implements POST /oauth/token for every grant.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, rec *RequestRecord) {
 	if r.Method != http.MethodPost {
@@ -111,9 +107,9 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, rec *Request
 // objects are flattened to the form's bracket keys (deviceinfo[name]). The
 // Accept header is ignored: Java sends a form media type there.
 func tokenParams(r *http.Request) (url.Values, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	body, err := readBody(r)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the request body")
+		return nil, err
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	trimmed := bytes.TrimSpace(body)
@@ -189,6 +185,9 @@ func (s *Server) issue(info tokenInfo) tokenResponse {
 	s.mu.Lock()
 	s.accessToks[access] = &a
 	s.refreshToks[refresh] = &rt
+	if s.issued++; s.issued%256 == 0 {
+		s.pruneAuthLocked(now)
+	}
 	s.mu.Unlock()
 	return tokenResponse{
 		AccessToken: access, ExpiresIn: wholeSeconds(s.opts.TokenTTL), TokenType: tokenType,
@@ -247,6 +246,9 @@ func (s *Server) issueDeviceCodes(w http.ResponseWriter, r *http.Request, uuid s
 	}
 	s.devices[deviceCodeStr] = dc
 	s.userCodes[dc.userCode] = deviceCodeStr
+	if s.issued++; s.issued%256 == 0 {
+		s.pruneAuthLocked(now)
+	}
 	s.mu.Unlock()
 	interval := s.opts.DeviceInterval
 	if interval < 0 {
@@ -329,6 +331,30 @@ func (s *Server) pollDevice(w http.ResponseWriter, code string) {
 	info := tokenInfo{clientID: dc.clientID, deviceUUID: dc.uuid}
 	s.mu.Unlock()
 	s.writeToken(w, info)
+}
+
+// pruneAuthLocked forgets what can no longer be used, so a long-running
+// sandbox that hands out tokens all day does not grow without bound. An
+// access token is kept for an hour after it expired: a push subscription
+// still finds its client, and a client using it is told it expired, not
+// that it is unknown (both are 401 anyway).
+func (s *Server) pruneAuthLocked(now time.Time) {
+	for k, t := range s.accessToks {
+		if now.Sub(t.expires) > time.Hour {
+			delete(s.accessToks, k)
+		}
+	}
+	for k, t := range s.refreshToks {
+		if !now.Before(t.expires) {
+			delete(s.refreshToks, k)
+		}
+	}
+	for k, dc := range s.devices {
+		if now.Sub(dc.expires) > time.Hour {
+			delete(s.userCodes, dc.userCode)
+			delete(s.devices, k)
+		}
+	}
 }
 
 // pollSlack tolerates clients that time polls from when they sent the

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -53,9 +52,9 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 			"method "+r.Method+" is not supported (GET, POST, PUT, PATCH, DELETE)", "This action is not allowed."))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	body, err := readBody(r)
 	if err != nil {
-		writeDispatch(w, s.badRequest(codeBadBody, "the request body could not be read"))
+		writeDispatch(w, s.badRequest(codeBadBody, err.Error()))
 		return
 	}
 	req.Body = body

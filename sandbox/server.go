@@ -1,20 +1,40 @@
 // Package sandbox owns the local, in-memory, stateful stand-in for the
 // secucard services: the OAuth token endpoint, the REST API under /api/v2 for
-// every resource of the product catalog, smart.transactions with simulated
+// every resource of its table, STOMP, smart.transactions with simulated
 // terminal steps and push events, fault injection, and an admin API under
 // /sandbox. Every test tier, the examples and the bindings run against it;
 // cmd/secucard-sandbox ships it as a program.
 //
-// Where the real server's behaviour is unknown (spec secucard-wire.md says so),
-// the sandbox chooses the tolerant answer and says so in a comment; the README
-// section "Sandbox" lists what it does not reproduce.
+// It is an oracle: it imports nothing from the client (core/), and takes its
+// truth from the wire spec (secucard-wire.md). Where the real server's
+// behaviour is unknown, the sandbox chooses the tolerant answer and says so
+// in a comment; the README section "Sandbox" lists what it does not
+// reproduce.
+//
+// The files, by job:
+//
+//	server.go                   lifecycle, limits, the jobs on the HTTP listener (areas)
+//	oauth.go                    OAuth: grants, tokens, device codes
+//	rest.go, dispatch.go        REST onto one Dispatch, which STOMP uses too; generic CRUD
+//	list.go, query/             lists; the q language
+//	transactions.go, idents.go  the POS core's behaviour beyond CRUD
+//	stomp.go, stomp_frame.go,   STOMP: connections, bounded frames, destinations
+//	stomp_route.go
+//	faults.go, admin.go         fault injection and request records; the admin API
+//	events.go                   the push hub
+//	seed.go, catalog/           seed data; the resource table (data from the spec)
+//	json.go, envelope.go        the server's JSON style and error envelopes
+//	tls.go                      self-signed certificates for HTTPS and STOMP over TLS
 package sandbox
 
 import (
 	"context"
 	crand "crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"log"
 	"math/rand/v2"
 	"net"
@@ -25,6 +45,7 @@ import (
 	"time"
 
 	"github.com/libsecucard/libsecucard/sandbox/cardpointe"
+	"github.com/libsecucard/libsecucard/sandbox/query"
 )
 
 // Options configure a Server. Zero values mean the defaults below, except
@@ -77,6 +98,7 @@ type Server struct {
 	log          logger
 	zone         *time.Location
 	now          func() time.Time // swapped by tests for expiry checks
+	querySteps   int              // matching work per list request (query.DefaultSteps; tests lower it)
 
 	// ctx ends on Close; simulated terminal steps and delays stop with it.
 	ctx    context.Context
@@ -94,20 +116,24 @@ type Server struct {
 	settled     map[string]bool // smart.transactions counted by an EndofDay
 	cardSecrets map[string]cardSecret
 	receiptSeq  int
+	issued      int // tokens and device codes issued, for pruning
 	idem        map[string]*idemEntry
 	faults      []*faultEntry
 
 	reqMu    sync.Mutex
 	requests []*RequestRecord
 
-	hub hub
+	hub    hub
+	routes []area // the jobs on the HTTP listener (areas)
 
 	cardpointe *cardpointe.Server
 
 	active   atomic.Int64 // requests being handled
+	panics   atomic.Int64 // STOMP requests that panicked (the fuzz test wants 0)
 	lifeMu   sync.Mutex
 	httpSrv  *http.Server
 	baseURL  string
+	httpCA   []byte // PEM of the HTTPS certificate
 	serveErr chan error
 	closed   bool
 }
@@ -144,6 +170,7 @@ func New(opts Options) (*Server, error) {
 		log:          logger{opts.Log},
 		zone:         serverZone(),
 		now:          time.Now,
+		querySteps:   query.DefaultSteps,
 		accessToks:   map[string]*tokenInfo{},
 		refreshToks:  map[string]*tokenInfo{},
 		devices:      map[string]*deviceCode{},
@@ -183,6 +210,7 @@ func New(opts Options) (*Server, error) {
 		return nil, &Error{Field: "CardPointe", Message: err.Error(), Err: err}
 	}
 	s.hub.init(s.ctx, s.log)
+	s.routes = s.areas()
 	s.seed()
 	return s, nil
 }
@@ -205,8 +233,22 @@ func (s *Server) ClientSecret() string { return s.clientSecret }
 // /cardconnect/rest/... and /cardsecure/api/v1/..., and /sandbox/... .
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
-// Start listens on addr (e.g. "127.0.0.1:0") and serves in the background.
-func (s *Server) Start(addr string) error {
+// Start listens on addr (e.g. "127.0.0.1:0") and serves REST, OAuth and
+// the admin API over plain HTTP in the background.
+func (s *Server) Start(addr string) error { return s.start(addr, nil) }
+
+// StartTLS is Start over TLS (1.2 at least) with conf's certificate, e.g.
+// from SelfSignedTLS, for clients that only speak https. The URLs then
+// start with https. HTTP/2 is not offered, so a dropped-connection fault
+// closes the connection as it does over plain HTTP.
+func (s *Server) StartTLS(addr string, conf *tls.Config) error {
+	if conf == nil || len(conf.Certificates) == 0 {
+		return invalid("conf", "needs a certificate")
+	}
+	return s.start(addr, conf)
+}
+
+func (s *Server) start(addr string, conf *tls.Config) error {
 	s.lifeMu.Lock()
 	defer s.lifeMu.Unlock()
 	if s.closed {
@@ -223,11 +265,20 @@ func (s *Server) Start(addr string) error {
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	s.baseURL = "http://" + net.JoinHostPort(host, port)
+	scheme := "http"
+	if conf != nil {
+		scheme = "https"
+		ln = tls.NewListener(ln, serverTLS(conf, "http/1.1"))
+		s.httpCA = certPEM(conf)
+	}
+	s.baseURL = scheme + "://" + net.JoinHostPort(host, port)
 	s.httpSrv = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return s.ctx },
+		// Non-nil and empty: no HTTP/2, even if a caller's conf offers h2.
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
 	s.serveErr = make(chan error, 1)
 	go func(srv *http.Server) {
@@ -240,7 +291,7 @@ func (s *Server) Start(addr string) error {
 	return nil
 }
 
-// URL is "http://127.0.0.1:PORT" after Start, "" before.
+// URL is "http://127.0.0.1:PORT" (https with StartTLS) after Start, "" before.
 func (s *Server) URL() string {
 	s.lifeMu.Lock()
 	defer s.lifeMu.Unlock()
@@ -265,6 +316,11 @@ type Endpoints struct {
 	CardPointeUsername string `json:"cardpointe_username"`
 	CardPointePassword string `json:"cardpointe_password"`
 	CardPointeMerchID  string `json:"cardpointe_merchid"`
+	// The certificates (PEM) the REST and STOMP endpoints present when
+	// they serve TLS: what a client trusts through its CA file. Not part
+	// of the CLI line, which writes them to -http-ca-out/-stomp-ca-out.
+	HTTPCA  []byte `json:"-"`
+	STOMPCA []byte `json:"-"`
 }
 
 // Endpoints reports the sandbox's URLs and credentials (URLs "" before
@@ -272,6 +328,12 @@ type Endpoints struct {
 func (s *Server) Endpoints() Endpoints {
 	base := s.URL()
 	e := Endpoints{STOMPAddr: s.STOMPAddr(), ClientID: s.clientID, ClientSecret: s.clientSecret, SandboxURL: base}
+	s.lifeMu.Lock()
+	e.HTTPCA = s.httpCA
+	s.lifeMu.Unlock()
+	if v, ok := stompEndpoints.Load(s); ok {
+		e.STOMPCA = v.(*stompEndpoint).ca
+	}
 	e.CardPointeUsername, e.CardPointePassword, e.CardPointeMerchID = s.cardpointe.Credentials()
 	if base != "" {
 		e.RESTURL, e.OAuthURL, e.AdminURL = base+"/api/v2", base+"/oauth/token", base+"/sandbox"
@@ -333,17 +395,77 @@ func (s *Server) waitIdle(d time.Duration) bool {
 	return true
 }
 
-// serveHTTP routes the areas: admin, OAuth, the REST API and CardPointe.
-// Admin calls are neither faulted nor recorded, so a test can always inspect
-// and repair the sandbox.
+// area is one job on the HTTP listener, chosen by path prefix. Each answers
+// in its own error format (also for a URL over the limit). Adding a job
+// (CardPointe's /cardconnect/rest and /cardsecure/api/v1, issue 13) is one
+// entry in areas.
+type area struct {
+	prefix string                 // lower case; matches the prefix itself and everything below it
+	owns   func(path string) bool // instead of prefix: the path as sent (CardPointe's are case-sensitive)
+	admin  bool                   // neither faulted nor recorded, so a test can always inspect and repair
+	serve  func(w http.ResponseWriter, r *http.Request, rec *RequestRecord)
+	fail   func(w http.ResponseWriter, r *http.Request, status int, msg string)
+}
+
+func (a *area) matches(path, lowerPath string) bool {
+	if a.owns != nil {
+		return a.owns(path)
+	}
+	return lowerPath == a.prefix || strings.HasPrefix(lowerPath, a.prefix+"/")
+}
+
+// apiFail answers with the API's error envelope.
+func (s *Server) apiFail(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+	writeJSON(w, status, s.envelope(status, excFormat, codeBadQuery, msg, "The request could not be processed.").Body)
+}
+
+func (s *Server) areas() []area {
+	return []area{
+		{prefix: "/sandbox", admin: true,
+			serve: func(w http.ResponseWriter, r *http.Request, _ *RequestRecord) { s.serveAdmin(w, r) },
+			fail: func(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+				adminFail(w, status, "", "%s", msg)
+			}},
+		{prefix: "/oauth/token", serve: s.serveToken,
+			fail: func(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+				s.oauthError(w, status, "invalid_request", msg)
+			}},
+		{prefix: "/api/v2", serve: func(w http.ResponseWriter, r *http.Request, _ *RequestRecord) { s.serveREST(w, r) },
+			fail: s.apiFail},
+		// The CardPointe Gateway and CardSecure (sandbox/cardpointe); its
+		// admin call is under /sandbox/cardpointe, in the admin area above.
+		{owns: cardpointe.Owns,
+			serve: func(w http.ResponseWriter, r *http.Request, _ *RequestRecord) { s.cardpointe.Handler().ServeHTTP(w, r) },
+			fail: func(w http.ResponseWriter, r *http.Request, status int, _ string) {
+				writeJSON(w, status, s.cardpointe.ErrorBody(status, r.URL.Path)) // the Gateway's error shape has no message
+			}},
+	}
+}
+
+// serveHTTP picks the area of the path. Everything but the admin API is
+// recorded and may be faulted.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.active.Add(1)
 	defer s.active.Add(-1)
 	w.Header().Set("Server", "secucard-sandbox")
-	path := r.URL.Path
-	lower := strings.ToLower(path)
-	if lower == "/sandbox" || strings.HasPrefix(lower, "/sandbox/") {
-		s.serveAdmin(w, r)
+	lower := strings.TrimRight(strings.ToLower(r.URL.Path), "/")
+	var a *area
+	for _, x := range s.routes {
+		if x.matches(r.URL.Path, lower) {
+			a = &x
+			break
+		}
+	}
+	if n := len(r.URL.EscapedPath()) + len(r.URL.RawQuery); n > maxURL {
+		fail := s.apiFail
+		if a != nil {
+			fail = a.fail
+		}
+		fail(w, r, http.StatusBadRequest, fmt.Sprintf("the URL is longer than the limit of %d bytes", maxURL))
+		return
+	}
+	if a != nil && a.admin {
+		a.serve(w, r, nil)
 		return
 	}
 	rec := s.beginRecord(r)
@@ -352,18 +474,37 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.applyFault(rw, r, rec) {
 		return
 	}
-	switch {
-	case cardpointe.Owns(path):
-		s.cardpointe.Handler().ServeHTTP(rw, r)
-	case lower == "/oauth/token" || lower == "/oauth/token/":
-		s.serveToken(rw, r, rec)
-	case lower == "/api/v2" || strings.HasPrefix(lower, "/api/v2/"):
-		s.serveREST(rw, r)
-	default:
+	if a == nil {
 		writeJSON(rw, http.StatusNotFound, s.envelope(http.StatusNotFound, excNotFound, codeNoRoute,
 			"no such path: the sandbox serves /oauth/token, /api/v2/<product>/<resource>/... and /sandbox/...",
 			"The requested service does not exist.").Body)
+		return
 	}
+	a.serve(rw, r, rec)
+}
+
+// Limits on what a request may send (the real service's are unknown): far
+// above any real payload (a few kilobytes; an upload a few megabytes), far
+// below what could hurt the sandbox. A request over one is refused with a
+// 400 that names the limit. A request line and headers over 1 MiB in all
+// get Go's own 431 before the sandbox sees them.
+const (
+	maxURL         = 32 << 10 // bytes of path and query
+	maxBody        = 10 << 20 // bytes of a request body (REST, OAuth, admin, STOMP)
+	maxHeaderBytes = 1 << 20
+)
+
+// readBody reads the request body up to maxBody.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, fmt.Errorf("the request body is larger than the limit of %d bytes", maxBody)
+	case err != nil:
+		return nil, fmt.Errorf("the request body could not be read: %v", err)
+	}
+	return body, nil
 }
 
 // writeJSON answers with a JSON body; every sandbox response is JSON.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +28,11 @@ import (
 //   - Heart-beats are honoured as negotiated: the endpoint sends an EOL as
 //     often as the client asked, and closes a connection whose client was
 //     silent for 2.5x the interval the client offered (lenient, ≥ 2x).
+//     Intervals are taken as at least 50ms (the endpoint says so in
+//     CONNECTED), so a client cannot make it beat without pause.
+//   - Frames are bounded (stomp_frame.go): a frame over the limits, or one
+//     that is malformed, is answered with ERROR message:Bad frame naming
+//     the problem, and the connection closes.
 //   - Every SEND carrying a receipt header is answered with RECEIPT at once,
 //     before the request runs; the business reply follows as a MESSAGE with
 //     the request's correlation-id and a message-id, body {"status":"ok",
@@ -57,6 +63,9 @@ const (
 	stompWriteTimeout = 10 * time.Second
 	stompMaxQueued    = 50000 // frames waiting for a client that stopped reading
 	stompReplyMarker  = "\x00stomp-reply"
+	stompMinHeartBeat = 50 * time.Millisecond
+	stompMaxHeartBeat = 24 * time.Hour // longer intervals are taken as this (no overflow)
+	stompKeepEnded    = 100            // ended sessions STOMPSessions still reports
 )
 
 type stompEndpoint struct {
@@ -65,8 +74,50 @@ type stompEndpoint struct {
 	addr  string
 	seq   atomic.Int64
 	mu    sync.Mutex
+	ca    []byte // PEM of the TLS certificate, nil for plain TCP
 	conns map[*stompConn]struct{}
+	ended []STOMPSession // the last stompKeepEnded, oldest first
 	done  bool
+}
+
+// STOMPSession is one STOMP connection as the endpoint sees it, for tests
+// that wait on the endpoint's state instead of reading its log.
+type STOMPSession struct {
+	Session    string `json:"session"`
+	Open       bool   `json:"open"`
+	Bound      bool   `json:"bound"`           // auth.sessions refresh bound it to its token's events
+	HeartBeat  string `json:"heart_beat"`      // as in CONNECTED: "<sandbox sends>,<sandbox expects>" in ms
+	Frames     int64  `json:"frames"`          // frames read from the client
+	HeartBeats int64  `json:"heart_beats"`     // heart-beat EOLs read from the client
+	Ended      string `json:"ended,omitempty"` // why it ended: DISCONNECT, closed by the client, dropped, ...
+}
+
+// STOMPSessions lists the open STOMP connections and the last ended ones
+// (ended first, oldest first).
+func (s *Server) STOMPSessions() []STOMPSession {
+	v, ok := stompEndpoints.Load(s)
+	if !ok {
+		return nil
+	}
+	ep := v.(*stompEndpoint)
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	out := append([]STOMPSession(nil), ep.ended...)
+	var open []STOMPSession
+	for c := range ep.conns {
+		open = append(open, c.info())
+	}
+	sort.Slice(open, func(i, j int) bool { return open[i].Session < open[j].Session })
+	return append(out, open...)
+}
+
+// info describes c; the caller holds ep.mu or c has ended.
+func (c *stompConn) info() STOMPSession {
+	c.bmu.Lock()
+	bound := c.sub != nil
+	c.bmu.Unlock()
+	return STOMPSession{Session: c.session, Open: true, Bound: bound, HeartBeat: c.heartBeat,
+		Frames: c.frames.Load(), HeartBeats: c.beats.Load()}
 }
 
 // StartSTOMP listens on addr (e.g. "127.0.0.1:0") and serves STOMP in the
@@ -81,6 +132,9 @@ func (s *Server) StartSTOMP(addr string, tlsConf *tls.Config) (string, error) {
 		return "", ErrClosed
 	}
 	ep := &stompEndpoint{s: s, conns: map[*stompConn]struct{}{}}
+	if tlsConf != nil {
+		ep.ca = certPEM(tlsConf)
+	}
 	if prev, loaded := stompEndpoints.LoadOrStore(s, ep); loaded {
 		return "", &Error{Message: "the STOMP endpoint already listens at " + prev.(*stompEndpoint).addr}
 	}
@@ -95,11 +149,7 @@ func (s *Server) StartSTOMP(addr string, tlsConf *tls.Config) (string, error) {
 	}
 	ep.addr = net.JoinHostPort(host, port)
 	if tlsConf != nil {
-		c := tlsConf.Clone()
-		if c.MinVersion < tls.VersionTLS12 {
-			c.MinVersion = tls.VersionTLS12
-		}
-		ln = tls.NewListener(ln, c)
+		ln = tls.NewListener(ln, serverTLS(tlsConf))
 	}
 	ep.ln = ln
 	go ep.serve()
@@ -173,6 +223,10 @@ type stompConn struct {
 
 	sendEvery time.Duration // heart-beats we send; 0 = none
 	readLimit time.Duration // client silence we tolerate; 0 = unlimited
+	heartBeat string        // the CONNECTED heart-beat header
+	lastRead  atomic.Int64  // when the client was last heard, UnixNano of Server.now
+	frames    atomic.Int64
+	beats     atomic.Int64
 
 	omu        sync.Mutex
 	out        []*frame.Frame
@@ -200,65 +254,72 @@ func (ep *stompEndpoint) handle(nc net.Conn) {
 			return
 		}
 	}
-	rd := frame.NewReader(nc)
+	rd := newFrameReader(nc)
 	w := frame.NewWriter(nc)
-	var f *frame.Frame
-	for f == nil {
-		var err error
-		if f, err = rd.Read(); err != nil {
-			_ = nc.Close()
-			return
-		}
-	}
-	refuse := func(message, body string) {
+	refuse := func(command, message, body string) {
 		e := frame.New(frame.ERROR, frame.Message, message, frame.ContentType, "text/plain")
 		e.Body = []byte(body)
 		e.Header.Add(frame.ContentLength, strconv.Itoa(len(e.Body)))
 		_ = w.Write(e)
 		_ = nc.Close()
-		s.log.Infof("STOMP %s refused: %s", f.Command, message)
+		s.log.Infof("STOMP %s refused: %s: %s", command, message, body)
+	}
+	var f *frame.Frame
+	for f == nil {
+		var err error
+		if f, err = rd.Read(); err != nil {
+			if bad, ok := err.(*errBadFrame); ok {
+				refuse("frame", "Bad frame", bad.why)
+				return
+			}
+			_ = nc.Close()
+			return
+		}
 	}
 	if f.Command != frame.CONNECT && f.Command != frame.STOMP {
-		refuse("Bad frame", "the first frame must be CONNECT")
+		refuse(f.Command, "Bad frame", "the first frame must be CONNECT")
 		return
 	}
 	if av, ok := f.Header.Contains(frame.AcceptVersion); ok && !containsVersion(av, "1.2") {
-		refuse("Unsupported version", "Supported protocol versions are 1.2")
+		refuse(f.Command, "Unsupported version", "Supported protocol versions are 1.2")
 		return
 	}
 	login, passcode := f.Header.Get(frame.Login), f.Header.Get(frame.Passcode)
 	if login == "" || login != passcode || !s.ValidToken(login) {
 		// RabbitMQ's text; the Java and JS SDKs test for it (spec §4.2). The
 		// body never echoes the login: it is the token.
-		refuse("Bad CONNECT", "Access refused: the access token is missing, invalid or expired")
+		refuse(f.Command, "Bad CONNECT", "Access refused: the access token is missing, invalid or expired")
 		return
 	}
 	var cx, cy time.Duration
 	if hb := f.Header.Get(frame.HeartBeat); hb != "" {
 		var err error
 		if cx, cy, err = frame.ParseHeartBeat(hb); err != nil {
-			refuse("Bad CONNECT", "malformed heart-beat header; want <ms>,<ms>")
+			refuse(f.Command, "Bad CONNECT", "malformed heart-beat header; want <ms>,<ms>")
 			return
 		}
 	}
+	cx, cy = heartBeatInterval(cx), heartBeatInterval(cy)
 	c := &stompConn{
 		ep:        ep,
 		nc:        nc,
 		session:   "session-" + randomHex(12),
 		token:     login,
 		sendEvery: cy,
+		heartBeat: fmt.Sprintf("%d,%d", cy.Milliseconds(), cx.Milliseconds()),
 		wake:      make(chan struct{}, 1),
 		replies:   map[string]*frame.Frame{},
 	}
 	if cx > 0 {
 		c.readLimit = 2*cx + cx/2
 	}
+	c.lastRead.Store(s.now().UnixNano())
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	connected := frame.New(frame.CONNECTED,
 		frame.Version, "1.2",
 		frame.Session, c.session,
 		frame.Server, "secucard-sandbox",
-		frame.HeartBeat, fmt.Sprintf("%d,%d", cy.Milliseconds(), cx.Milliseconds()))
+		frame.HeartBeat, c.heartBeat)
 	// Registered before CONNECTED goes out, so a client that has its
 	// CONNECTED is always reached by DropSTOMPConnections.
 	ep.mu.Lock()
@@ -276,7 +337,56 @@ func (ep *stompEndpoint) handle(nc net.Conn) {
 	_ = nc.SetDeadline(time.Time{})
 	s.log.Infof("STOMP CONNECT -> CONNECTED session %s", c.session)
 	go c.writeLoop(w)
+	if c.readLimit > 0 {
+		go c.watch()
+	}
 	c.readLoop(rd)
+}
+
+// heartBeatInterval is the interval the endpoint uses for one the client
+// asked for: 0 stays 0 (none), others within [stompMinHeartBeat,
+// stompMaxHeartBeat].
+func heartBeatInterval(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return min(max(d, stompMinHeartBeat), stompMaxHeartBeat)
+}
+
+// heard notes that the client was heard from now. It reports false when
+// the client had been silent for longer than the heart-beats allow; the
+// decision uses the sandbox clock, as the watchdog does.
+func (c *stompConn) heard() bool {
+	now := c.ep.s.now().UnixNano()
+	last := c.lastRead.Swap(now)
+	return c.readLimit <= 0 || time.Duration(now-last) <= c.readLimit
+}
+
+// silence is how long the client has not been heard, on the sandbox clock.
+func (c *stompConn) silence() time.Duration {
+	return time.Duration(c.ep.s.now().UnixNano() - c.lastRead.Load())
+}
+
+// watch closes the connection once the client has been silent for longer
+// than readLimit. It looks a few times per interval.
+func (c *stompConn) watch() {
+	t := time.NewTicker(max(min(c.readLimit/4, time.Second), time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+			if c.silence() > c.readLimit {
+				c.end(c.silentWhy())
+				return
+			}
+		}
+	}
+}
+
+func (c *stompConn) silentWhy() string {
+	return fmt.Sprintf("the client was silent for more than %s (heart-beats)", c.readLimit)
 }
 
 func containsVersion(list, v string) bool {
@@ -291,23 +401,26 @@ func containsVersion(list, v string) bool {
 // readLoop reads the client's frames. After a frame that ends the session
 // (DISCONNECT, or one answered with ERROR) it stops reading and leaves the
 // close to the writer, which sends the RECEIPT or ERROR first.
-func (c *stompConn) readLoop(rd *frame.Reader) {
+func (c *stompConn) readLoop(rd *frameReader) {
 	for {
-		if c.readLimit > 0 {
-			_ = c.nc.SetReadDeadline(time.Now().Add(c.readLimit))
-		}
 		f, err := rd.Read()
 		if err != nil {
-			why := "closed by the client"
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				why = fmt.Sprintf("the client was silent for %s (heart-beats)", c.readLimit)
+			if bad, ok := err.(*errBadFrame); ok {
+				c.fail("", "Bad frame", bad.why)
+				return
 			}
-			c.end(why)
+			c.end("closed by the client")
+			return
+		}
+		if !c.heard() {
+			c.end(c.silentWhy())
 			return
 		}
 		if f == nil {
-			continue // heart-beat
+			c.beats.Add(1)
+			continue
 		}
+		c.frames.Add(1)
 		switch f.Command {
 		case frame.SEND:
 			if !c.onSend(f) {
@@ -323,7 +436,7 @@ func (c *stompConn) readLoop(rd *frame.Reader) {
 		case frame.SUBSCRIBE, frame.UNSUBSCRIBE, frame.ACK, frame.NACK, frame.BEGIN, frame.COMMIT, frame.ABORT:
 			c.receipt(f)
 		default:
-			c.fail(f, "Bad frame", "unexpected "+f.Command+" frame")
+			c.fail(f.Header.Get(frame.Receipt), "Bad frame", "unexpected "+f.Command+" frame")
 			return
 		}
 	}
@@ -336,11 +449,12 @@ func (c *stompConn) receipt(f *frame.Frame) {
 	}
 }
 
-// fail sends ERROR (naming the frame's receipt, if any) and closes.
-func (c *stompConn) fail(f *frame.Frame, message, body string) {
+// fail sends ERROR (naming receipt, the failed frame's receipt header, if
+// any) and closes.
+func (c *stompConn) fail(receipt, message, body string) {
 	e := frame.New(frame.ERROR, frame.Message, message, frame.ContentType, "text/plain")
-	if id := f.Header.Get(frame.Receipt); id != "" {
-		e.Header.Add(frame.ReceiptId, id)
+	if receipt != "" {
+		e.Header.Add(frame.ReceiptId, receipt)
 	}
 	e.Body = []byte(body)
 	e.Header.Add(frame.ContentLength, strconv.Itoa(len(e.Body)))
@@ -351,13 +465,13 @@ func (c *stompConn) fail(f *frame.Frame, message, body string) {
 func (c *stompConn) onSend(f *frame.Frame) bool {
 	if uid := f.Header.Get("user-id"); uid != "" && uid != c.token {
 		// RabbitMQ refuses a user-id that is not the login (spec §4.4).
-		c.fail(f, "Access refused", "user-id header does not match the authenticated user")
+		c.fail(f.Header.Get(frame.Receipt), "Access refused", "user-id header does not match the authenticated user")
 		return false
 	}
 	s := c.ep.s
 	dest := f.Header.Get(frame.Destination)
 	xAction := f.Header.Get("x-action")
-	rec := s.recordSTOMP(dest, xAction)
+	rec := s.record("STOMP", dest, xAction) // in Requests() with the destination as path
 	req, bad := s.stompRequest(dest, f.Header.Get("app-id"), xAction, c.token, f.Body)
 	var fault *Fault
 	path := ""
@@ -376,10 +490,22 @@ func (c *stompConn) onSend(f *frame.Frame) bool {
 	s.active.Add(1)
 	go func() {
 		defer s.active.Add(-1)
+		// As net/http does for a handler: a bug costs the connection, not
+		// the sandbox and all its state. The fuzz test looks for this reason.
+		defer func() {
+			if p := recover(); p != nil {
+				s.panics.Add(1)
+				s.log.Errorf("STOMP %s: panic: %v", rec.Path, p)
+				c.end(stompPanicked)
+			}
+		}()
 		c.serve(rec, req, bad, fault, path, corr, replyTo)
 	}()
 	return true
 }
+
+// stompPanicked is why a connection ended whose request panicked.
+const stompPanicked = "internal error: the request panicked"
 
 // serve runs one request (bad: it was refused while parsing; fault: one
 // was injected) and sends its reply.
@@ -589,10 +715,17 @@ func (c *stompConn) writeLoop(w *frame.Writer) {
 // end closes the connection once.
 func (c *stompConn) end(why string) {
 	c.endOnce.Do(func() {
-		// Leave the endpoint's set before the socket closes, so a peer that
-		// sees the close never finds this connection still counted.
+		// Leave the endpoint's set, and record why, before the socket
+		// closes: a peer that sees the close never finds this connection
+		// still counted or its reason missing.
+		info := c.info()
+		info.Open, info.Ended = false, why
 		c.ep.mu.Lock()
 		delete(c.ep.conns, c)
+		c.ep.ended = append(c.ep.ended, info)
+		if len(c.ep.ended) > stompKeepEnded {
+			c.ep.ended = append([]STOMPSession(nil), c.ep.ended[len(c.ep.ended)-stompKeepEnded:]...)
+		}
 		c.ep.mu.Unlock()
 		c.cancel()
 		_ = c.nc.Close()
@@ -605,19 +738,6 @@ func (c *stompConn) end(why string) {
 		}
 		c.ep.s.log.Infof("STOMP session %s ended: %s", c.session, why)
 	})
-}
-
-// recordSTOMP logs a STOMP request in Requests() with method "STOMP" and the
-// destination as path.
-func (s *Server) recordSTOMP(dest, xAction string) *RequestRecord {
-	rec := &RequestRecord{Method: "STOMP", Path: dest, XAction: xAction, Time: s.now()}
-	s.reqMu.Lock()
-	s.requests = append(s.requests, rec)
-	if len(s.requests) > maxRecords {
-		s.requests = append([]*RequestRecord(nil), s.requests[len(s.requests)-maxRecords:]...)
-	}
-	s.reqMu.Unlock()
-	return rec
 }
 
 func (s *Server) finishSTOMP(rec *RequestRecord, status int) {

@@ -243,12 +243,11 @@ func TestSTOMPRequestReply(t *testing.T) {
 			tc.want(t, string(f.Body))
 		})
 	}
-	// Exactly one reply each: nothing else is waiting.
-	select {
-	case f := <-sc.frames:
-		t.Fatalf("unexpected extra frame %s %v", f.Command, f.Header)
-	case <-time.After(100 * time.Millisecond):
-	}
+	// Exactly one reply each: a second one would have been queued with the
+	// first, before this marker was even sent, so it would come first.
+	sc.send(sendFrame("api:get:general.stores", "marker", `{}`))
+	f := sc.next()
+	assert.Equal(t, "marker", f.Header.Get("correlation-id"), "unexpected extra frame %s %v", f.Command, f.Header)
 }
 
 func TestSTOMPUserIDMustMatch(t *testing.T) {
@@ -320,43 +319,86 @@ func TestSTOMPStartPushesBeforeReply(t *testing.T) {
 	assert.Contains(t, string(f.Body), `"text":"\u00fcber"`)
 }
 
-func TestSTOMPHeartbeats(t *testing.T) {
-	c, addr := startSTOMP(t, sandbox.Options{})
-	tok := c.token()
+// session returns the endpoint's view of the connection whose CONNECTED was
+// f.
+func session(t *testing.T, s *sandbox.Server, f *frame.Frame) sandbox.STOMPSession {
+	t.Helper()
+	for _, x := range s.STOMPSessions() {
+		if x.Session == f.Header.Get(frame.Session) {
+			return x
+		}
+	}
+	t.Fatalf("no session %s", f.Header.Get(frame.Session))
+	return sandbox.STOMPSession{}
+}
 
+// waitFor polls state the test can observe but is not told about.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestSTOMPHeartbeats(t *testing.T) {
 	t.Run("the endpoint beats as often as the client asks", func(t *testing.T) {
+		c, addr := startSTOMP(t, sandbox.Options{})
 		sc := dialSTOMP(t, addr, nil)
-		f := sc.login(tok, frame.HeartBeat, "0,100")
+		f := sc.login(c.token(), frame.HeartBeat, "0,100")
 		assert.Equal(t, "100,0", f.Header.Get(frame.HeartBeat))
-		deadline := time.Now().Add(5 * time.Second)
-		for sc.heartbeats() < 3 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		assert.GreaterOrEqual(t, sc.heartbeats(), 3)
+		waitFor(t, "three heart-beats from the endpoint", func() bool { return sc.heartbeats() >= 3 })
 	})
-	t.Run("a client silent for well over its interval is closed", func(t *testing.T) {
+	t.Run("intervals below 50ms are taken as 50ms", func(t *testing.T) {
+		c, addr := startSTOMP(t, sandbox.Options{})
 		sc := dialSTOMP(t, addr, nil)
-		f := sc.login(tok, frame.HeartBeat, "100,0")
-		assert.Equal(t, "0,100", f.Header.Get(frame.HeartBeat))
-		start := time.Now()
-		select {
-		case f, ok := <-sc.frames:
-			require.False(t, ok, "unexpected %v", f)
-		case <-time.After(5 * time.Second):
-			t.Fatal("the silent client was not closed")
-		}
-		assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond, "lenient: at least 2x the interval")
+		f := sc.login(c.token(), frame.HeartBeat, "1,1")
+		assert.Equal(t, "50,50", f.Header.Get(frame.HeartBeat), "the endpoint cannot be made to beat without pause")
+		f = dialSTOMP(t, addr, nil).login(c.token(), frame.HeartBeat, "0,9223372036854")
+		assert.Equal(t, "86400000,0", f.Header.Get(frame.HeartBeat), "longer than a day is a day")
 	})
-	t.Run("a client that beats stays", func(t *testing.T) {
+
+	// Silence is measured on the sandbox clock, so these run on a fake one:
+	// the test moves time and waits for what the endpoint does, it never
+	// sleeps against the limit.
+	t.Run("a client that beats stays, however long it runs", func(t *testing.T) {
+		clock := newClock()
+		c, addr := startSTOMP(t, sandbox.Options{})
+		c.s.SetClock(clock.Now)
 		sc := dialSTOMP(t, addr, nil)
-		sc.login(tok, frame.HeartBeat, "100,0")
-		for i := 0; i < 10; i++ {
-			time.Sleep(50 * time.Millisecond)
+		f := sc.login(c.token(), frame.HeartBeat, "100,0")
+		assert.Equal(t, "0,100", f.Header.Get(frame.HeartBeat), "the endpoint expects a beat every 100ms")
+		for i := 1; i <= 10; i++ {
+			clock.Advance(240 * time.Millisecond) // just under 2.5x the interval
 			_, err := sc.nc.Write([]byte("\n"))
 			require.NoError(t, err)
+			waitFor(t, "the endpoint to hear beat "+strconv.Itoa(i), func() bool { return session(t, c.s, f).HeartBeats == int64(i) })
 		}
 		sc.send(sendFrame("api:get:general.stores", "alive", `{}`))
-		assert.Equal(t, "alive", sc.next().Header.Get("correlation-id"))
+		assert.Equal(t, "alive", sc.next().Header.Get("correlation-id"), "2.4s of sandbox time later, still open")
+	})
+	t.Run("a client silent for well over its interval is closed", func(t *testing.T) {
+		clock := newClock()
+		c, addr := startSTOMP(t, sandbox.Options{})
+		c.s.SetClock(clock.Now)
+		sc := dialSTOMP(t, addr, nil)
+		f := sc.login(c.token(), frame.HeartBeat, "100,0")
+		clock.Advance(260 * time.Millisecond)
+		sc.waitClosed()
+		assert.Equal(t, "the client was silent for more than 250ms (heart-beats)", session(t, c.s, f).Ended)
+	})
+	t.Run("a frame after too long a silence is not served", func(t *testing.T) {
+		clock := newClock()
+		c, addr := startSTOMP(t, sandbox.Options{})
+		c.s.SetClock(clock.Now)
+		sc := dialSTOMP(t, addr, nil)
+		sc.login(c.token(), frame.HeartBeat, "100000,0") // the watchdog looks only every second
+		clock.Advance(251 * time.Second)
+		sc.send(sendFrame("api:get:general.stores", "late", `{}`))
+		sc.waitClosed()
 	})
 }
 

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/libsecucard/libsecucard/sandbox/query"
 )
 
 // StartTypes are the payment types of smart.transactions start (spec §6.2).
@@ -535,8 +537,8 @@ func (s *Server) merchantCards(c *call) (DispatchResponse, bool) {
 	if !ok {
 		return resp, true
 	}
-	card := scalarText(body["cardnumber"])
-	given := scalarText(body[key])
+	card := query.Text(body["cardnumber"])
+	given := query.Text(body[key])
 	if card == "" {
 		return s.envelope(http.StatusBadRequest, excFormat, codeBadCredential, "cardnumber is required", "Please enter the card number."), true
 	}

@@ -7,6 +7,8 @@ package testkit
 import (
 	"encoding/json"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -21,6 +23,30 @@ func Sandbox(t testing.TB, opts sandbox.Options) *sandbox.Server {
 	return sandboxtest.Start(t, opts)
 }
 
+// SandboxTLS starts a sandbox that serves REST, OAuth and admin over TLS
+// with a fresh self-signed certificate; ClientConfig trusts it through
+// tls.ca_file.
+func SandboxTLS(t testing.TB, opts sandbox.Options) *sandbox.Server {
+	t.Helper()
+	srv, err := sandbox.New(opts)
+	if err != nil {
+		t.Fatalf("sandbox: %v", err)
+	}
+	conf, _, err := sandbox.SelfSignedTLS()
+	if err != nil {
+		t.Fatalf("sandbox: %v", err)
+	}
+	if err := srv.StartTLS("127.0.0.1:0", conf); err != nil {
+		t.Fatalf("sandbox: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("sandbox close: %v", err)
+		}
+	})
+	return srv
+}
+
 // SandboxSTOMP starts a sandbox with its STOMP endpoint (plain TCP).
 func SandboxSTOMP(t testing.TB, opts sandbox.Options) *sandbox.Server {
 	t.Helper()
@@ -33,26 +59,38 @@ func SandboxSTOMP(t testing.TB, opts sandbox.Options) *sandbox.Server {
 
 // ClientConfig is the client config a host would write for srv: the
 // sandbox environment, its URL and its credentials (STOMP left to the
-// client's default; see STOMPConfig).
-func ClientConfig(srv *sandbox.Server) map[string]any {
+// client's default; see STOMPConfig). When srv serves TLS, its certificate
+// is written to a file of the test and trusted through tls.ca_file.
+func ClientConfig(t testing.TB, srv *sandbox.Server) map[string]any {
+	t.Helper()
 	e := srv.Endpoints()
-	return map[string]any{
+	cfg := map[string]any{
 		"environment": "sandbox",
 		"sandbox_url": e.SandboxURL,
 		"credentials": map[string]any{"client_id": e.ClientID, "client_secret": e.ClientSecret},
 	}
+	if ca := append(append([]byte(nil), e.HTTPCA...), e.STOMPCA...); len(ca) > 0 {
+		file := filepath.Join(t.TempDir(), "sandbox-ca.pem")
+		if err := os.WriteFile(file, ca, 0o600); err != nil {
+			t.Fatalf("sandbox CA: %v", err)
+		}
+		cfg["tls"] = map[string]any{"ca_file": file}
+	}
+	return cfg
 }
 
 // STOMPConfig is the "stomp" section of a client config that uses srv's
-// STOMP endpoint (plain TCP); the test fails if srv has none.
+// STOMP endpoint (TLS when it serves TLS, trusted through ClientConfig's
+// tls.ca_file); the test fails if srv has none.
 func STOMPConfig(t testing.TB, srv *sandbox.Server) map[string]any {
 	t.Helper()
-	host, port, err := net.SplitHostPort(srv.Endpoints().STOMPAddr)
+	e := srv.Endpoints()
+	host, port, err := net.SplitHostPort(e.STOMPAddr)
 	if err != nil {
 		t.Fatalf("the sandbox has no STOMP endpoint: %v", err)
 	}
 	p, _ := strconv.Atoi(port)
-	return map[string]any{"enabled": true, "host": host, "port": p, "tls": false}
+	return map[string]any{"enabled": true, "host": host, "port": p, "tls": len(e.STOMPCA) > 0}
 }
 
 // JSON encodes a config map (for the C API and core.ParseConfig).

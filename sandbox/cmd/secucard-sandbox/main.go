@@ -57,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("secucard-sandbox", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	httpAddr := fs.String("http", "127.0.0.1:0", "listen address of the REST, OAuth and admin server")
+	httpTLS := fs.Bool("http-tls", false, "serve REST, OAuth and admin over TLS with a fresh self-signed certificate (needs -http-ca-out)")
+	httpCAOut := fs.String("http-ca-out", "", "with -http-tls: write the certificate (PEM) to this file, for the client's tls.ca_file")
 	stompAddr := fs.String("stomp", "", "listen address of the STOMP endpoint, e.g. 127.0.0.1:0 (default: no STOMP)")
 	stompTLS := fs.Bool("stomp-tls", false, "serve STOMP over TLS with a fresh self-signed certificate (needs -stomp-ca-out)")
 	stompCAOut := fs.String("stomp-ca-out", "", "with -stomp-tls: write the certificate (PEM) to this file, for the client's tls.ca_file")
@@ -98,6 +100,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case !*stompTLS && *stompCAOut != "":
 		fmt.Fprintln(stderr, "secucard-sandbox: -stomp-ca-out is only used with -stomp-tls")
 		return 2
+	case *httpTLS && *httpCAOut == "":
+		fmt.Fprintln(stderr, "secucard-sandbox: -http-tls needs -http-ca-out FILE (clients trust the certificate through tls.ca_file)")
+		return 2
+	case !*httpTLS && *httpCAOut != "":
+		fmt.Fprintln(stderr, "secucard-sandbox: -http-ca-out is only used with -http-tls")
+		return 2
 	}
 
 	opts := sandbox.Options{
@@ -122,33 +130,53 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "secucard-sandbox: %v\n", err)
 		return 2
 	}
-	if err := s.Start(*httpAddr); err != nil {
+	// One certificate serves both TLS modes: a client needs one CA file.
+	var cert *tls.Config
+	fail := func(err error) int {
 		fmt.Fprintf(stderr, "secucard-sandbox: %v\n", err)
+		_ = s.Close()
 		return 1
+	}
+	if *httpTLS || *stompTLS {
+		c, _, err := sandbox.SelfSignedTLS()
+		if err != nil {
+			return fail(err)
+		}
+		cert = c
+	}
+	if *httpTLS {
+		err = s.StartTLS(*httpAddr, cert)
+	} else {
+		err = s.Start(*httpAddr)
+	}
+	if err != nil {
+		return fail(err)
 	}
 	if *stompAddr != "" {
 		var conf *tls.Config
 		if *stompTLS {
-			c, caPEM, err := sandbox.SelfSignedTLS()
-			if err == nil {
-				err = os.WriteFile(*stompCAOut, caPEM, 0o644) // a public certificate, no key
-			}
-			if err != nil {
-				fmt.Fprintf(stderr, "secucard-sandbox: -stomp-tls: %v\n", err)
-				_ = s.Close()
-				return 1
-			}
-			conf = c
+			conf = cert
 		}
 		if _, err := s.StartSTOMP(*stompAddr, conf); err != nil {
-			fmt.Fprintf(stderr, "secucard-sandbox: %v\n", err)
-			_ = s.Close()
-			return 1
+			return fail(err)
+		}
+	}
+	// Public certificates, no key.
+	e := s.Endpoints()
+	for _, w := range []struct {
+		file string
+		pem  []byte
+	}{{*httpCAOut, e.HTTPCA}, {*stompCAOut, e.STOMPCA}} {
+		if w.file == "" {
+			continue
+		}
+		if err := os.WriteFile(w.file, w.pem, 0o644); err != nil {
+			return fail(err)
 		}
 	}
 
 	// The one stdout line; its keys and their order are the contract.
-	line, _ := json.Marshal(s.Endpoints())
+	line, _ := json.Marshal(e)
 	out := bufio.NewWriter(stdout)
 	_, _ = out.Write(append(line, '\n'))
 	if err := out.Flush(); err != nil {

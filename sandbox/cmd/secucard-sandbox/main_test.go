@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -24,15 +25,38 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// build compiles the command into a temporary directory.
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// build compiles the command once per test run.
 func build(t *testing.T) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	require.NoError(t, err, "the CLI test builds the binary and needs go on PATH")
-	bin := filepath.Join(t.TempDir(), "secucard-sandbox")
-	out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
+	buildOnce.Do(func() {
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			buildErr = fmt.Errorf("the CLI test builds the binary and needs go on PATH: %v", err)
+			return
+		}
+		if buildDir, buildErr = os.MkdirTemp("", "secucard-sandbox-test"); buildErr != nil {
+			return
+		}
+		if out, err := exec.Command(goBin, "build", "-o", filepath.Join(buildDir, "secucard-sandbox"), ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return filepath.Join(buildDir, "secucard-sandbox")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
 }
 
 // syncBuffer collects stderr while the process writes it.
@@ -189,6 +213,8 @@ func TestCommandFlagErrors(t *testing.T) {
 		{"-stomp-tls", "-stomp-ca-out", "ca.pem"},
 		{"-stomp", "127.0.0.1:0", "-stomp-tls"},
 		{"-stomp", "127.0.0.1:0", "-stomp-ca-out", "ca.pem"},
+		{"-http-tls"},
+		{"-http-ca-out", "ca.pem"},
 		{"-cardpointe-timeout-delay", "-1s"},
 		{"-cardpointe-timeout-delay", "soon"},
 		{"-cardpointe-merchid", "not-digits"},
@@ -214,34 +240,28 @@ func TestCommandFlagErrors(t *testing.T) {
 	assert.Empty(t, out.String())
 }
 
-// -stomp-tls serves STOMP over TLS with a certificate written for the
-// client's tls.ca_file.
-func TestCommandSTOMPOverTLS(t *testing.T) {
-	bin := build(t)
-	caFile := filepath.Join(t.TempDir(), "sandbox-ca.pem")
-	cmd := exec.Command(bin, "-stomp", "127.0.0.1:0", "-stomp-tls", "-stomp-ca-out", caFile)
-	stdout, err := cmd.StdoutPipe()
+// -http-tls and -stomp-tls serve over TLS with one fresh certificate,
+// written for the client's tls.ca_file; the URLs start with https.
+func TestCommandTLS(t *testing.T) {
+	dir := t.TempDir()
+	httpCA, stompCA := filepath.Join(dir, "http-ca.pem"), filepath.Join(dir, "stomp-ca.pem")
+	info, _ := startCommand(t, build(t), "-http-tls", "-http-ca-out", httpCA, "-stomp", "127.0.0.1:0", "-stomp-tls", "-stomp-ca-out", stompCA)
+	base := info["sandbox_url"]
+	assert.Regexp(t, `^https://127\.0\.0\.1:\d+$`, base)
+	assert.Equal(t, base+"/api/v2", info["rest_url"])
+	assert.Equal(t, base+"/oauth/token", info["oauth_url"])
+	assert.Equal(t, base+"/sandbox", info["admin_url"])
+
+	pemBytes, err := os.ReadFile(httpCA)
 	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	lines := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		lines <- line
-	}()
-	var info map[string]string
-	select {
-	case line := <-lines:
-		require.NoError(t, json.Unmarshal([]byte(line), &info), line)
-	case <-time.After(30 * time.Second):
-		t.Fatal("no ready line within 30s")
-	}
-	pemBytes, err := os.ReadFile(caFile)
+	stompPEM, err := os.ReadFile(stompCA)
 	require.NoError(t, err)
+	assert.Equal(t, pemBytes, stompPEM, "one certificate for both: a client needs one CA file")
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(pemBytes), "the CA file holds a PEM certificate")
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 
-	resp, err := http.PostForm(info["oauth_url"], url.Values{"grant_type": {"client_credentials"},
+	resp, err := client.PostForm(info["oauth_url"], url.Values{"grant_type": {"client_credentials"},
 		"client_id": {info["client_id"]}, "client_secret": {info["client_secret"]}})
 	require.NoError(t, err)
 	var tok struct {
@@ -249,6 +269,53 @@ func TestCommandSTOMPOverTLS(t *testing.T) {
 	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&tok))
 	resp.Body.Close()
+	require.NotEmpty(t, tok.AccessToken)
+
+	req, _ := http.NewRequest("GET", info["rest_url"]+"/smart/idents", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err = client.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "HTTP/1.1", resp.Proto, "no HTTP/2: a dropped-connection fault closes the connection")
+	resp, err = client.Get(info["admin_url"] + "/faults")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// CardPointe shares the listener, so it is on https too.
+	assert.Equal(t, base+"/cardconnect/rest", info["cardpointe_url"])
+	req, _ = http.NewRequest("PUT", info["cardpointe_url"]+"/auth",
+		strings.NewReader(`{"merchid":"`+info["cardpointe_merchid"]+`","account":"4111111111111111","cvv2":"123","amount":"1.00"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth(info["cardpointe_username"], info["cardpointe_password"])
+	resp, err = client.Do(req)
+	require.NoError(t, err)
+	var auth map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&auth))
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "A", auth["respstat"], "a CardPointe authorization over https")
+	resp, err = client.Post(base+"/cardsecure/api/v1/ccn/tokenize", "application/json", strings.NewReader(`{"account":"4111111111111111"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "CardSecure over https")
+
+	for _, host := range []string{"localhost", "[::1]"} {
+		u := strings.Replace(info["admin_url"], "127.0.0.1", host, 1)
+		if resp, err := client.Get(u + "/faults"); err == nil {
+			resp.Body.Close()
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "the certificate is valid for %s", host)
+		} else {
+			assert.NotContains(t, err.Error(), "certificate", "the certificate is valid for %s", host)
+		}
+	}
+
+	_, err = http.Get(info["admin_url"] + "/faults")
+	assert.ErrorContains(t, err, "certificate", "verification stays on: the system roots do not know the sandbox")
+	old := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS11}}}
+	_, err = old.Get(info["admin_url"] + "/faults")
+	assert.Error(t, err, "TLS 1.2 at least")
 
 	sc := stompLogin(t, info["stomp_addr"], &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, tok.AccessToken)
 	_ = sc.nc.Close()

@@ -13,11 +13,12 @@ import (
 	"time"
 )
 
-// SelfSignedTLS makes a fresh self-signed certificate for the STOMP
-// endpoint's TLS mode, valid for 127.0.0.1, ::1, localhost and the given
-// extra hosts for 30 days. It returns the server config and the certificate
-// as PEM, which a client trusts through its tls.ca_file (verification stays
-// on; the certificate is its own CA). The key never leaves the process.
+// SelfSignedTLS makes a fresh self-signed certificate for the sandbox's TLS
+// modes (StartTLS, StartSTOMP), valid for 127.0.0.1, ::1, localhost and
+// the given extra hosts for 30 days. It returns the server config and the
+// certificate as PEM, which a client trusts through its tls.ca_file
+// (verification stays on; the certificate is its own CA). The key never
+// leaves the process.
 func SelfSignedTLS(hosts ...string) (*tls.Config, []byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -60,4 +61,24 @@ func SelfSignedTLS(hosts ...string) (*tls.Config, []byte, error) {
 		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}},
 	}
 	return conf, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
+}
+
+// serverTLS is conf for a listener: TLS 1.2 at least, and the given
+// application protocols (ALPN) only.
+func serverTLS(conf *tls.Config, protos ...string) *tls.Config {
+	c := conf.Clone()
+	if c.MinVersion < tls.VersionTLS12 {
+		c.MinVersion = tls.VersionTLS12
+	}
+	c.NextProtos = protos
+	return c
+}
+
+// certPEM is the PEM of conf's first certificate (the leaf), which for a
+// self-signed certificate is also what a client trusts.
+func certPEM(conf *tls.Config) []byte {
+	if len(conf.Certificates) == 0 || len(conf.Certificates[0].Certificate) == 0 {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: conf.Certificates[0].Certificate[0]})
 }
