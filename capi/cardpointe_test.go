@@ -35,7 +35,7 @@ func TestErrorJSONCarriesGatewayFields(t *testing.T) {
 // unchanged, on the same handle.
 func TestCallRoutesBySystem(t *testing.T) {
 	s := testkit.Sandbox(t, sandbox.Options{})
-	cfg := testkit.ClientConfig(s)
+	cfg := testkit.ClientConfig(t, s)
 	cfg["stomp"] = map[string]any{"enabled": false}
 	cfg["cardpointe"] = testkit.CardPointeConfig(s)
 	id, err := clientNew(testkit.JSON(t, cfg))

@@ -2,6 +2,8 @@ package cardpointe_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -50,14 +52,20 @@ type setup struct {
 	// sandbox's (a proxy in front of it).
 	proxy func(srv *sandbox.Server) string
 	opts  []core.Option
+	tls   bool // the sandbox serves HTTPS (its CA trusted through tls.ca_file)
 }
 
 // start starts a sandbox and a client with a cardpointe section for it. The
 // secucard side is configured too: one handle holds both.
 func start(t *testing.T, s setup) *env {
 	t.Helper()
-	srv := testkit.Sandbox(t, s.sandbox)
-	cfg := testkit.ClientConfig(srv)
+	var srv *sandbox.Server
+	if s.tls {
+		srv = testkit.SandboxTLS(t, s.sandbox)
+	} else {
+		srv = testkit.Sandbox(t, s.sandbox)
+	}
+	cfg := testkit.ClientConfig(t, srv)
 	cfg["stomp"] = map[string]any{"enabled": false}
 	section := testkit.CardPointeConfig(srv)
 	if s.proxy != nil {
@@ -151,7 +159,13 @@ func (e *env) records(orderid string) []map[string]any {
 	req, _ := http.NewRequest(http.MethodGet, e.srv.Endpoints().CardPointeURL+"/inquireByOrderid/"+orderid+"/"+e.mid, nil)
 	ep := e.srv.Endpoints()
 	req.SetBasicAuth(ep.CardPointeUsername, ep.CardPointePassword)
-	resp, err := http.DefaultClient.Do(req)
+	hc := http.DefaultClient
+	if len(ep.HTTPCA) > 0 {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(ep.HTTPCA)
+		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	}
+	resp, err := hc.Do(req)
 	require.NoError(e.t, err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/libsecucard/libsecucard/core/errs"
+	"github.com/libsecucard/libsecucard/internal/testkit"
 	"github.com/libsecucard/libsecucard/sandbox"
 	sbcp "github.com/libsecucard/libsecucard/sandbox/cardpointe"
 )
@@ -244,4 +245,24 @@ func TestUnknownSystem(t *testing.T) {
 	assert.Equal(t, "system", err.Field)
 	assert.True(t, strings.Contains(err.Message, "cardpointe"))
 	_ = sbcp.DefaultMerchID
+}
+
+// TLS as for secucard: the Gateway and CardSecure over verified HTTPS; a
+// certificate the client does not trust is refused and never retryable.
+func TestHTTPS(t *testing.T) {
+	e := start(t, setup{tls: true})
+	require.True(t, strings.HasPrefix(e.srv.Endpoints().CardPointeURL, "https://"))
+	tok := e.ok("tokenize", map[string]any{"account": visa})
+	assert.Equal(t, visaToken, tok["token"])
+	assert.Equal(t, "A", e.ok("auth", map[string]any{"account": visaToken, "expiry": "1230", "amount": 100})["respstat"])
+
+	untrusted := &env{t: t, srv: e.srv, mid: e.mid}
+	untrusted.c = newClient(t, map[string]any{"cardpointe": testkit.CardPointeConfig(e.srv)})
+	_, err := untrusted.call("auth", map[string]any{"account": visaToken, "expiry": "1230", "amount": 100})
+	require.NotNil(t, err)
+	assert.Equal(t, errs.Network, err.Kind)
+	assert.Equal(t, errs.ReasonCertificate, err.Reason)
+	assert.False(t, err.Retryable)
+	assert.Equal(t, errs.OutcomeNotSent, err.Outcome)
+	assert.Equal(t, 0, e.approvals(err.OrderID), "the auth never reached the Gateway")
 }
