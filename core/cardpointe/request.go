@@ -107,6 +107,13 @@ func with(base map[string]kind, more map[string]kind) map[string]kind {
 	return m
 }
 
+// profileFields are a stored account's fields (spec §2.8); profile names
+// the profile to add to (create) or "<profileid>/<acctid>" (update).
+var profileFields = with(holder, map[string]kind{
+	"account": text, "expiry": text, "defaultacct": flag, "profile": text, "cofpermission": flag,
+	"auoptout": flag, "accttype": text, "bankaba": text, "ssnl4": text, "license": text,
+})
+
 func always(*Request) bool { return true }
 
 // fullVoid: a void of the whole amount has no further effect when repeated
@@ -172,20 +179,12 @@ var ops = map[string]*opSpec{
 	// duplicate instead of creating another (spec §2.8).
 	"profileCreate": {
 		method: http.MethodPost, endpoint: "profile", answer: result, mutating: true, idempotent: always,
-		body: with(holder, map[string]kind{
-			"account": text, "expiry": text, "defaultacct": flag, "profile": text, "cofpermission": flag,
-			"auoptout": flag, "accttype": text, "bankaba": text, "ssnl4": text, "license": text,
-		}),
-		required: []string{"account"},
+		body: profileFields, required: []string{"account"},
 	},
 	// An update sets fields to values: the same update again changes nothing.
 	"profileUpdate": {
 		method: http.MethodPost, endpoint: "profile", answer: result, mutating: true, idempotent: always,
-		body: with(holder, map[string]kind{
-			"profile": text, "account": text, "expiry": text, "defaultacct": flag, "cofpermission": flag,
-			"auoptout": flag, "accttype": text, "bankaba": text, "ssnl4": text, "license": text,
-		}),
-		required: []string{"profile"},
+		body: profileFields, required: []string{"profile"},
 	},
 	"profileGet": {
 		method: http.MethodGet, endpoint: "profile", answer: listing,
