@@ -457,10 +457,11 @@ SECUCARD_API int secucard_cancel(secucard_client *client, uint64_t call_id);
  *   "retref"    the transaction's retrieval reference
  *   "avsresp"   address verification result, "cvvresp" CVV check result
  *   "orderid"   on every error of an auth: the orderid to look it up by
- * Repeats: reads (GET) are repeated like secucard reads; a full void,
- * voidByOrderId, profile writes, sigcap and tokenize (without unique) may be
- * repeated after a lost answer, since repeating them has no further effect;
- * auth, capture and refund never are (except the recovery below).
+ * Repeats: reads (GET) are repeated like secucard reads; void and
+ * voidByOrderId without "amount" (a full void), profile writes, sigcap and
+ * tokenize (without unique) may be repeated after a lost answer, since
+ * repeating them has no further effect; auth, capture, refund and partial
+ * voids never are (except the auth's recovery below).
  *
  * Recovery of a lost auth (the Gateway's "Handling Timed-out Transactions").
  * Every auth carries an orderid. When its answer does not come (timeout_ms
