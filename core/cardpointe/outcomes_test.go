@@ -66,6 +66,18 @@ func TestUATBehaviour(t *testing.T) {
 		assert.Equal(t, "A", a["respstat"], "$2000 is outside the range")
 	})
 
+	t.Run("refund declines $1000-$1999 after a sale of $2000 or more", func(t *testing.T) {
+		sale := e.ok("auth", map[string]any{"account": visa, "expiry": "1230", "amount": 250000, "capture": true})
+		require.Positive(t, e.settle().Settled)
+		_, err := e.call("refund", map[string]any{"retref": sale["retref"], "amount": 150000})
+		require.NotNil(t, err)
+		assert.Equal(t, errs.Declined, err.Kind)
+		assert.Equal(t, "500", err.RespCode, "1500.00 answers the processor's code 500 (spec §4)")
+		assert.False(t, err.Retryable)
+		r := e.ok("refund", map[string]any{"retref": sale["retref"], "amount": 2500})
+		assert.Equal(t, "A", r["respstat"], "other amounts refund")
+	})
+
 	t.Run("partial approval", func(t *testing.T) {
 		a := e.ok("auth", map[string]any{"account": partialPAN, "expiry": "1230", "amount": 750})
 		assert.Equal(t, "A", a["respstat"])
@@ -103,6 +115,19 @@ func TestUATBehaviour(t *testing.T) {
 		assert.Equal(t, errs.API, err.Kind, "a lookup that finds nothing is not a decline")
 		assert.Equal(t, "29", err.RespCode)
 	})
+}
+
+// The RPCT emulator answers with its three-digit codes (spec §4).
+func TestUATRapidConnect(t *testing.T) {
+	e := start(t, setup{sandbox: sandbox.Options{CardPointe: sbcp.Options{Processor: sbcp.ProcRPCT}}})
+	_, err := e.call("auth", map[string]any{"account": visa, "expiry": "1230", "amount": 111695})
+	require.NotNil(t, err)
+	assert.Equal(t, "RPCT", err.RespProc)
+	assert.Equal(t, "116", err.RespCode)
+	assert.Equal(t, "Not sufficient funds", err.RespText)
+	a := e.ok("auth", map[string]any{"account": partialPAN, "expiry": "1230", "amount": 600})
+	assert.Equal(t, "002", a["respcode"])
+	assert.Equal(t, true, a["partial"])
 }
 
 // respstat B is a temporary decline: nothing was charged, a new auth is safe.
@@ -244,7 +269,6 @@ func TestUnknownSystem(t *testing.T) {
 	require.NotNil(t, err)
 	assert.Equal(t, "system", err.Field)
 	assert.True(t, strings.Contains(err.Message, "cardpointe"))
-	_ = sbcp.DefaultMerchID
 }
 
 // TLS as for secucard: the Gateway and CardSecure over verified HTTPS; a
