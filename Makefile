@@ -75,8 +75,9 @@ test-store-readonly: ## Token store turning read-only under an open client (root
 test-rabbitmq: ## STOMP conformance against a real RabbitMQ (a private node on free ports)
 	./.ci/rabbitmq-node run -- env GOCACHE="$$($(GO) env GOCACHE)" GOMODCACHE="$$($(GO) env GOMODCACHE)" $(GO) test -race -count=1 -tags rabbitmq -run '^TestRabbitMQConformance$$' ./core/stomp/
 
-test-c: build sandbox ## C ABI tests: C test program, symbol parity with the header, valgrind
+test-c: build sandbox ## C ABI tests: C test programs, symbol parity with the header, valgrind, the CardPointe example
 	$(MAKE) -C capi/ctest test BUILD_DIR=$(CURDIR)/$(BUILD)
+	$(MAKE) -C examples/c run-cardpointe BUILD_DIR=$(CURDIR)/$(BUILD)
 
 # Linux targets: symbol parity, then capi/ctest built with the cross compiler
 # and run under qemu-user against the host's sandbox. Windows: symbol parity

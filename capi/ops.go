@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/libsecucard/libsecucard/core"
-	"github.com/libsecucard/libsecucard/core/api"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/core/logging"
@@ -127,11 +126,11 @@ func call(id uint64, request []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	req, err := api.ParseRequest(request)
+	req, err := core.ParseRequest(request)
 	if err != nil {
 		return nil, err
 	}
-	res, err := cl.core.Call(context.Background(), req)
+	res, err := cl.core.Execute(context.Background(), req)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +159,7 @@ func startAsync(id uint64, request []byte, done completion) (uint64, func(), err
 	if err != nil {
 		return 0, nil, err
 	}
-	req, err := api.ParseRequest(request)
+	req, err := core.ParseRequest(request)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -188,7 +187,7 @@ func startAsync(id uint64, request []byte, done completion) (uint64, func(), err
 
 // runAsync performs one async call and always yields an outcome: no panic
 // may kill the host process, and the callback must still run exactly once.
-func (cl *client) runAsync(ctx context.Context, req *api.Request, callID uint64) (st int, res, ej []byte) {
+func (cl *client) runAsync(ctx context.Context, req core.Request, callID uint64) (st int, res, ej []byte) {
 	defer func() {
 		cl.asyncMu.Lock()
 		delete(cl.calls, callID)
@@ -198,7 +197,7 @@ func (cl *client) runAsync(ctx context.Context, req *api.Request, callID uint64)
 			res = nil
 		}
 	}()
-	out, err := cl.core.Call(ctx, req)
+	out, err := cl.core.Execute(ctx, req)
 	if err != nil {
 		st, ej = mapError(asCanceled(err, ctx.Err() != nil, req.Name()))
 		return st, nil, ej

@@ -26,6 +26,7 @@ import (
 	"github.com/libsecucard/libsecucard/core/api"
 	"github.com/libsecucard/libsecucard/core/auth"
 	"github.com/libsecucard/libsecucard/core/call"
+	"github.com/libsecucard/libsecucard/core/cardpointe"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/core/logging"
@@ -139,6 +140,9 @@ type Client struct {
 	auth     *auth.Manager
 	rest     *rest.Channel
 	stomp    *stomp.Channel // nil when STOMP is disabled
+
+	cp     *cardpointe.Client // nil without a cardpointe section
+	cpHTTP *http.Client
 }
 
 type providerBox struct{ p auth.Provider }
@@ -198,6 +202,9 @@ func newClient(cfg Config, opts ...Option) (*Client, error) {
 		Lookup:      c,
 		Life:        c.closeCtx,
 		LookupGrace: lookupGrace,
+	}
+	if err := c.newCardPointe(tlsConf); err != nil {
+		return nil, err
 	}
 
 	if c.opts.store != nil {
@@ -718,6 +725,7 @@ func (c *Client) Close() error {
 	if t, ok := c.httpClient.Transport.(*http.Transport); ok && c.opts.httpClient == nil {
 		t.CloseIdleConnections()
 	}
+	c.closeCardPointe()
 	c.log.Infof("client closed")
 	return nil
 }

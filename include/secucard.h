@@ -28,8 +28,10 @@
  *       "field": "...", "reason": "...", "op": "...", "http_status": n,
  *       "error": "...", "error_details": "...", "error_user": "...",
  *       "code": "...", "support_id": "...", "retryable": true|false,
- *       "outcome": "not_sent|rejected|unknown", "idempotency_key": "...",
- *       "retry_after_ms": n, "object_id": "...", "transaction": {...}}
+ *       "outcome": "not_sent|rejected|unknown|voided", "idempotency_key": "...",
+ *       "retry_after_ms": n, "object_id": "...", "transaction": {...},
+ *       "respstat": "...", "respcode": "...", "resptext": "...", "respproc": "...",
+ *       "retref": "...", "avsresp": "...", "cvvresp": "...", "orderid": "..."}
  *      Only "status", "type", "message" and "retryable" are always present;
  *      "outcome" is present on every error of a request (secucard_call,
  *      secucard_call_async, secucard_client_open).
@@ -42,8 +44,9 @@
  *      "invalid_handle" with SECUCARD_ERR_INVALID_HANDLE.
  *      "reason" refines "auth" errors ("denied", "invalid_grant", "expired",
  *      "timeout", "canceled", "no_credentials", "not_authorized",
- *      "token_rejected") and names a refused TLS certificate on "network"
- *      errors ("certificate").
+ *      "token_rejected"), names a refused TLS certificate on "network"
+ *      errors ("certificate") and a CardPointe temporary decline on
+ *      "declined" errors ("temporary").
  *      What a failed request may have done, and what is safe next:
  *      "outcome"   "not_sent": the request provably never left the machine;
  *                  "rejected": the server answered that it did not carry it
@@ -64,6 +67,9 @@
  *                  (retry.max_retry_after_ms).
  *      "object_id" with outcome "unknown": the object to look up first (the
  *                  transaction of a payment start, see secucard_call).
+ *      "respstat" .. "orderid"  the CardPointe Gateway's answer on errors of
+ *                  CardPointe calls; see "CardPointe Gateway" below, which
+ *                  also explains outcome "voided".
  *      Secrets (client secret, passwords, tokens, device codes, card numbers,
  *      CVVs) never appear in error JSON (message, field or any other member),
  *      log lines or event JSON: each passes the client's redactor whole before
@@ -202,6 +208,9 @@ typedef struct secucard_client secucard_client;
  *          message_timeout_ms=120000, session_refresh_timeout_ms=15000,
  *          routing="auto" ("auto" | "rest" | "stomp")},
  *   events {queue_size=1024, dedupe=true (see Events), fetch_changed=false},
+ *   cardpointe {url, site, uat=false, cardsecure_url, username, password, merchid,
+ *               timeouts {connect_ms=30000, response_ms=40000, recovery_ms=60000}}
+ *               (the CardPointe Gateway; see "CardPointe" below),
  *   idempotency=true, allow_unknown_resources=false, log_level="info".
  * The credentials and a credential callback's answer pass the same check.
  * An unknown key or a value of the wrong type is an error naming the key.
@@ -334,11 +343,13 @@ SECUCARD_API int secucard_cancel_auth(secucard_client *client);
  * it). A status the library does not know is returned as SECUCARD_OK with
  * the transaction: check "status" before treating it as paid.
  * request_json: borrowed. result_json: required out. err_json: optional out.
+ * A request with "system": "cardpointe" goes to the CardPointe Gateway
+ * instead (see "CardPointe Gateway" below for its request shape).
  * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE; SECUCARD_ERR_INVALID_ARGUMENT
  * (bad request JSON, unknown resource or op - "field" says which); SECUCARD_ERR_AUTH;
  * SECUCARD_ERR_API; SECUCARD_ERR_DECLINED (a payment start ended without a
- * payment); SECUCARD_ERR_NETWORK; SECUCARD_ERR_TIMEOUT; SECUCARD_ERR_CLOSED;
- * SECUCARD_ERR_INTERNAL. */
+ * payment, or a CardPointe decline); SECUCARD_ERR_NETWORK; SECUCARD_ERR_TIMEOUT;
+ * SECUCARD_ERR_CANCELED; SECUCARD_ERR_CLOSED; SECUCARD_ERR_INTERNAL. */
 SECUCARD_API int secucard_call(secucard_client *client, const char *request_json,
                                char **result_json, char **err_json);
 
@@ -370,6 +381,173 @@ SECUCARD_API int secucard_call_async(secucard_client *client, const char *reques
  * payment. Unknown or finished ids are not an error.
  * Returns: SECUCARD_OK; SECUCARD_ERR_INVALID_HANDLE. */
 SECUCARD_API int secucard_cancel(secucard_client *client, uint64_t call_id);
+
+/* ------------------------------------------------------------------------ */
+/* CardPointe Gateway                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* CardPointe Gateway and CardSecure requests go through secucard_call,
+ * secucard_call_async and secucard_cancel like secucard calls, on a client
+ * whose config has a "cardpointe" section (secucard_client_new). One handle
+ * may hold both a secucard identity and a CardPointe section; a request's
+ * "system" names the one it is for:
+ *   {"system": "cardpointe",  required; "secucard" or absent: a secucard call
+ *    "op": "auth",            required: one of the operations below (case-sensitive)
+ *    "data": {...},           the operation's fields (below)
+ *    "timeout_ms": 40000}     the wait for one answer (default
+ *                             cardpointe.timeouts.response_ms); see recovery
+ * A client without a cardpointe section refuses these requests
+ * (SECUCARD_ERR_INVALID_ARGUMENT, "field": "system").
+ *
+ * Fields.  "data" holds the Gateway's own fields, named exactly as the
+ * Gateway names them (case-sensitive; a name that differs only in case is
+ * refused with a hint). Values are strings, except:
+ *   amounts     amount, taxamnt, frtamnt, dutyamnt: JSON integers of MINOR
+ *               UNITS (cents): 1999 is 19.99. Never a float, never a string.
+ *               |amount| <= 9999999999. The library sends "19.99".
+ *   Y/N flags   capture, tokenize, bin, cofscheduled, cofpermission,
+ *               taxexempt, auoptout, defaultacct: true/false (or "Y"/"N").
+ *   profile     auth: true (save the card as a profile) or
+ *               "<profileid>[/<acctid>]" (charge a stored account; then no
+ *               account); profileCreate: a profile id to add an account to;
+ *               profileUpdate: "<profileid>/<acctid>" (required).
+ *   receipt     true, false or "json".
+ *   userfields  an object; items (Level 3) an array; unique a boolean.
+ * "merchid" (every Gateway op) overrides cardpointe.merchid. "extra": {...}
+ * sends further Gateway fields as they are (POST operations only). Any other
+ * field is refused, naming it ("data.<name>"); nothing is sent for a request
+ * that fails these checks.
+ *
+ * Operations ("op"), their fields (* required) and one example "data" each:
+ *   testCredentials   (merchid)                   {}
+ *       answer {"valid": true, "text": "CardConnect REST Servlet"}; wrong
+ *       credentials or a MID not theirs: SECUCARD_ERR_AUTH
+ *   tokenize          account* or devicedata*, expiry, cvv, signature,
+ *                     encryptionhandler, unique (CardSecure; no merchid)
+ *                     {"account": "4111111111111111", "expiry": "1230", "cvv": "123"}
+ *       answer {"errorcode": 0, "message": "No Error", "token": "9418594164541111"}
+ *   auth              amount*, account* (PAN, token or bank account) or
+ *                     profile* or track*, expiry, cvv2, currency, capture,
+ *                     orderid, name, company, address, address2, city,
+ *                     region, country, postal, phone, email, ecomind,
+ *                     tokenize, cof, cofscheduled, cofpermission, receipt,
+ *                     bin, signature, bankaba, accttype, authcode, taxexempt,
+ *                     taxamnt, ponumber, invoiceid, termid, auoptout,
+ *                     userfields, ssnl4, license
+ *                     sale:          {"account": "9418594164541111", "expiry": "1230", "amount": 1999, "capture": true}
+ *                     verification:  {"account": "9418594164541111", "expiry": "1230", "amount": 0}
+ *                     forced credit: {"account": "9418594164541111", "expiry": "1230", "amount": -500}
+ *                     save the card: {"account": "9418594164541111", "expiry": "1230", "amount": 100, "profile": true}
+ *                     stored card:   {"profile": "12345678901234567890/1", "amount": 100}
+ *   capture           retref*, amount (less: a partial capture), authcode,
+ *                     invoiceid, ponumber, taxamnt, frtamnt, dutyamnt,
+ *                     items, receipt      {"retref": "343005123456", "amount": 1500}
+ *   void              retref*, amount (omitted: all)   {"retref": "343005123456"}
+ *   voidByOrderId     orderid*, amount                 {"orderid": "ORDER-17"}
+ *   refund            retref*, amount (omitted: all), orderid, receipt
+ *                     (only after settlement)          {"retref": "343005123456", "amount": 500}
+ *   inquire           retref*                          {"retref": "343005123456"}
+ *   inquireByOrderid  orderid*, set ("1": this MID only) {"orderid": "ORDER-17"}
+ *       answer one record, or an array when several carry the orderid
+ *   settlestat        date (MMDD or YYYYMMDD) or batchid; neither: batches
+ *                     settled since the last such call
+ *                     {"date": "1207"}   answer an array of batches ([] for none)
+ *   funding           date                             {"date": "20261207"}
+ *   profileCreate     account*, expiry, defaultacct, profile, name, company,
+ *                     address, address2, city, region, country, postal,
+ *                     phone, email, cofpermission, auoptout, accttype,
+ *                     bankaba, ssnl4, license
+ *                     {"account": "9418594164541111", "expiry": "1230", "name": "E. Mustermann"}
+ *   profileUpdate     profile* ("<profileid>/<acctid>") and the fields of
+ *                     profileCreate       {"profile": "12345678901234567890/1", "postal": "19406"}
+ *   profileGet        profileid*, acctid (absent: every account)
+ *                     {"profileid": "12345678901234567890"}   answer an array of accounts
+ *   profileDelete     profileid*, acctid (absent: the whole profile)
+ *                     {"profileid": "12345678901234567890", "acctid": "1"}
+ *   bin               token*                           {"token": "9418594164541111"}
+ *   sigcap            retref*, signature*              {"retref": "343005123456", "signature": "H4sI..."}
+ *   inquireMerchant   (merchid)                        {}
+ * Writes are sent as POST with a JSON body; inquire, inquireByOrderid,
+ * settlestat, funding, profileGet, bin and inquireMerchant as a GET without
+ * body; profileDelete as a DELETE without body. Authentication is HTTP
+ * Basic with cardpointe.username/password (the Gateway has no API key,
+ * signature or idempotency key).
+ *
+ * Answers.  *result_json is the Gateway's JSON with every field as it sent
+ * it (amounts as decimal strings, "19.99"), plus:
+ *   "<name>_minor"     an integer of minor units next to every decimal
+ *                      amount ("amount", "chargetotal", "refundtotal",
+ *                      "setlamount"), at any depth
+ *   auth only:
+ *   "requested_minor"  the amount asked for
+ *   "partial"          true when approved for less than requested ("amount_minor"
+ *                      < "requested_minor"; spec: a partial approval is a success)
+ *   "orderid"          the auth's orderid: the host's, or one the library
+ *                      generated ("LSC" + 16 characters, never a card number)
+ *   "recovered"        true when the answer was lost and this is the record
+ *                      inquireByOrderid found (its fields are the inquire
+ *                      record's: e.g. "setlstat", camelCase "orderId")
+ *
+ * Outcomes.  The Gateway's respstat decides:
+ *   "A"  success (SECUCARD_OK), also a partial approval.
+ *   "C"  auth, capture, void, voidByOrderId, refund: SECUCARD_ERR_DECLINED
+ *        ("type": "declined"), retryable false, outcome "rejected"; other
+ *        operations: SECUCARD_ERR_API (e.g. PPS 29 "Txn not found", 96
+ *        "Profile not found").
+ *   "B"  SECUCARD_ERR_DECLINED with "reason": "temporary", retryable TRUE,
+ *        outcome "rejected": declined for now (PPS 62 "Timed out", a line
+ *        down); nothing was charged, a new auth cannot charge twice. The
+ *        library never repeats it by itself: the till decides.
+ * HTTP 401: SECUCARD_ERR_AUTH (reason "denied"); 400, 404, 5xx:
+ * SECUCARD_ERR_API with "http_status"; 429 (UAT's rate limit): SECUCARD_ERR_API,
+ * repeated after X-Rate-Limit-Retry-After-Seconds like any 429. CardSecure
+ * refusals: SECUCARD_ERR_API with "code" = its errorcode.
+ * Error fields of CardPointe calls (present when the Gateway answered them):
+ *   "respstat"  "A", "B" or "C"
+ *   "respcode"  the code of the processor or gateway ("05", "116", "NU", "62")
+ *   "resptext"  its text ("Do not honor")
+ *   "respproc"  who answered: "PPS" (the gateway itself), "FNOR", "RPCT", ...
+ *   "retref"    the transaction's retrieval reference
+ *   "avsresp"   address verification result, "cvvresp" CVV check result
+ *   "orderid"   on every error of an auth: the orderid to look it up by
+ * Repeats: reads (GET) are repeated like secucard reads; void and
+ * voidByOrderId without "amount" (a full void), profile writes, sigcap and
+ * tokenize (without unique) may be repeated after a lost answer, since
+ * repeating them has no further effect; auth, capture, refund and partial
+ * voids never are (except the auth's recovery below).
+ *
+ * Recovery of a lost auth (the Gateway's "Handling Timed-out Transactions").
+ * Every auth carries an orderid. When its answer does not come (timeout_ms
+ * passed, the connection dropped, a 5xx, an unreadable answer), the library
+ * spends up to cardpointe.timeouts.recovery_ms on:
+ *   1. inquireByOrderid. Found: that record is the call's answer (approved:
+ *      SECUCARD_OK with "recovered": true; declined: the decline) - the auth
+ *      is never sent twice.
+ *   2. PPS 29 "Txn not found": the auth never arrived; it is sent once more
+ *      (at most two attempts per call). Should that answer be lost too and
+ *      the inquiry find nothing again, the call fails with outcome
+ *      "not_sent", retryable true.
+ *   3. The inquiry gets no usable answer: voidByOrderId, up to three times.
+ *      Approved: the call fails with outcome "voided", retryable TRUE -
+ *      nothing stands, a new auth charges at most once. Otherwise: outcome
+ *      "unknown", retryable false: look "orderid" up before charging again.
+ *   Several live transactions under one orderid (a host that reused it):
+ *   outcome "unknown", nothing is voided.
+ * A call the host cancels (secucard_cancel, client close) is not recovered:
+ * SECUCARD_ERR_CANCELED, outcome "unknown", retryable false, "orderid".
+ * So an auth call may take up to 2 x (timeout_ms + recovery_ms). The Gateway
+ * has no idempotency key: the recovery trusts PPS 29 as "never arrived", as
+ * the Gateway documents; an auth held inside the network longer than the
+ * inquiry could still arrive afterwards - both then carry the same orderid.
+ * The host's orderid must be 1..19 letters, digits, ".", "_" or "-" and must
+ * not look like a card number (the Gateway would mask it and the recovery
+ * could not find the auth).
+ *
+ * Card data.  PAN, CVV, track data and expiry never appear in a log line or
+ * an error JSON (one redaction for every line); answers carry the Gateway's
+ * token or masked account, and the expiry only where the Gateway echoes it.
+ * Tokenize first (op "tokenize") and authorize the token: the PAN then
+ * crosses the library once. */
 
 /* ------------------------------------------------------------------------ */
 /* Events                                                                    */

@@ -29,28 +29,7 @@
 
 /* ---------------------------------------------------------------- harness */
 
-static int passed, failed;
-static const char *current;
-
-static void check(int ok, const char *file, int line, const char *expr, const char *fmt, ...) {
-    if (ok) {
-        passed++;
-        return;
-    }
-    failed++;
-    fprintf(stderr, "FAIL [%s] %s:%d: %s", current, file, line, expr);
-    if (fmt && *fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        fputs(" -- ", stderr);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-    }
-    fputc('\n', stderr);
-}
-
-#define CHECK(cond) check(!!(cond), __FILE__, __LINE__, #cond, NULL)
-#define CHECKF(cond, ...) check(!!(cond), __FILE__, __LINE__, #cond, __VA_ARGS__)
+#include "harness.h"
 
 /* Sandbox facts from $SECUCARD_SANDBOX. */
 static char *sb_url, *sb_admin, *sb_id, *sb_secret;

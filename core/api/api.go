@@ -64,6 +64,9 @@ const (
 // Request is one call. Data is the JSON body (object, array or bare string),
 // passed through unchanged.
 type Request struct {
+	// System is "secucard" or empty; core.ParseRequest sends requests for
+	// other systems ("cardpointe") elsewhere.
+	System         string          `json:"system,omitempty"`
 	Resource       string          `json:"resource"`                  // "product.resource", e.g. "smart.transactions"
 	Op             Op              `json:"op"`                        // get|list|create|update|delete|execute
 	ID             string          `json:"id,omitempty"`              // object id, or a placeholder such as "me"
@@ -160,6 +163,9 @@ const maxSegment = 256
 // not check the catalog (the client does, so unknown resources can be allowed
 // by configuration).
 func (r *Request) Validate() error {
+	if r.System != "" && r.System != "secucard" {
+		return errs.Invalid("system", `must be "secucard" (or absent) for a secucard API call, got %q`, r.System)
+	}
 	if r.Resource == "" {
 		return errs.Invalid("resource", `is required, e.g. "smart.transactions"`)
 	}

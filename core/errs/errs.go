@@ -59,12 +59,14 @@ const (
 	ReasonNotAuthorized = "not_authorized" // an interactive grant is needed: call Open first
 	ReasonTokenRejected = "token_rejected" // the API refused a fresh token (401 after refresh and replay)
 	ReasonCertificate   = "certificate"    // Network: the server's TLS certificate (or handshake) was refused; a repeat cannot succeed
+	ReasonTemporary     = "temporary"      // Declined: declined for now (CardPointe respstat B); a new attempt may be approved
 )
 
 // Outcomes say what a failed call may have done on the server. They are the
 // "outcome" field of the error JSON of every failed call.
 const (
-	// OutcomeNotSent: the request provably never left this machine.
+	// OutcomeNotSent: the request provably never reached the server (it
+	// never left this machine, or a lookup proved it never arrived).
 	OutcomeNotSent = "not_sent"
 	// OutcomeRejected: the server answered that it did not carry it out
 	// (an error envelope, a 4xx, a 429).
@@ -73,6 +75,11 @@ const (
 	// out, was a 5xx or unreadable). Look the object up before repeating,
 	// unless retryable says a repeat with the same idempotency_key is safe.
 	OutcomeUnknown = "unknown"
+	// OutcomeVoided: the answer was lost, and the payment gateway then
+	// confirmed that it reversed whatever the request did (CardPointe:
+	// voidByOrderId after an unanswered inquiry). Nothing stands, so a new
+	// attempt charges at most once.
+	OutcomeVoided = "voided"
 )
 
 // Error is the error type of every core package.
@@ -113,9 +120,27 @@ type Error struct {
 	// have returned had the payment been made.
 	Transaction json.RawMessage `json:"transaction,omitempty"`
 
+	// Gateway is the payment gateway's own answer, on errors of CardPointe
+	// calls; its fields appear at the top level of the error JSON.
+	Gateway
+
 	// Err is the underlying cause. It is not part of the wire form: causes can
 	// carry unredacted text (URLs with query strings, server bodies).
 	Err error `json:"-"`
+}
+
+// Gateway is what the CardPointe Gateway answered (spec cardpointe.md §2.2,
+// §3), as the error JSON of a CardPointe call carries it: the codes a till
+// shows and logs, and the keys to look the transaction up by.
+type Gateway struct {
+	RespStat string `json:"respstat,omitempty"` // "A" approved, "B" retry, "C" declined
+	RespCode string `json:"respcode,omitempty"` // the processor's or the gateway's code ("05", "116", "NU", "29")
+	RespText string `json:"resptext,omitempty"` // its text ("Do not honor")
+	RespProc string `json:"respproc,omitempty"` // who answered: "PPS" (the gateway), "FNOR", "RPCT", ...
+	Retref   string `json:"retref,omitempty"`   // the transaction's retrieval reference
+	AVSResp  string `json:"avsresp,omitempty"`  // address verification result
+	CVVResp  string `json:"cvvresp,omitempty"`  // CVV check result
+	OrderID  string `json:"orderid,omitempty"`  // the auth's orderid: look it up by it (inquireByOrderid)
 }
 
 // Error renders a one-line, redacted description.

@@ -13,7 +13,11 @@
 //     names it;
 //   - card numbers: runs of 13–19 digits standing alone as a number
 //     (optionally grouped by single spaces or dashes) that pass the Luhn check
-//     keep only their last four digits.
+//     keep only their last four digits;
+//   - card data by its key (the CardPointe Gateway's and CardSecure's field
+//     names): expiry and track data wholly; an "account" value (a card or
+//     bank account number, also one that fails the Luhn check, or a token)
+//     down to its last four digits.
 //
 // The masks are deliberately greedy: a false positive costs a log reader a few
 // characters, a false negative can cost a PCI audit.
@@ -33,7 +37,8 @@ const Mask = "[REDACTED]"
 
 // secretKeys are matched case-insensitively as whole keys.
 const secretKeys = `client_secret|clientsecret|password|passwd|passcode|access_token|refresh_token|device_code|` +
-	`authorization|login|user-id|encryption_key|user_pin|pin|cvv2|cvv|cvc|csc|secret|token`
+	`authorization|login|user-id|encryption_key|user_pin|pin|cvv2|cvv|cvc|csc|secret|token|` +
+	`expiry|expdate|exp_date|track|track1|track2|trackdata`
 
 var (
 	// "key": "value" and "key": 123 (JSON), also with single quotes.
@@ -48,6 +53,10 @@ var (
 	// "code" holding a device code (long) rather than an API error code (short).
 	longCodeJSON = regexp.MustCompile(`(?i)("code"\s*:\s*)"([^"]{16,})"`)
 	longCodeForm = regexp.MustCompile(`(?i)((?:^|[?&\s])code=)([^&\s"]{16,})`)
+	// An account number by its key: the value of "account" (JSON) or
+	// account= (form) when it holds at least 8 digits.
+	accountJSON = regexp.MustCompile(`(?i)("account"\s*:\s*")([^"\\]*)"`)
+	accountForm = regexp.MustCompile(`(?i)((?:^|[?&\s])account=)([^&\s"]+)`)
 )
 
 // Redactor masks the patterns above plus the secrets registered with it. Each
@@ -151,6 +160,10 @@ func (r *Redactor) String(s string) string {
 		s = longCodeJSON.ReplaceAllString(s, `${1}"`+Mask+`"`)
 		s = longCodeForm.ReplaceAllString(s, `${1}`+Mask)
 	}
+	if strings.Contains(lower, "account") {
+		s = maskAccounts(accountJSON, s, `"`)
+		s = maskAccounts(accountForm, s, "")
+	}
 	if strings.Contains(lower, "bearer") || strings.Contains(lower, "basic") {
 		s = scheme.ReplaceAllString(s, `${1}${2}`+Mask)
 	}
@@ -159,6 +172,25 @@ func (r *Redactor) String(s string) string {
 
 // secretKeyWords are the words of secretKeys, for the prefilter.
 var secretKeyWords = strings.Split(secretKeys, "|")
+
+// maskAccounts keeps only the last four digits of the account values re
+// finds (group 2 of each match) that hold at least 8 digits; close ends the
+// replacement (the JSON string's quote).
+func maskAccounts(re *regexp.Regexp, s, close string) string {
+	return re.ReplaceAllStringFunc(s, func(m string) string {
+		sub := re.FindStringSubmatch(m)
+		digits := 0
+		for i := 0; i < len(sub[2]); i++ {
+			if sub[2][i] >= '0' && sub[2][i] <= '9' {
+				digits++
+			}
+		}
+		if digits < 8 {
+			return m
+		}
+		return sub[1] + Last4(sub[2]) + close
+	})
+}
 
 func containsAny(s string, words []string) bool {
 	for _, w := range words {

@@ -116,3 +116,13 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// CardPointeConfig is the "cardpointe" section of a client config that uses
+// srv's CardPointe Gateway emulation (its URL, Basic credentials and MID).
+func CardPointeConfig(srv *sandbox.Server) map[string]any {
+	e := srv.Endpoints()
+	return map[string]any{
+		"url": e.CardPointeURL, "username": e.CardPointeUsername,
+		"password": e.CardPointePassword, "merchid": e.CardPointeMerchID,
+	}
+}

@@ -36,8 +36,10 @@ namespace Secucard.Connect
         public bool Retryable { get; private set; }
         /// <summary>
         /// What the failed request may have done: "not_sent" (it provably never left the
-        /// machine), "rejected" (the server answered that it did not carry it out) or
-        /// "unknown" (the server may have acted: the answer was lost, timed out, a 5xx).
+        /// machine), "rejected" (the server answered that it did not carry it out),
+        /// "unknown" (the server may have acted: the answer was lost, timed out, a 5xx) or,
+        /// for a CardPointe auth, "voided" (its answer was lost and the library voided it:
+        /// nothing stands, <see cref="Retryable"/> is true).
         /// Null for errors that are not about a request (a bad config, a closed client).
         /// </summary>
         public string Outcome { get; private set; }
@@ -59,6 +61,24 @@ namespace Secucard.Connect
         /// <summary>The error JSON exactly as the library returned it.</summary>
         public string RawJson { get; private set; }
 
+        /// <summary>CardPointe: the Gateway's respstat ("A", "B", "C"); null for secucard calls.</summary>
+        public string RespStat { get; private set; }
+        /// <summary>CardPointe: the processor's or gateway's response code ("05", "116", "NU", "62").</summary>
+        public string RespCode { get; private set; }
+        /// <summary>CardPointe: the response text ("Do not honor").</summary>
+        public string RespText { get; private set; }
+        /// <summary>CardPointe: who answered: "PPS" (the gateway itself), "FNOR", "RPCT", ...</summary>
+        public string RespProc { get; private set; }
+        /// <summary>CardPointe: the transaction's retrieval reference.</summary>
+        public string Retref { get; private set; }
+        /// <summary>CardPointe: the address verification result.</summary>
+        public string AvsResp { get; private set; }
+        /// <summary>CardPointe: the CVV check result.</summary>
+        public string CvvResp { get; private set; }
+        /// <summary>CardPointe: the auth's orderid, on every error of an auth: look it up
+        /// (InquireByOrderId) before charging again when <see cref="Outcome"/> is "unknown".</summary>
+        public string OrderId { get; private set; }
+
         internal SecucardException(ErrorInfo e) : base(e.Message)
         {
             Status = e.Status;
@@ -71,6 +91,14 @@ namespace Secucard.Connect
             RetryAfterMs = e.RetryAfterMs;
             ObjectId = e.ObjectId;
             RawJson = e.Raw;
+            RespStat = e.RespStat;
+            RespCode = e.RespCode;
+            RespText = e.RespText;
+            RespProc = e.RespProc;
+            Retref = e.Retref;
+            AvsResp = e.AvsResp;
+            CvvResp = e.CvvResp;
+            OrderId = e.OrderId;
         }
     }
 
@@ -182,12 +210,22 @@ namespace Secucard.Connect
     }
 
     /// <summary>
-    /// What a declined payment start raises: a <see cref="DeclinedException"/> (catch either)
-    /// with the transaction and its receipt. A start never returns a declined transaction.
+    /// A payment was declined: what the library raises for every "declined" error. It is a
+    /// <see cref="DeclinedException"/>, so existing handlers keep working. A declined
+    /// smart.transactions start carries the transaction and its receipt
+    /// (<see cref="DeclinedException.TransactionJson"/>, <see cref="DeclinedException.ReceiptJson"/>);
+    /// a start never returns a declined transaction. For CardPointe,
+    /// <see cref="SecucardException.RespStat"/> .. <see cref="SecucardException.OrderId"/>
+    /// say what the Gateway answered; <see cref="Temporary"/> marks a decline for now.
     /// </summary>
     public class SecucardDeclinedException : DeclinedException
     {
-        internal SecucardDeclinedException(ErrorInfo e) : base(e) { }
+        /// <summary>
+        /// Declined for now (CardPointe respstat "B", e.g. PPS 62 "Timed out"): nothing was
+        /// charged, <see cref="SecucardException.Retryable"/> is true and a new attempt may pass.
+        /// </summary>
+        public bool Temporary { get; private set; }
+        internal SecucardDeclinedException(ErrorInfo e) : base(e) { Temporary = e.Reason == "temporary"; }
     }
 
     /// <summary>The connection failed, was reset, or the answer was unreadable.</summary>
@@ -237,6 +275,7 @@ namespace Secucard.Connect
         public string Type, Message, Reason, Op, Field, Raw;
         public string Error, ErrorDetails, ErrorUser, Code, SupportId;
         public string Outcome, IdempotencyKey, ObjectId, TransactionJson;
+        public string RespStat, RespCode, RespText, RespProc, Retref, AvsResp, CvvResp, OrderId;
         public long? RetryAfterMs;
         public int HttpStatus;
         public bool Retryable;
@@ -300,6 +339,14 @@ namespace Secucard.Connect
                 e.Outcome = Json.Str(o, "outcome");
                 e.IdempotencyKey = Json.Str(o, "idempotency_key");
                 e.ObjectId = Json.Str(o, "object_id");
+                e.RespStat = Json.Str(o, "respstat");
+                e.RespCode = Json.Str(o, "respcode");
+                e.RespText = Json.Str(o, "resptext");
+                e.RespProc = Json.Str(o, "respproc");
+                e.Retref = Json.Str(o, "retref");
+                e.AvsResp = Json.Str(o, "avsresp");
+                e.CvvResp = Json.Str(o, "cvvresp");
+                e.OrderId = Json.Str(o, "orderid");
                 long retryAfter = Json.Long(o, "retry_after_ms", long.MinValue);
                 if (retryAfter != long.MinValue) e.RetryAfterMs = retryAfter;
             }

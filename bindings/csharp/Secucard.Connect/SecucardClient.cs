@@ -108,6 +108,7 @@ namespace Secucard.Connect
                 throw Errors.FromStatus(st, "secucard_set_event_callback");
             }
             Smart = new SmartProduct(this);
+            CardPointe = new CardPointe(this);
         }
 
         // ------------------------------------------------------------------
@@ -312,6 +313,10 @@ namespace Secucard.Connect
 
         /// <summary>The POS core of the smart product: transactions, idents, checkins.</summary>
         public SmartProduct Smart { get; private set; }
+
+        /// <summary>The CardPointe Gateway (needs a "cardpointe" section in the config):
+        /// <c>await client.CardPointe.AuthAsync(1999, token, "1230", capture: true)</c>.</summary>
+        public CardPointe CardPointe { get; private set; }
 
         /// <summary>Any resource of the catalog, addressed as "product.resource", e.g. "loyalty.cards".</summary>
         public Resource Resource(string name)

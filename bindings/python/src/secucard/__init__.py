@@ -13,6 +13,7 @@ protocol work, this package maps it onto Python objects and exceptions.
 
 from ._native import ABI_VERSION, library_path
 from ._native import lib as _lib
+from .cardpointe import CardPointe
 from .client import (
     CallFuture,
     Client,
@@ -36,6 +37,7 @@ from .errors import (
     AuthTokenRejected,
     CanceledError,
     ClosedError,
+    Declined,
     DeclinedError,
     InternalError,
     InvalidArgument,
@@ -79,8 +81,10 @@ __all__ = [
     "AuthTokenRejected",
     "CallFuture",
     "CanceledError",
+    "CardPointe",
     "Client",
     "ClosedError",
+    "Declined",
     "DeclinedError",
     "InternalError",
     "InvalidArgument",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, TypeVar
 
 from . import _native
 from ._native import lib, take_string
+from .cardpointe import CardPointe
 from .errors import ClosedError, error_from
 
 logger = logging.getLogger("secucard")
@@ -729,6 +730,12 @@ class Client:
             _check(status, err)
         future.call_id = call_id.value
         return future
+
+    @property
+    def cardpointe(self) -> CardPointe:
+        """The CardPointe Gateway (needs a "cardpointe" section in the config):
+        ``client.cardpointe.auth(amount=1999, account=token, capture=True)``."""
+        return CardPointe(self)
 
     def resource(self, name: str) -> Resource:
         """The resource "product.resource", e.g. ``client.resource("smart.idents")``."""

@@ -30,6 +30,14 @@ these once, the same for every channel; see include/secucard.h):
 
 A payment start that ends without a payment raises ``DeclinedError`` with
 the transaction (``.transaction``, ``.receipt``); it never returns normally.
+
+Errors of CardPointe calls (``client.cardpointe``) also carry the Gateway's
+answer: ``respstat`` ("A", "B", "C"), ``respcode``, ``resptext``,
+``respproc``, ``retref``, ``avsresp``, ``cvvresp``, and on every error of an
+auth its ``orderid``. Their ``outcome`` may also be ``"voided"``: the answer
+of an auth was lost and the library voided it, so nothing stands and
+``retryable`` is True. A temporary decline (respstat "B") is a
+``DeclinedError`` with ``temporary`` True and ``retryable`` True.
 """
 
 from __future__ import annotations
@@ -57,8 +65,8 @@ class SecucardError(Exception):
         #: True: repeating this exact request with the same idempotency_key
         #: may succeed and cannot execute twice.
         self.retryable: bool = bool(raw.get("retryable", False))
-        #: "not_sent", "rejected" or "unknown" (None for errors that are not
-        #: about a request, such as a bad config).
+        #: "not_sent", "rejected", "unknown" or (CardPointe) "voided"; None for
+        #: errors that are not about a request, such as a bad config.
         self.outcome: str | None = raw.get("outcome")
         #: The idempotency key (X-Action) a mutating call was sent with.
         self.idempotency_key: str | None = raw.get("idempotency_key")
@@ -75,6 +83,16 @@ class SecucardError(Exception):
         self.error_user: str | None = raw.get("error_user")
         self.code: str | None = raw.get("code")
         self.support_id: str | None = raw.get("support_id")
+        # The CardPointe Gateway's answer (None for secucard calls).
+        self.respstat: str | None = raw.get("respstat")
+        self.respcode: str | None = raw.get("respcode")
+        self.resptext: str | None = raw.get("resptext")
+        self.respproc: str | None = raw.get("respproc")
+        self.retref: str | None = raw.get("retref")
+        self.avsresp: str | None = raw.get("avsresp")
+        self.cvvresp: str | None = raw.get("cvvresp")
+        #: A CardPointe auth's orderid: look it up by it before charging again.
+        self.orderid: str | None = raw.get("orderid")
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -142,11 +160,20 @@ class ApiError(SecucardError):
 
 
 class DeclinedError(SecucardError):
-    """A payment start ended without a payment: the terminal, processor or
-    gateway declined it (``.reason`` is the transaction's status: "failed",
-    "aborted", "canceled", "timeout", ...). ``.transaction`` is the
-    transaction as it ended, ``.receipt`` its receipt lines (print them:
-    ``secucard.format_receipt(e.transaction)``)."""
+    """A payment was declined.
+
+    A smart.transactions start that ended without a payment (the terminal,
+    processor or gateway declined it): ``.reason`` is the transaction's
+    status ("failed", "aborted", "canceled", "timeout", ...),
+    ``.transaction`` the transaction as it ended and ``.receipt`` its receipt
+    lines (print them: ``secucard.format_receipt(e.transaction)``).
+
+    A CardPointe decline: ``respstat``, ``respcode``, ``resptext``,
+    ``respproc``, ``retref``, ``avsresp``, ``cvvresp`` and ``orderid`` say what
+    the Gateway answered. ``temporary`` is True for a decline for now
+    (respstat "B", e.g. PPS 62 "Timed out"): nothing was charged and
+    ``retryable`` is True.
+    """
 
     def __init__(self, raw: dict[str, Any]):
         super().__init__(raw)
@@ -154,6 +181,15 @@ class DeclinedError(SecucardError):
         self.transaction: dict[str, Any] | None = raw.get("transaction")
         #: Its receipt lines (a list), or None.
         self.receipt: list[Any] | None = (self.transaction or {}).get("receipt")
+
+    @property
+    def temporary(self) -> bool:
+        """Declined for now (CardPointe respstat "B"): a new attempt may pass."""
+        return self.reason == "temporary"
+
+
+#: The name the CardPointe documentation of this package uses.
+Declined = DeclinedError
 
 
 class NetworkError(SecucardError, ConnectionError):
