@@ -55,6 +55,10 @@ type Fault struct {
 	// the receipt (at once, as for every SEND), executes, then closes
 	// without the reply.
 	Channel string `json:"channel,omitempty"`
+	// Hold (Go only) holds the request, after any delay, until the channel
+	// is closed, as delay_ms does: a test orders a held request against
+	// others by what it observes rather than by time.
+	Hold <-chan struct{} `json:"-"`
 }
 
 // Fault channels.
@@ -97,7 +101,7 @@ func (f *Fault) validate() *Error {
 		return invalid("drop", `must be "", %q, %q or %q, got %q`, DropBeforeRead, DropAfterRead, DropAfterExecute, f.Drop)
 	case f.Drop != "" && f.Status != 0:
 		return invalid("drop", "cannot be combined with status: a dropped connection has no answer")
-	case f.Status == 0 && f.Drop == "" && f.DelayMS == 0:
+	case f.Status == 0 && f.Drop == "" && f.DelayMS == 0 && f.Hold == nil:
 		return invalid("status", "a fault needs a status, a drop or a delay_ms")
 	case len(f.Body) > 0 && !json.Valid(f.Body):
 		return invalid("body", "is not valid JSON")
@@ -221,10 +225,15 @@ func (s *Server) runFault(client context.Context, rec *RequestRecord, f *Fault, 
 		what = append(what, more...)
 		s.setFault(rec, strings.Join(what, "; "))
 	}
-	if f.DelayMS > 0 {
-		note(fmt.Sprintf("delay %dms", f.DelayMS))
+	if f.DelayMS > 0 || f.Hold != nil {
+		if f.DelayMS > 0 {
+			note(fmt.Sprintf("delay %dms", f.DelayMS))
+		}
+		if f.Hold != nil {
+			note("held")
+		}
 		left := context.AfterFunc(client, func() { note("client left") })
-		held := s.sleep(context.Background(), time.Duration(f.DelayMS)*time.Millisecond)
+		held := s.sleep(context.Background(), time.Duration(f.DelayMS)*time.Millisecond) && s.await(f.Hold)
 		left()
 		if !held {
 			note("aborted: the sandbox closed")
@@ -247,6 +256,20 @@ func (s *Server) runFault(client context.Context, rec *RequestRecord, f *Fault, 
 		return faultAnswer, body
 	}
 	return faultPass, nil
+}
+
+// await waits until hold is closed (nil: at once); false when the sandbox
+// closes first.
+func (s *Server) await(hold <-chan struct{}) bool {
+	if hold == nil {
+		return true
+	}
+	select {
+	case <-hold:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
 }
 
 // noteLostAnswer adds the status of the answer an after_execute fault kept
