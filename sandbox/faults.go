@@ -233,7 +233,11 @@ func (s *Server) runFault(client context.Context, rec *RequestRecord, f *Fault, 
 			note("held")
 		}
 		left := context.AfterFunc(client, func() { note("client left") })
+		// A held request does not keep Close waiting for running requests:
+		// closing the sandbox abandons it at once.
+		s.active.Add(-1)
 		held := s.sleep(context.Background(), time.Duration(f.DelayMS)*time.Millisecond) && s.await(f.Hold)
+		s.active.Add(1)
 		left()
 		if !held {
 			note("aborted: the sandbox closed")

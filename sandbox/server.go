@@ -347,8 +347,9 @@ func (s *Server) Endpoints() Endpoints {
 const closeGrace = 2 * time.Second
 
 // Close stops listening, lets running requests finish for a short grace
-// period, then ends simulated terminal steps, delays and event delivery
-// (waiting for subscriber calls already running). It is idempotent.
+// period (a request a fault holds is abandoned at once), then ends simulated
+// terminal steps, delays and event delivery (waiting for subscriber calls
+// already running). It is idempotent.
 func (s *Server) Close() error {
 	s.lifeMu.Lock()
 	if s.closed {
