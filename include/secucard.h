@@ -536,12 +536,12 @@ SECUCARD_API int secucard_cancel(secucard_client *client, uint64_t call_id);
  *      If the call's deadline or recovery_ms ends first, nothing is sent
  *      again: outcome "unknown", retryable false, "orderid" - the auth may
  *      still be approved; look it up. Proven absent, the auth is sent once
- *      more (at most two attempts per call), and an approved repeat is
+ *      more (at most two attempts per call), and the repeat's answer is
  *      checked with one more inquireByOrderid: should the first auth have
- *      been approved after all, the repeat is voided by its retref (never
- *      voidByOrderId, which would void both) and the first one is the
- *      answer ("recovered": true, "voided_duplicate": the repeat's
- *      retref); if that void fails, outcome "unknown". Should the repeat's
+ *      been approved after all, it is the answer ("recovered": true); an
+ *      approved repeat is then voided by its retref (never voidByOrderId,
+ *      which would void both; "voided_duplicate": the repeat's retref), and
+ *      if that void fails, outcome "unknown". Should the repeat's
  *      answer be lost too and the inquiry prove it absent again, the call
  *      fails with outcome "not_sent", retryable true.
  *   3. The inquiry gets no usable answer: voidByOrderId, up to three times.

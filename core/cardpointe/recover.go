@@ -33,10 +33,11 @@ import (
 //     times); approved, nothing stands (outcome "voided"), otherwise the
 //     outcome stays "unknown" and the error names the orderid.
 //
-// An approved resend is confirmed with one more inquiry. Should the first
-// auth have taken effect after all (a Gateway later than its own window),
-// the resend is voided by its retref - voidByOrderId would void both - and
-// the first auth's record is the answer, naming the voided duplicate.
+// The answer of a resend is checked with one more inquiry. Should the first
+// auth have been approved after all (a Gateway later than its own window),
+// it is the answer: an approved resend is voided by its retref -
+// voidByOrderId would void both - and the result names the voided
+// duplicate; a declined resend declined nothing that stands.
 //
 // It reports facts (Written, the Answer class) and leaves every decision to
 // call.Decide: nothing here sets retryable or outcome.
@@ -69,7 +70,7 @@ func (r *recovery) Send(ctx context.Context, p *call.Plan) call.Outcome {
 		return o
 	case lost(o):
 		return r.recover(ctx, o, r.auth.wrote)
-	case o.Answer == call.Success && r.sends > 1:
+	case r.sends > 1 && (o.Answer == call.Success || o.Answer == call.Refused || o.Answer == call.DeclinedForNow):
 		return r.confirm(ctx, o)
 	}
 	return o // answered, or provably never sent
@@ -168,18 +169,24 @@ func (r *recovery) voidLost(ctx context.Context, lostO call.Outcome, ierr *errs.
 		ierr.Message, why, r.orderid)}
 }
 
-// confirm checks an approved resend (o) with one more inquiry: the first
-// auth must not stand beside it.
+// confirm checks the answer of a resend (o: approved or declined) with one
+// more inquiry: the first auth must not stand beside it unseen.
 func (r *recovery) confirm(ctx context.Context, o call.Outcome) call.Outcome {
 	ctx, cancel := context.WithTimeout(ctx, r.c.cfg.Recovery)
 	defer cancel()
 	log := r.c.log
 	recs, ierr := r.inquire(ctx)
 	if ierr != nil {
-		log.Warnf("auth orderid=%s: the repeat was approved; the inquiry confirming it is the only approval failed (%s)", r.orderid, ierr.Message)
+		log.Warnf("auth orderid=%s: the inquiry checking the repeat's answer failed (%s)", r.orderid, ierr.Message)
 		return o
 	}
-	repeat := headOf(o.Result).Retref
+	approved := o.Answer == call.Success
+	repeat := ""
+	if approved {
+		repeat = headOf(o.Result).Retref
+	} else if o.Err != nil {
+		repeat = o.Err.Retref
+	}
 	var others []txnHead
 	for _, rec := range recs {
 		if h := headOf(rec); h.RespStat == "A" && h.Retref != repeat {
@@ -193,14 +200,20 @@ func (r *recovery) confirm(ctx context.Context, o call.Outcome) call.Outcome {
 	if failed == nil {
 		failed = errs.New(errs.Network, "cardpointe.auth", "the first attempt got no answer")
 	}
-	if len(others) > 1 || repeat == "" {
+	if len(others) > 1 || (approved && repeat == "") {
 		log.Errorf("auth orderid=%s: %d other approvals carry it besides the repeat %s; not voiding blindly", r.orderid, len(others), orDash(repeat))
 		return call.Outcome{Answer: call.NoAnswer, Written: true, Err: annotate(failed,
-			"; the repeat (retref %s) was approved, and %d other approvals carry orderid %s (retrefs %s): look them up before charging again",
+			"; the repeat (retref %s) was answered, and %d other approvals carry orderid %s (retrefs %s): look them up before charging again",
 			orDash(repeat), len(others), r.orderid, retrefs(others))}
 	}
 	first := others[0]
-	log.Warnf("auth orderid=%s: the first auth took effect after all (retref %s), later than the Gateway's answer window: voiding the repeat %s",
+	if !approved {
+		log.Warnf("auth orderid=%s: the repeat was declined, but the first auth was approved after all (retref %s): that is the answer",
+			r.orderid, first.Retref)
+		r.recovered = true
+		return r.auth.decode(http.StatusOK, first.raw)
+	}
+	log.Warnf("auth orderid=%s: the first auth was approved after all (retref %s), later than the Gateway's answer window: voiding the repeat %s",
 		r.orderid, first.Retref, repeat)
 	if _, verr := r.sub(ctx, "void", map[string]any{"retref": repeat}, voidAttempts); verr != nil {
 		log.Errorf("auth orderid=%s: voiding the repeat %s failed (%s): two approvals stand", r.orderid, repeat, verr.Message)

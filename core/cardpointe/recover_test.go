@@ -2,6 +2,7 @@ package cardpointe_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,34 @@ func (e *env) finalApprovals(orderid string) int {
 		return true
 	})
 	return e.approvals(orderid)
+}
+
+// lateFirstAuth runs an auth whose first attempt the sandbox holds past the
+// client's deadline and past the client's (tiny) Gateway answer window, so
+// the inquiry proves it absent and the auth is sent again; the first one
+// runs only once the resend reached the sandbox (held too, then answered as
+// repeat says: zero, as normal). The order comes from what the test sees.
+func (e *env) lateFirstAuth(orderid string, repeat sandbox.Fault) (map[string]any, *errs.Error) {
+	e.t.Helper()
+	first, second := make(chan struct{}), make(chan struct{})
+	repeat.Path, repeat.Hold = authPath, second
+	e.fault(sandbox.Fault{Path: authPath, Hold: first})
+	e.fault(repeat)
+	type result struct {
+		a   map[string]any
+		err *errs.Error
+	}
+	done := make(chan result, 1)
+	go func() {
+		a, err := e.call("auth", sale(orderid), "timeout_ms", 3000)
+		done <- result{a, err}
+	}()
+	testkit.WaitFor(e.t, 20*time.Second, "the resend to reach the sandbox", func() bool { return len(e.auths()) == 2 })
+	close(first)
+	testkit.WaitFor(e.t, 10*time.Second, "the first auth to run", func() bool { return e.auths()[0].Status == 200 })
+	close(second)
+	r := <-done
+	return r.a, r.err
 }
 
 // window sets the Gateway's answer window of the client (spec §3: 32 s;
@@ -146,31 +175,14 @@ func TestLostAuthAnswer(t *testing.T) {
 
 	// A Gateway later than its own window (the sandbox holds the first
 	// auth until the test lets it run): the first auth takes effect after
-	// the inquiry proved it absent and the resend was approved. The check
-	// after the resend voids the resend by its retref - voidByOrderId would
-	// void both - and the first auth is the answer.
+	// the inquiry proved it absent and the resend was answered. The check
+	// after the resend finds it.
 	t.Run("a first auth later than the window beside an approved resend: the resend is voided by retref", func(t *testing.T) {
 		e := start(t, setup{section: window(1, 0)})
-		first, repeat := make(chan struct{}), make(chan struct{})
-		e.fault(sandbox.Fault{Path: authPath, Hold: first})
-		e.fault(sandbox.Fault{Path: authPath, Hold: repeat})
-		type result struct {
-			a   map[string]any
-			err *errs.Error
-		}
-		done := make(chan result, 1)
-		go func() {
-			a, err := e.call("auth", sale("LATE-1"), "timeout_ms", 3000)
-			done <- result{a, err}
-		}()
-		testkit.WaitFor(t, 20*time.Second, "the resend to reach the sandbox", func() bool { return len(e.auths()) == 2 })
-		close(first)
-		testkit.WaitFor(t, 10*time.Second, "the first auth to run", func() bool { return e.auths()[0].Status == 200 })
-		close(repeat)
-		r := <-done
-		require.Nil(t, r.err, "%v", r.err)
-		assert.Equal(t, "A", r.a["respstat"])
-		assert.Equal(t, true, r.a["recovered"])
+		a, err := e.lateFirstAuth("LATE-1", sandbox.Fault{})
+		require.Nil(t, err, "%v", err)
+		assert.Equal(t, "A", a["respstat"])
+		assert.Equal(t, true, a["recovered"])
 		recs := e.records("LATE-1")
 		require.Len(t, recs, 2)
 		var standing, voided []string
@@ -183,11 +195,27 @@ func TestLostAuthAnswer(t *testing.T) {
 		}
 		require.Len(t, voided, 1)
 		require.Len(t, standing, 1)
-		assert.Equal(t, voided[0], r.a["voided_duplicate"], "the result names the voided duplicate")
-		assert.Equal(t, standing[0], r.a["retref"], "the answer is the approval that stands")
-		assert.Equal(t, 1, e.sawPath("/cardconnect/rest/void"), "voided by retref, not by orderid")
+		assert.Equal(t, voided[0], a["voided_duplicate"], "the result names the voided duplicate")
+		assert.Equal(t, standing[0], a["retref"], "the answer is the approval that stands")
+		assert.Equal(t, 1, e.sawPath("/cardconnect/rest/void"), "voided by retref: voidByOrderId would void both")
 		assert.Equal(t, 0, e.sawPath("/cardconnect/rest/voidByOrderId"))
 		assert.Equal(t, 1, e.finalApprovals("LATE-1"))
+	})
+
+	t.Run("a first auth later than the window beside a declined resend: the first approval is the answer", func(t *testing.T) {
+		e := start(t, setup{section: window(1, 0)})
+		// The resend is declined (a status fault with the Gateway's decline
+		// body: nothing runs).
+		decline := sandbox.Fault{Status: 200, Body: json.RawMessage(
+			`{"respstat":"C","respcode":"05","resptext":"Do not honor","respproc":"FNOR","retref":"999999999999","orderid":"LATE-2"}`)}
+		a, err := e.lateFirstAuth("LATE-2", decline)
+		require.Nil(t, err, "%v", err)
+		assert.Equal(t, "A", a["respstat"])
+		assert.Equal(t, true, a["recovered"])
+		assert.Nil(t, a["voided_duplicate"])
+		assert.Equal(t, 200, e.auths()[0].Status, "the first auth ran")
+		assert.Equal(t, 0, e.sawPath("/cardconnect/rest/void"))
+		assert.Equal(t, 1, e.finalApprovals("LATE-2"))
 	})
 
 	t.Run("a 5xx on the auth: the inquiry decides, one approval", func(t *testing.T) {
