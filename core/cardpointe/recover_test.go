@@ -114,8 +114,8 @@ func TestLostAuthAnswer(t *testing.T) {
 	// on it. Sending it again then made two approvals once the held one
 	// ran. A 29 proves nothing until the Gateway's answer window has passed.
 	t.Run("auth held past the deadline: 29 is no proof inside the Gateway's window; the second inquiry finds it", func(t *testing.T) {
-		e := start(t, setup{section: window(3000, 0)})
-		e.fault(sandbox.Fault{Path: authPath, DelayMS: 1500})
+		e := start(t, setup{section: window(5000, 0)})
+		e.fault(sandbox.Fault{Path: authPath, DelayMS: 2500})
 		a, err := e.call("auth", sale("HELD-1"), "timeout_ms", 300)
 		require.Nil(t, err, "%v", err)
 		assert.Equal(t, "A", a["respstat"])
@@ -147,11 +147,11 @@ func TestLostAuthAnswer(t *testing.T) {
 		deadline time.Duration // of the host's context; 0: none
 	}{
 		{"the recovery budget", window(30_000, 1000), 0},
-		{"the host's deadline", window(30_000, 0), 2 * time.Second},
+		{"the host's deadline", window(30_000, 0), 3 * time.Second},
 	} {
 		t.Run(tc.name+" ends inside the Gateway's window: unknown, not sent again", func(t *testing.T) {
 			e := start(t, setup{section: tc.section})
-			e.fault(sandbox.Fault{Path: authPath, DelayMS: 1000})
+			e.fault(sandbox.Fault{Path: authPath, DelayMS: 2000})
 			ctx := context.Background()
 			if tc.deadline > 0 {
 				var cancel context.CancelFunc
