@@ -19,6 +19,12 @@ type Request interface {
 // ParseRequest decodes and checks the host's request JSON for either system.
 // Nothing is sent for a request that fails here.
 func ParseRequest(b []byte) (Request, error) {
+	// Nearly every request is a valid secucard one (Validate accepts no
+	// other system): one decode. Otherwise the probe below picks the parser
+	// whose errors fit.
+	if r, err := api.ParseRequest(b); err == nil {
+		return r, nil
+	}
 	var probe struct {
 		System json.RawMessage `json:"system"`
 	}

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"strings"
 	"unicode/utf8"
@@ -65,6 +66,19 @@ func decode(data []byte, v any, what, prefix string) error {
 	if err := CheckUTF8(trimmed, what, prefix); err != nil {
 		return err
 	}
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Pointer {
+		return errs.New(errs.Internal, "strictjson", "Decode needs a pointer, got %T", v)
+	}
+	// Most documents are right, and the strict decoder alone accepts exactly
+	// those the shape check and the strict decoder accept together, once
+	// fitsCInt adds the one rule the decoder lacks (an int is a C int). So a
+	// document is decoded once; only one the decoder refuses is decoded
+	// again, generically, for the shape check that names the mistake. (A
+	// request is parsed on every C ABI call: three passes cost ~10 µs.)
+	if decodeStrict(trimmed, v) == nil && fitsCInt(reflect.ValueOf(v).Elem()) {
+		return nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.UseNumber()
 	var doc any
@@ -74,21 +88,66 @@ func decode(data []byte, v any, what, prefix string) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return errs.Invalid(what, "has trailing data after the JSON object")
 	}
-	t := reflect.TypeOf(v)
-	if t == nil || t.Kind() != reflect.Pointer {
-		return errs.New(errs.Internal, "strictjson", "Decode needs a pointer, got %T", v)
-	}
 	sh := shape{what: what}
 	if err := sh.check(doc, t.Elem(), prefix); err != nil {
 		return err
 	}
-	strict := json.NewDecoder(bytes.NewReader(trimmed))
-	strict.DisallowUnknownFields()
-	strict.UseNumber()
-	if err := strict.Decode(v); err != nil {
+	if err := decodeStrict(trimmed, v); err != nil {
 		return translate(err, what, prefix)
 	}
 	return nil
+}
+
+var errTrailing = errors.New("trailing data")
+
+// decodeStrict decodes data into v refusing unknown keys, numbers kept exact,
+// nothing after the value.
+func decodeStrict(data []byte, v any) error {
+	strict := json.NewDecoder(bytes.NewReader(data))
+	strict.DisallowUnknownFields()
+	strict.UseNumber()
+	if err := strict.Decode(v); err != nil {
+		return err
+	}
+	if _, err := strict.Token(); err != io.EOF {
+		return errTrailing
+	}
+	return nil
+}
+
+// fitsCInt reports whether every int reachable in v, where the shape check
+// would look (not inside a type with its own UnmarshalJSON), fits a C int:
+// the range check wholeNumber makes and the decoder does not.
+func fitsCInt(v reflect.Value) bool {
+	t := v.Type()
+	if t.Implements(unmarshaler) || reflect.PointerTo(t).Implements(unmarshaler) {
+		return true
+	}
+	switch v.Kind() {
+	case reflect.Int:
+		return v.Int() >= math.MinInt32 && v.Int() <= math.MaxInt32
+	case reflect.Pointer:
+		return v.IsNil() || fitsCInt(v.Elem())
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if !fitsCInt(v.Field(i)) {
+				return false
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			if !fitsCInt(v.Index(i)) {
+				return false
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if !fitsCInt(it.Value()) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // gotKind names the JSON type a value starting with c has, for "got ...".

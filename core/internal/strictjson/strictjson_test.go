@@ -46,3 +46,29 @@ func TestDecode(t *testing.T) {
 		})
 	}
 }
+
+// A valid document is decoded once (the strict decoder alone); the rules the
+// shape check adds must still hold there: an int is a C int wherever it is.
+func TestDecodeOnceKeepsCIntRange(t *testing.T) {
+	type deep struct {
+		List []inner          `json:"list"`
+		Map  map[string]inner `json:"map"`
+		Ptr  *inner           `json:"ptr"`
+	}
+	for _, in := range []string{
+		`{"list":[{"port":1},{"port":2147483648}]}`,
+		`{"map":{"a":{"port":-2147483649}}}`,
+		`{"ptr":{"port":4294967296}}`,
+	} {
+		var d deep
+		e := errs.As(Decode([]byte(in), &d, "config"))
+		require.NotNil(t, e, in)
+		assert.Contains(t, e.Message, "out of range", in)
+	}
+	// Keys not in the document keep what the caller set (defaults).
+	d := deep{Ptr: &inner{Port: 7}}
+	require.NoError(t, Decode([]byte(`{"list":[{"port":2147483647}],"map":{"a":{"tls":true}}}`), &d, "config"))
+	assert.Equal(t, 7, d.Ptr.Port)
+	assert.Equal(t, 2147483647, d.List[0].Port)
+	assert.True(t, d.Map["a"].TLS)
+}
