@@ -5,15 +5,10 @@ import (
 	"encoding/json"
 	"reflect"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/internal/strictjson"
 )
-
-// maxKeyEcho bounds a key name repeated in an error: a 10 MB key must not
-// make a 20 MB error JSON.
-const maxKeyEcho = 64
 
 // decodeConfig decodes the host's config JSON. Before the strict decoder runs,
 // the document is checked against Config's shape so that every error names the
@@ -65,7 +60,7 @@ func checkShape(v any, t reflect.Type, path string) error {
 			return wrongType(path, "an object", v)
 		}
 		for key, val := range obj {
-			if err := checkShape(val, t.Elem(), join(path, echoKey(key))); err != nil {
+			if err := checkShape(val, t.Elem(), join(path, strictjson.EchoKey(key))); err != nil {
 				return err
 			}
 		}
@@ -125,24 +120,12 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-// echoKey is a key the host wrote, made safe to repeat: cut to maxKeyEcho
-// characters (errs.Invalid redacts what remains).
-func echoKey(key string) string {
-	if !utf8.ValidString(key) {
-		return "(a key that is not valid UTF-8)"
-	}
-	if utf8.RuneCountInString(key) > maxKeyEcho {
-		return string([]rune(key)[:maxKeyEcho]) + "…"
-	}
-	return key
-}
-
 func unknownKey(path, key string) error {
 	where := "the config"
 	if path != "" {
 		where = path
 	}
-	return errs.Invalid(join(path, echoKey(key)), "is not a known key of %s", where)
+	return errs.Invalid(join(path, strictjson.EchoKey(key)), "is not a known key of %s", where)
 }
 
 // wrongType names the expected and the given JSON type, never the value.

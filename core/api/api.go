@@ -275,8 +275,8 @@ func (q *Query) UnmarshalJSON(b []byte) error {
 	dec.UseNumber()
 	if err := dec.Decode(&p); err != nil {
 		if strings.HasPrefix(err.Error(), "json: unknown field ") {
-			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return errs.Invalid("query."+name, "is not a known query parameter (count, offset, fields, sort, q, scroll_id, scroll_expire, preset, geo)")
+			name := strings.TrimSuffix(strings.TrimPrefix(err.Error(), `json: unknown field "`), `"`)
+			return errs.Invalid("query."+strictjson.EchoKey(name), "is not a known query parameter (count, offset, fields, sort, q, scroll_id, scroll_expire, preset, geo)")
 		}
 		var te *json.UnmarshalTypeError
 		if ok := asType(err, &te); ok {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/libsecucard/libsecucard/core/errs"
 )
@@ -52,12 +53,31 @@ func translate(err error, what string) error {
 	case errors.As(err, &syntaxErr):
 		return errs.Invalid(what, "is not valid JSON (at byte %d): %s", syntaxErr.Offset, syntaxErr.Error())
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return errs.Invalid(name, "is not a known key of %s", what)
+		name := strings.TrimSuffix(strings.TrimPrefix(err.Error(), `json: unknown field "`), `"`)
+		return errs.Invalid(EchoKey(name), "is not a known key of %s", what)
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return errs.Invalid(what, "is truncated JSON")
 	}
 	return errs.Invalid(what, "cannot be decoded: %s", err.Error())
+}
+
+// maxKeyEcho bounds a key name repeated in an error: a 10 MB key must not
+// make a 20 MB error JSON.
+const maxKeyEcho = 64
+
+// EchoKey is a key the host wrote, made safe and useful to repeat in an
+// error's field: cut to maxKeyEcho characters, the empty key written as
+// `""` so the error still names it (errs.Invalid redacts what remains).
+func EchoKey(key string) string {
+	switch {
+	case key == "":
+		return `""`
+	case !utf8.ValidString(key):
+		return "(a key that is not valid UTF-8)"
+	case utf8.RuneCountInString(key) > maxKeyEcho:
+		return string([]rune(key)[:maxKeyEcho]) + "…"
+	}
+	return key
 }
 
 func describe(goType string) string {
