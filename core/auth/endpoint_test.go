@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"log"
 	"net"
@@ -185,6 +186,22 @@ func TestTokenEndpointErrors(t *testing.T) {
 			}
 			assert.NotContains(t, e.Error(), testClientSecret)
 		})
+	}
+}
+
+// An OAuth error name or description holding a card number or a token is
+// not repeated: every field of the error passes the redactor.
+func TestTokenEndpointErrorFieldsAreRedacted(t *testing.T) {
+	fe := newFakeEndpoint(t, func(int, tokenCall) reply {
+		return oauthErr(400, "4111111111111111", "refresh_token=Rt12Rt34Rt56 is bad")
+	})
+	m := newManager(t, fe, clientCreds(), nil)
+	_, err := m.Token(testCtx(t), false)
+	require.Error(t, err)
+	b, _ := json.Marshal(err)
+	for _, s := range []string{"4111111111111111", "Rt12Rt34Rt56"} {
+		assert.NotContains(t, string(b), s)
+		assert.NotContains(t, err.Error(), s)
 	}
 }
 
