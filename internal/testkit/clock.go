@@ -1,0 +1,50 @@
+package testkit
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Clock is a settable clock for expiry tests. A fixed clock (NewClock)
+// stands still until Advance moves it; an offset clock (OffsetClock)
+// follows the wall clock, shifted by everything Advance added, for code
+// that also waits in real time.
+type Clock struct {
+	mu     sync.Mutex
+	start  time.Time // zero: the wall clock
+	offset time.Duration
+}
+
+// NewClock returns a clock standing at start.
+func NewClock(start time.Time) *Clock { return &Clock{start: start} }
+
+// OffsetClock returns a clock that follows the wall clock.
+func OffsetClock() *Clock { return &Clock{} }
+
+// Now is the clock's time (a func() time.Time for configs and options).
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.start.IsZero() {
+		return time.Now().Add(c.offset)
+	}
+	return c.start.Add(c.offset)
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+// Context is a context that ends after d or with the test, whichever comes
+// first: a bound on a test's calls, never a pace.
+func Context(t testing.TB, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
