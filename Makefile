@@ -6,11 +6,30 @@ export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 GO       ?= go
 GOOS     := $(shell $(GO) env GOOS)
 GOARCH   := $(shell $(GO) env GOARCH)
-BUILD    := build/$(GOOS)-$(GOARCH)
+HOST     := $(GOOS)-$(GOARCH)
+BUILD    := build/$(HOST)
 SANDBOX  := $(BUILD)/secucard-sandbox
 PYTHON   ?= /usr/bin/python3
+# The one version: SECUCARD_VERSION in include/secucard.h.
+VERSION  := $(shell ./build.sh --version)
 
-.PHONY: help deps build sandbox demo test test-go test-rabbitmq test-c test-python test-csharp check-js-sdk bench python-wheel csharp clean
+# The machines tills run on. The host builds natively, the others cross.
+TARGETS  := linux-amd64 linux-arm64 linux-arm windows-amd64
+CROSS    := $(filter-out $(HOST),$(TARGETS))
+# qemu-user runs another Linux target's programs (its C library from the cross packages).
+QEMU_linux-arm64 := qemu-aarch64 -L /usr/aarch64-linux-gnu
+QEMU_linux-arm   := qemu-arm -L /usr/arm-linux-gnueabihf
+QEMU_linux-amd64 := qemu-x86_64 -L /usr/x86_64-linux-gnu
+CC_linux-arm64   := aarch64-linux-gnu-gcc
+CC_linux-arm     := arm-linux-gnueabihf-gcc
+CC_linux-amd64   := x86_64-linux-gnu-gcc
+
+PYTOOLS  := build/pytools
+DIST     := build/dist
+NUGET    := build/nuget
+
+.PHONY: help deps build cross sandbox demo test test-go test-rabbitmq test-c test-cross test-python test-csharp \
+        lint-python test-dist test-nuget check-js-sdk bench pytools python-wheel wheels csharp dist nuget clean
 
 help: ## Show this help
 	@echo "libsecucard - the secucard connect client as a C shared library"
@@ -22,8 +41,11 @@ help: ## Show this help
 	@echo "All targets:"
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
 
-build: ## Build the shared library, header and pkg-config file into build/<os>-<arch>/
+build: ## Build the library, header, secucard.pc and CMake package into build/<host>/
 	./build.sh
+
+cross: ## Build the other targets (linux-arm64, linux-arm, windows-amd64) with the cross compilers
+	./build.sh $(CROSS)
 
 sandbox: ## Build the secucard-sandbox binary into build/<os>-<arch>/
 	@mkdir -p $(BUILD)
@@ -32,10 +54,10 @@ sandbox: ## Build the secucard-sandbox binary into build/<os>-<arch>/
 demo: build sandbox ## Run the cashier demo (C) against a local sandbox with device auto-approval
 	$(MAKE) -C examples/c demo BUILD_DIR=$(CURDIR)/$(BUILD)
 
-test: deps ## Run every test suite (CI runs this); installs missing Debian packages first
-	$(MAKE) test-go test-rabbitmq test-c test-python test-csharp
+test: deps ## Run every test suite (CI runs this); installs missing packages first
+	$(MAKE) test-go test-rabbitmq test-c test-cross test-python lint-python test-csharp test-dist test-nuget
 
-deps: ## Install the Debian packages the test suites need (only those missing)
+deps: ## Install what the test suites need (Debian packages, the wine tree) when missing
 	./.ci/install-deps
 
 test-go: ## go vet and the Go test suite (with the race detector); needs no services
@@ -43,17 +65,39 @@ test-go: ## go vet and the Go test suite (with the race detector); needs no serv
 	$(GO) vet -tags rabbitmq ./core/stomp/
 	$(GO) test -race -count=1 ./...
 
+# The node gives the command its own HOME; the Go caches stay the user's, so the
+# race build of core/stomp is not compiled again from nothing (~90 s cold).
 test-rabbitmq: ## STOMP conformance against a real RabbitMQ (a private node on free ports)
-	./.ci/rabbitmq-node run -- $(GO) test -race -count=1 -tags rabbitmq -run '^TestRabbitMQConformance$$' ./core/stomp/
+	./.ci/rabbitmq-node run -- env GOCACHE="$$($(GO) env GOCACHE)" GOMODCACHE="$$($(GO) env GOMODCACHE)" $(GO) test -race -count=1 -tags rabbitmq -run '^TestRabbitMQConformance$$' ./core/stomp/
 
 test-c: build sandbox ## C ABI tests: C test program, symbol parity with the header, valgrind
 	$(MAKE) -C capi/ctest test BUILD_DIR=$(CURDIR)/$(BUILD)
 
-test-python: build sandbox ## Python binding tests (pytest)
-	$(MAKE) -C bindings/python test BUILD_DIR=$(CURDIR)/$(BUILD) PYTHON=$(PYTHON)
+# Linux targets: symbol parity, then capi/ctest built with the cross compiler
+# and run under qemu-user against the host's sandbox. Windows: symbol parity
+# (the DLL's export table), a mingw-built program linked through the import
+# library, run under wine when .ci/wine is installed.
+test-cross: build cross sandbox ## Every other target's library: exports, C tests under qemu-user / wine
+	$(foreach t,$(filter linux-%,$(CROSS)),$(MAKE) -C capi/ctest cross BUILD_DIR=$(CURDIR)/build/$(t) \
+	  SANDBOX_DIR=$(CURDIR)/$(BUILD) CC="$(CC_$(t))" RUN="$(QEMU_$(t))" OUT=$(CURDIR)/build/test/$(t) && ) true
+	$(if $(filter windows-amd64,$(CROSS)),$(MAKE) -C capi/ctest windows BUILD_DIR=$(CURDIR)/build/windows-amd64 \
+	  SANDBOX_DIR=$(CURDIR)/$(BUILD) OUT=$(CURDIR)/build/test/windows-amd64)
+
+test-python: build sandbox python-wheel ## Python binding tests (pytest), incl. the wheel in a fresh venv
+	$(MAKE) -C bindings/python test BUILD_DIR=$(CURDIR)/$(BUILD) PYTHON=$(PYTHON) WHEEL_DIR=$(CURDIR)/build/python
+
+lint-python: pytools ## mypy --strict and ruff on the Python package
+	$(MAKE) -C bindings/python lint PYTOOLS=$(CURDIR)/$(PYTOOLS)
 
 test-csharp: build sandbox ## C# binding tests (Mono + NUnit 2.6)
 	$(MAKE) -C bindings/csharp test BUILD_DIR=$(CURDIR)/$(BUILD)
+
+test-dist: dist sandbox ## The archives: examples/c built with CMake and with Make from unpacked archives
+	examples/c/test-dist.sh $(CURDIR)/$(DIST) $(VERSION) $(CURDIR)/$(BUILD)
+
+test-nuget: nuget sandbox ## The NuGet package: unpacked into a clean folder, a Mono program run from it
+	$(MAKE) -C bindings/csharp test-package NUPKG=$(CURDIR)/$(NUGET)/Secucard.Connect.$(VERSION).nupkg \
+	  SANDBOX_DIR=$(CURDIR)/$(BUILD)
 
 # The secucard JavaScript SDK 0.8.4 ("secucard-connect"), unmodified, against the sandbox: a real
 # client the sandbox must serve as the real service would. JS_SDK names an unpacked release; without
@@ -81,11 +125,44 @@ check-js-sdk: sandbox ## Run the secucard JS SDK 0.8.4 unmodified against the sa
 bench: build sandbox ## Benchmarks: latency/throughput of net/http vs Go core vs C ABI (not part of test)
 	$(MAKE) -C capi/bench run BUILD_DIR=$(CURDIR)/$(BUILD)
 
-python-wheel: build ## Build a Python wheel with the native library inside (offline)
-	$(MAKE) -C bindings/python wheel BUILD_DIR=$(CURDIR)/$(BUILD) PYTHON=$(PYTHON)
+# The pinned Python tools (build, auditwheel, mypy, ruff) in a venv from PyPI.
+pytools: $(PYTOOLS)/.installed ## Install the pinned Python packaging/lint tools into build/pytools
+$(PYTOOLS)/.installed: bindings/python/requirements-dev.txt
+	rm -rf $(PYTOOLS)
+	$(PYTHON) -m venv $(PYTOOLS)
+	$(PYTOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+python-wheel: build pytools ## Build the host's Python wheel into build/python/
+	$(MAKE) -C bindings/python wheel BUILD_DIR=$(CURDIR)/$(BUILD) PYTOOLS=$(CURDIR)/$(PYTOOLS)
+
+wheels: build cross pytools ## Build a Python wheel for every target into build/python/
+	@set -e; for t in $(TARGETS); do \
+	  $(MAKE) -C bindings/python wheel BUILD_DIR=$(CURDIR)/build/$$t PYTOOLS=$(CURDIR)/$(PYTOOLS); \
+	done
+	@ls -1 build/python/secucard-$(VERSION)-*.whl
 
 csharp: build ## Build the C# binding with mcs
 	$(MAKE) -C bindings/csharp build BUILD_DIR=$(CURDIR)/$(BUILD)
+
+# One archive per target (tar.gz for Linux, zip for Windows) holding the
+# target's build directory under secucard-<version>-<target>/, and SHA256SUMS.
+dist: build cross ## Pack build/dist/secucard-<version>-<target>.{tar.gz,zip} and SHA256SUMS
+	rm -rf $(DIST)
+	@set -e; mkdir -p $(DIST); for t in $(TARGETS); do \
+	  name=secucard-$(VERSION)-$$t; stage=$(DIST)/.stage/$$name; mkdir -p $$stage; \
+	  cp -P build/$$t/secucard.h build/$$t/secucard.pc build/$$t/secucardConfig*.cmake $$stage/; \
+	  case $$t in \
+	  windows-*) cp build/$$t/secucard.dll build/$$t/libsecucard.dll.a build/$$t/secucard.def $$stage/; \
+	             (cd $(DIST)/.stage && zip -qrX ../$$name.zip $$name) ;; \
+	  *)         cp -P build/$$t/libsecucard.so* $$stage/; \
+	             tar -C $(DIST)/.stage --owner=0 --group=0 --numeric-owner -czf $(DIST)/$$name.tar.gz $$name ;; \
+	  esac; \
+	done; rm -rf $(DIST)/.stage
+	cd $(DIST) && sha256sum secucard-$(VERSION)-* > SHA256SUMS && cat SHA256SUMS
+
+nuget: csharp cross ## Pack build/nuget/Secucard.Connect.<version>.nupkg (managed DLL + every native library)
+	$(MAKE) -C bindings/csharp nuget VERSION=$(VERSION) NATIVE_ROOT=$(CURDIR)/build OUT_NUGET=$(CURDIR)/$(NUGET)
 
 clean: ## Remove build outputs
 	rm -rf build

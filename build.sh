@@ -1,77 +1,190 @@
 #!/usr/bin/env bash
 # build.sh - build libsecucard (the C shared library) into build/<os>-<arch>/.
 #
-#   ./build.sh                                   native build
-#   GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc ./build.sh
-#   GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc ./build.sh
+#   ./build.sh                          the host (e.g. linux-amd64)
+#   ./build.sh linux-arm64 linux-arm    named targets
+#   ./build.sh all                      every target below
 #
-# Output (Linux):   libsecucard.so.<version>, libsecucard.so.<abi> -> it (the
-#                   soname), libsecucard.so -> libsecucard.so.<abi>, secucard.h,
-#                   secucard.pc (relocatable: it points at its own directory).
-# Output (Windows): secucard.dll, secucard.h, secucard.pc.
-# The version and ABI come from include/secucard.h, the one source of truth.
-# cgo's generated header is deleted: include/secucard.h is the public one.
+# Targets and the C compiler each one needs (Debian package in brackets):
+#   linux-amd64    x86_64-linux-gnu-gcc     [gcc-x86-64-linux-gnu, or the host gcc]
+#   linux-arm64    aarch64-linux-gnu-gcc    [gcc-aarch64-linux-gnu]
+#   linux-arm      arm-linux-gnueabihf-gcc  [gcc-arm-linux-gnueabihf]  ARMv7, hard float
+#   windows-amd64  x86_64-w64-mingw32-gcc   [gcc-mingw-w64-x86-64]
+# The host target builds with $CC (default: the host gcc); a cross target
+# with the compiler above, or CC_<target> (e.g. CC_linux_arm64=...).
+#
+# Every target directory holds, besides the library:
+#   secucard.h                      the public header (include/secucard.h)
+#   secucard.pc                     pkg-config file, relocatable (${pcfiledir})
+#   secucardConfig.cmake            CMake package: imported target secucard::secucard
+#   secucardConfigVersion.cmake     (relocatable too: everything is found
+#                                   relative to the file's own directory)
+# Linux:   libsecucard.so.<version>, libsecucard.so.<abi> -> it (the soname),
+#          libsecucard.so -> libsecucard.so.<abi>
+# Windows: secucard.dll, libsecucard.dll.a (import library, for -lsecucard
+#          and CMake) and secucard.def (its export list, for MSVC's lib.exe).
+#
+# The version and ABI come from include/secucard.h, the one source of truth
+# (`./build.sh --version` prints the version). cgo's generated header is
+# deleted: include/secucard.h is the public one.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 export PATH="/usr/local/go/bin:${HOME}/go/bin:${PATH}"
 GO="${GO:-go}"
+all_targets=(linux-amd64 linux-arm64 linux-arm windows-amd64)
 
 header="include/secucard.h"
 version="$(sed -n 's/^#define SECUCARD_VERSION[[:space:]]*"\([^"]*\)".*/\1/p' "$header")"
+version_number="$(sed -n 's/^#define SECUCARD_VERSION_NUMBER[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$header")"
 abi="$(sed -n 's/^#define SECUCARD_ABI_VERSION[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$header")"
-if [[ -z "$version" || -z "$abi" ]]; then
-    echo "build.sh: cannot read SECUCARD_VERSION / SECUCARD_ABI_VERSION from $header" >&2
+if [[ ! "$version" =~ ^([0-9]+)\.([0-9]+)\.([0-9]+)$ || -z "$version_number" || -z "$abi" ]]; then
+    echo "build.sh: cannot read SECUCARD_VERSION (x.y.z) / SECUCARD_VERSION_NUMBER / SECUCARD_ABI_VERSION from $header" >&2
+    exit 1
+fi
+# The two spellings of the version in the header must agree.
+if ((version_number != BASH_REMATCH[1] * 1000000 + BASH_REMATCH[2] * 1000 + BASH_REMATCH[3])); then
+    echo "build.sh: $header: SECUCARD_VERSION_NUMBER $version_number does not match SECUCARD_VERSION $version" >&2
+    exit 1
+fi
+if [[ "${1:-}" == "--version" ]]; then
+    echo "$version"
+    exit 0
+fi
+
+host="$($GO env GOHOSTOS)-$($GO env GOHOSTARCH)"
+targets=("$@")
+((${#targets[@]})) || targets=("$host")
+[[ "${targets[*]}" == all ]] && targets=("${all_targets[@]}")
+if [[ -n "${BUILD_DIR:-}" && ${#targets[@]} -ne 1 ]]; then
+    echo "build.sh: BUILD_DIR names one output directory; give one target with it" >&2
     exit 1
 fi
 
-goos="${GOOS:-$($GO env GOOS)}"
-goarch="${GOARCH:-$($GO env GOARCH)}"
-out="${BUILD_DIR:-build/${goos}-${goarch}}"
-mkdir -p "$out"
-out="$(cd "$out" && pwd)"
+# cross_cc TARGET: the C compiler for TARGET.
+cross_cc() {
+    local override="CC_${1//-/_}"
+    if [[ -n "${!override:-}" ]]; then
+        echo "${!override}"
+    elif [[ "$1" == "$host" ]]; then
+        echo "${CC:-gcc}"
+    else
+        case "$1" in
+        linux-amd64) echo x86_64-linux-gnu-gcc ;;
+        linux-arm64) echo aarch64-linux-gnu-gcc ;;
+        linux-arm) echo arm-linux-gnueabihf-gcc ;;
+        windows-amd64) echo x86_64-w64-mingw32-gcc ;;
+        esac
+    fi
+}
 
-ldflags="-s -w -X github.com/libsecucard/libsecucard/core.version=${version}"
-case "$goos" in
-linux)
-    lib="libsecucard.so.${version}" built="libsecucard.so"
-    ldflags+=" -extldflags=-Wl,-soname,libsecucard.so.${abi}"
-    ;;
-windows)
-    lib="secucard.dll" built="secucard.dll"
-    # libgcc statically: the DLL must not need libgcc_s_seh-1.dll next to it.
-    ldflags+=" -extldflags=-static-libgcc"
-    ;;
-*)
-    echo "build.sh: GOOS=$goos is not supported (linux, windows)" >&2
-    exit 1
-    ;;
-esac
+# cmake_files DIR TARGET LIBFILE IMPLIB POINTER_SIZE: the CMake package.
+cmake_files() {
+    local dir="$1" target="$2" lib="$3" implib="$4" ptr="$5" props
+    if [[ -n "$implib" ]]; then
+        props="IMPORTED_LOCATION \"\${_secucard_dir}/$lib\"
+        IMPORTED_IMPLIB \"\${_secucard_dir}/$implib\""
+    else
+        props="IMPORTED_LOCATION \"\${_secucard_dir}/$lib\"
+        IMPORTED_SONAME \"libsecucard.so.${abi}\""
+    fi
+    cat >"$dir/secucardConfig.cmake" <<CMAKE
+# secucardConfig.cmake - libsecucard ${version} (C ABI ${abi}) for ${target}.
+# Generated by build.sh. Use:  find_package(secucard ${version%.*} REQUIRED)
+#                              target_link_libraries(app PRIVATE secucard::secucard)
+# with this directory on CMAKE_PREFIX_PATH (or secucard_DIR set to it).
+# Everything is found relative to this file, so the directory may be moved.
+get_filename_component(_secucard_dir "\${CMAKE_CURRENT_LIST_DIR}" ABSOLUTE)
+if(NOT TARGET secucard::secucard)
+    add_library(secucard::secucard SHARED IMPORTED)
+    set_target_properties(secucard::secucard PROPERTIES
+        INTERFACE_INCLUDE_DIRECTORIES "\${_secucard_dir}"
+        $props)
+endif()
+set(secucard_INCLUDE_DIRS "\${_secucard_dir}")
+set(secucard_LIBRARIES secucard::secucard)
+set(secucard_ABI_VERSION ${abi})
+unset(_secucard_dir)
+CMAKE
+    # CMake's own version-file writer: SameMajorVersion, and it refuses a
+    # package whose pointer size differs from the consumer's (a 32-bit ARM
+    # build found by a 64-bit project).
+    local script="$dir/.version-file.cmake"
+    cat >"$script" <<'CMAKE'
+include(CMakePackageConfigHelpers)
+write_basic_package_version_file("${OUT}" VERSION "${VERSION}" COMPATIBILITY SameMajorVersion)
+CMAKE
+    cmake -DCMAKE_SIZEOF_VOID_P="$ptr" -DOUT="$dir/secucardConfigVersion.cmake" -DVERSION="$version" -P "$script"
+    rm -f "$script"
+}
 
-# Build under a temporary name: cgo writes its header next to the output.
-tmp="$(mktemp -d "$out/.build.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
-CGO_ENABLED=1 GOOS="$goos" GOARCH="$goarch" \
-    "$GO" build -buildmode=c-shared -trimpath -ldflags "$ldflags" -o "$tmp/$built" ./capi
-mv -f "$tmp/$built" "$out/$lib"
+build_target() {
+    local target="$1" goos goarch goarm="" cc out lib built implib="" ptr=8
+    goos="${target%%-*}" goarch="${target#*-}"
+    case "$target" in
+    linux-amd64 | linux-arm64 | windows-amd64) ;;
+    linux-arm) goarm=7 ptr=4 ;;
+    *)
+        echo "build.sh: unknown target '$target' (known: ${all_targets[*]}, all)" >&2
+        return 1
+        ;;
+    esac
+    cc="$(cross_cc "$target")"
+    if ! command -v "$cc" >/dev/null; then
+        echo "build.sh: $target needs the C compiler $cc (run .ci/install-deps)" >&2
+        return 1
+    fi
+    out="${BUILD_DIR:-build/${target}}"
+    mkdir -p "$out"
+    out="$(cd "$out" && pwd)"
 
-if [[ "$goos" == linux ]]; then
-    ln -sfn "$lib" "$out/libsecucard.so.${abi}"
-    ln -sfn "libsecucard.so.${abi}" "$out/libsecucard.so"
-fi
-cp -f "$header" "$out/secucard.h"
+    local ldflags="-s -w -X github.com/libsecucard/libsecucard/core.version=${version}"
+    local tmp
+    tmp="$(mktemp -d "$out/.build.XXXXXX")"
+    tmps+=("$tmp")
+    case "$goos" in
+    linux)
+        lib="libsecucard.so.${version}" built="libsecucard.so"
+        ldflags+=" -extldflags '-Wl,-soname,libsecucard.so.${abi}'"
+        ;;
+    windows)
+        lib="secucard.dll" built="secucard.dll" implib="libsecucard.dll.a"
+        # libgcc statically: the DLL must not need libgcc_s_seh-1.dll next to
+        # it. The linker writes the import library and the export list.
+        ldflags+=" -extldflags '-static-libgcc -Wl,--out-implib,$tmp/$implib -Wl,--output-def,$tmp/secucard.def'"
+        ;;
+    esac
 
-cat > "$out/secucard.pc" <<PC
+    # Build under a temporary name: cgo writes its header next to the output.
+    CGO_ENABLED=1 GOOS="$goos" GOARCH="$goarch" GOARM="$goarm" CC="$cc" \
+        "$GO" build -buildmode=c-shared -trimpath -ldflags "$ldflags" -o "$tmp/$built" ./capi
+    mv -f "$tmp/$built" "$out/$lib"
+    if [[ -n "$implib" ]]; then
+        mv -f "$tmp/$implib" "$tmp/secucard.def" "$out/"
+    else
+        ln -sfn "$lib" "$out/libsecucard.so.${abi}"
+        ln -sfn "libsecucard.so.${abi}" "$out/libsecucard.so"
+    fi
+    cp -f "$header" "$out/secucard.h"
+
+    cat >"$out/secucard.pc" <<PC
 prefix=\${pcfiledir}
 libdir=\${prefix}
 includedir=\${prefix}
 
 Name: libsecucard
-Description: secucard connect payment client (C ABI ${abi})
+Description: secucard connect payment client (C ABI ${abi}, ${target})
 Version: ${version}
 Libs: -L\${libdir} -lsecucard
 Cflags: -I\${includedir}
 PC
+    cmake_files "$out" "$target" "$lib" "$implib" "$ptr"
+    echo "build.sh: $out/$lib (version $version, ABI $abi, $target)"
+}
 
-echo "build.sh: $out/$lib (version $version, ABI $abi)"
+tmps=()
+trap 'rm -rf ${tmps[@]+"${tmps[@]}"}' EXIT
+for t in "${targets[@]}"; do
+    build_target "$t"
+done

@@ -4,9 +4,6 @@ import (
 	"sync"
 )
 
-// maxID keeps ids inside the 48 bits a tagged handle carries (trampolines.c).
-const maxID = 1<<48 - 1
-
 // registry maps never-reused ids to live objects. A handle is only ever an id:
 // a stale or foreign value finds nothing and yields an error, never a crash.
 type registry[T any] struct {
@@ -19,7 +16,7 @@ type registry[T any] struct {
 func (r *registry[T]) add(v T) (uint64, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.next >= maxID {
+	if r.next >= maxID || !handlesUsable() {
 		return 0, false
 	}
 	r.next++
@@ -59,19 +56,3 @@ var (
 
 // liveObjects counts everything the registries hold (tests: zero after a flow).
 func liveObjects() int { return clients.len() + replies.len() }
-
-// Handles are the ids tagged in trampolines.c; the tag is checked here so a
-// reply handle passed as a client (or any foreign value) is rejected.
-const (
-	tagMask   = 0xFFFF << 48
-	clientTag = 0x5EC0 << 48
-	replyTag  = 0x5EC1 << 48
-	idMask    = 1<<48 - 1
-)
-
-func untag(v uint64, tag uint64) uint64 {
-	if v&tagMask != tag {
-		return 0
-	}
-	return v & idMask
-}

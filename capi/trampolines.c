@@ -1,6 +1,6 @@
 /*
- * trampolines.c - the C half of the boundary: handle encoding and the
- * trampolines that call host callbacks.
+ * trampolines.c - the C half of the boundary: the trampolines that call
+ * host callbacks (handle encoding is in handles.c).
  *
  * Host callbacks never run on a Go runtime thread: each one runs on a
  * short-lived native thread created here and joined before the trampoline
@@ -24,25 +24,6 @@
 #else
 #include <pthread.h>
 #endif
-
-/*
- * Handle values are tagged ids, never addresses. The tag puts them far above
- * any user-space address, so the Go runtime (which sees them as pointer-typed
- * arguments) never mistakes one for a heap or stack pointer, and a host that
- * dereferences one faults at once instead of corrupting memory.
- */
-_Static_assert(sizeof(void *) == 8, "libsecucard handles need 64-bit pointers");
-#define SC_CLIENT_TAG 0x5EC0000000000000ULL
-#define SC_REPLY_TAG  0x5EC1000000000000ULL
-#define SC_ID_MASK    0x0000FFFFFFFFFFFFULL
-
-secucard_client *sc_client_handle(uint64_t id) {
-    return (secucard_client *)(uintptr_t)(SC_CLIENT_TAG | (id & SC_ID_MASK));
-}
-
-secucard_reply *sc_reply_handle(uint64_t id) {
-    return (secucard_reply *)(uintptr_t)(SC_REPLY_TAG | (id & SC_ID_MASK));
-}
 
 static _Thread_local uint64_t sc_tls_client;
 

@@ -21,9 +21,12 @@
 typedef const char sc_cstr;
 typedef const void sc_cvoid;
 
-/* Handles are tagged registry ids, never pointers (see trampolines.c). */
+/* Handles are registry ids encoded as values that are never pointers (handles.c). */
 secucard_client *sc_client_handle(uint64_t id);
 secucard_reply *sc_reply_handle(uint64_t id);
+/* 32-bit targets: the start of the address range handles live in, 0 if it
+ * could not be reserved (then no handle decodes). */
+uintptr_t sc_handle_base(void);
 
 /* The id of the client whose callback runs on this thread, 0 on any other thread. */
 uint64_t sc_callback_client(void);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# symbols.sh LIBRARY HEADER - the library must export exactly the secucard_*
-# functions the header declares: each missing or extra name is an error.
+# symbols.sh LIBRARY HEADER - the library (an ELF .so of any architecture, or a
+# Windows DLL) must export exactly the secucard_* functions the header
+# declares: each missing or extra name is an error.
 set -euo pipefail
 
 lib="${1:?usage: symbols.sh LIBRARY HEADER}"
@@ -12,7 +13,17 @@ trap 'rm -rf "$work"' EXIT
 # every SECUCARD_API declaration.
 tr '\n' ' ' <"$header" | grep -o 'SECUCARD_API[^;(]*(' | sed -E 's/.*[^A-Za-z0-9_](secucard_[A-Za-z0-9_]*)[[:space:]]*\($/\1/' |
     grep '^secucard_' | sort -u >"$work/header"
-nm -D --defined-only "$lib" | awk '$2 == "T" {print $3}' | grep '^secucard_' | sort -u >"$work/library"
+# The exports: an ELF library's defined dynamic functions (readelf reads any
+# architecture's ELF), a PE DLL's export table (objdump -p).
+case "$(head -c 4 "$lib" | od -An -c | tr -d ' ')" in
+177ELF)
+    readelf -W --dyn-syms "$lib" | awk '$4 == "FUNC" && $7 != "UND" {sub(/@.*/, "", $8); print $8}' ;;
+MZ*)
+    objdump -p "$lib" | sed -n '/^\[Ordinal\/Name Pointer\] Table/,/^$/s/^[[:space:]]*\[[[:space:]]*[0-9]*\][[:space:]]*//p' ;;
+*)
+    echo "symbols.sh: $lib is neither an ELF library nor a PE DLL" >&2
+    exit 1 ;;
+esac | grep '^secucard_' | sort -u >"$work/library" || true
 
 if [[ ! -s "$work/header" ]]; then
     echo "symbols.sh: no SECUCARD_API declarations found in $header" >&2

@@ -6,7 +6,7 @@ using System.Runtime.CompilerServices;
 
 [assembly: AssemblyTitle("Secucard.Connect")]
 [assembly: AssemblyDescription("secucard connect client: .NET binding of libsecucard")]
-[assembly: AssemblyVersion("0.1.0.0")]
-[assembly: AssemblyInformationalVersion("0.1.0")]
+// The version attributes come from include/secucard.h: the Makefile writes
+// them into build/csharp/Version.cs, the csproj generates its own.
 // The tests check the error mapping and the JSON reader directly.
 [assembly: InternalsVisibleTo("Secucard.Connect.Tests")]

@@ -11,7 +11,8 @@ protocol work, this package maps it onto Python objects and exceptions.
         print(secucard.format_receipt(tx))
 """
 
-from ._native import ABI_VERSION, lib as _lib, library_path
+from ._native import ABI_VERSION, library_path
+from ._native import lib as _lib
 from .client import (
     CallFuture,
     Client,
@@ -40,16 +41,26 @@ from .errors import (
     NetworkError,
     SecucardError,
     StorageError,
-    TimeoutError,
+    TimeoutError,  # noqa: A004 - the name is the API (it also derives from the builtin)
     error_from,
 )
-
-__version__ = "0.1.0"
 
 
 def library_version() -> str:
     """The version of the loaded libsecucard, e.g. "0.1.0"."""
-    return _lib.secucard_version().decode("utf-8")
+    version: bytes = _lib.secucard_version()
+    return version.decode("utf-8")
+
+
+def _package_version() -> str:
+    try:  # setup.py writes _version.py into wheels (from include/secucard.h)
+        from ._version import version  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:  # a source checkout: the library built from the same header
+        return library_version()
+    return str(version)
+
+
+__version__ = _package_version()
 
 
 __all__ = [

@@ -21,6 +21,7 @@ from ctypes import (
     c_uint64,
     c_void_p,
 )
+from typing import Iterable
 
 # The ABI this package was written for (SECUCARD_ABI_VERSION in secucard.h).
 ABI_VERSION = 1
@@ -125,7 +126,7 @@ def _find() -> tuple[str, str] | None:
     return None
 
 
-def _declare(lib: ctypes.CDLL, names, path: str, how: str) -> None:
+def _declare(lib: ctypes.CDLL, names: Iterable[str], path: str, how: str) -> None:
     for name in names:
         restype, argtypes = FUNCTIONS[name]
         try:

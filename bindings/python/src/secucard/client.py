@@ -15,11 +15,11 @@ import logging
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from . import _native
 from ._native import lib, take_string
-from .errors import ClosedError, SecucardError, error_from
+from .errors import ClosedError, error_from
 
 logger = logging.getLogger("secucard")
 
@@ -71,11 +71,11 @@ def _loads(text: str | bytes | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def _guard(what: str, fn: Callable, *args: Any) -> Any:
+def _guard(what: str, fn: Callable[..., Any], *args: Any) -> Any:
     """Runs a user callback; an exception is logged, never handed to the library."""
     try:
         return fn(*args)
-    except BaseException:  # noqa: BLE001 - nothing may unwind into the library
+    except BaseException:
         logger.exception("secucard: the %s callback raised; ignored", what)
         return None
 
@@ -104,9 +104,9 @@ class _Hooks:
     """
 
     def __init__(self) -> None:
-        self.on_event: Callable[[dict], Any] | None = None
+        self.on_event: Callable[[dict[str, Any]], Any] | None = None
         self.on_device_code: Callable[[str, str, int], Any] | None = None
-        self.credentials: Callable[[dict], Any] | None = None
+        self.credentials: Callable[[dict[str, Any]], Any] | None = None
         self.store: Any = None
 
     def event(self, raw: bytes) -> None:
@@ -153,20 +153,21 @@ class _Pending:
             return calls
 
 
-def _trampolines(hooks_ref: weakref.ref, pending: _Pending) -> dict[str, Any]:
+def _trampolines(hooks_ref: weakref.ref[_Hooks], pending: _Pending) -> dict[str, Any]:
     """The CFUNCTYPE objects of one client. They must stay referenced for as
     long as the library may call them: until secucard_client_free returns."""
 
-    def on_event(_user_data, event_json):
+    def on_event(_user_data: int | None, event_json: bytes | None) -> None:
         hooks = hooks_ref()
         if hooks is not None and event_json is not None:
             hooks.event(event_json)
 
-    def on_log(_user_data, level, message):
+    def on_log(_user_data: int | None, level: int, message: bytes | None) -> None:
         text = (message or b"").decode("utf-8", "replace")
         logger.log(_PY_LEVEL.get(level, logging.INFO), "%s", text)
 
-    def on_call_done(user_data, _call_id, status, result_json, err_json):
+    def on_call_done(user_data: int | None, _call_id: int, status: int, result_json: bytes | None,
+                     err_json: bytes | None) -> None:
         future = pending.pop(user_data)
         if future is None:
             return
@@ -179,7 +180,7 @@ def _trampolines(hooks_ref: weakref.ref, pending: _Pending) -> dict[str, Any]:
         except BaseException as e:  # noqa: BLE001 - e.g. an unparsable result
             future._finish(error=e)
 
-    def on_credentials(_user_data, request_json, reply):
+    def on_credentials(_user_data: int | None, request_json: bytes | None, reply: int | None) -> int:
         hooks = hooks_ref()
         fn = hooks.credentials if hooks is not None else None
         if fn is None:
@@ -201,11 +202,11 @@ def _trampolines(hooks_ref: weakref.ref, pending: _Pending) -> dict[str, Any]:
             return 1
         return 0
 
-    def store_of():
+    def store_of() -> Any:
         hooks = hooks_ref()
         return hooks.store if hooks is not None else None
 
-    def store_get(_user_data, key, reply):
+    def store_get(_user_data: int | None, key: bytes, reply: int | None) -> int:
         store = store_of()
         if store is None:
             return _native.STORE_ERROR
@@ -217,29 +218,29 @@ def _trampolines(hooks_ref: weakref.ref, pending: _Pending) -> dict[str, Any]:
             if lib.secucard_reply_set(reply, value, len(value)) != _native.OK:
                 return _native.STORE_ERROR
             return _native.STORE_OK
-        except BaseException:  # noqa: BLE001
+        except BaseException:
             logger.exception("secucard: the store's get raised; reported as a storage error")
             return _native.STORE_ERROR
 
-    def store_put(_user_data, key, value, length):
+    def store_put(_user_data: int | None, key: bytes, value: int | None, length: int) -> int:
         store = store_of()
         if store is None:
             return _native.STORE_ERROR
         try:
-            store.put(key.decode("utf-8"), ctypes.string_at(value, length) if length else b"")
+            store.put(key.decode("utf-8"), ctypes.string_at(value, length) if value and length else b"")
             return _native.STORE_OK
-        except BaseException:  # noqa: BLE001
+        except BaseException:
             logger.exception("secucard: the store's put raised; reported as a storage error")
             return _native.STORE_ERROR
 
-    def store_del(_user_data, key):
+    def store_del(_user_data: int | None, key: bytes) -> int:
         store = store_of()
         if store is None:
             return _native.STORE_ERROR
         try:
             store.delete(key.decode("utf-8"))
             return _native.STORE_OK
-        except BaseException:  # noqa: BLE001
+        except BaseException:
             logger.exception("secucard: the store's delete raised; reported as a storage error")
             return _native.STORE_ERROR
 
@@ -254,7 +255,7 @@ def _trampolines(hooks_ref: weakref.ref, pending: _Pending) -> dict[str, Any]:
     }
 
 
-def _release(handle: int, trampolines: dict, pending: _Pending) -> None:
+def _release(handle: int, trampolines: dict[str, Any], pending: _Pending) -> None:
     """Frees the handle (closing the client first if needed). Runs once, as the
     weakref.finalize safety net: at garbage collection or interpreter exit.
     The finalizer holds `trampolines`, which keeps the C callbacks alive until
@@ -265,7 +266,13 @@ def _release(handle: int, trampolines: dict, pending: _Pending) -> None:
                                           "message": "the client was freed"}))
 
 
-class CallFuture(concurrent.futures.Future):
+if TYPE_CHECKING:
+    _Future = concurrent.futures.Future[Any]
+else:  # Future is subscriptable at run time from Python 3.9 only
+    _Future = concurrent.futures.Future
+
+
+class CallFuture(_Future):
     """A concurrent.futures.Future for one secucard_call_async call.
 
     cancel() asks the library to cancel the call (secucard_cancel) and marks
@@ -301,9 +308,9 @@ class CallFuture(concurrent.futures.Future):
 
 
 def _request(resource: str, op: str, *, id: Any = None, action: str | None = None,
-             arg: Any = None, data: Any = None, query: dict | None = None,
+             arg: Any = None, data: Any = None, query: dict[str, Any] | None = None,
              timeout: float | None = None, idempotency_key: str | None = None,
-             channel: str | None = None, app_id: str | None = None) -> dict:
+             channel: str | None = None, app_id: str | None = None) -> dict[str, Any]:
     """Builds the request JSON object of secucard_call."""
     req: dict[str, Any] = {"resource": resource, "op": op}
     if id is not None:
@@ -335,8 +342,8 @@ class Listing:
     once the first page has arrived.
     """
 
-    def __init__(self, client: Client, resource: str, query: dict, limit: int | None,
-                 options: dict) -> None:
+    def __init__(self, client: Client, resource: str, query: dict[str, Any], limit: int | None,
+                 options: dict[str, Any]) -> None:
         self.total: int | None = None
         self._items = self._pages(client, resource, query, limit, options)
 
@@ -346,7 +353,8 @@ class Listing:
     def __next__(self) -> Any:
         return next(self._items)
 
-    def _pages(self, client, resource, query, limit, options):
+    def _pages(self, client: Client, resource: str, query: dict[str, Any], limit: int | None,
+               options: dict[str, Any]) -> Iterator[Any]:
         offset = query.pop("offset", 0) or 0
         yielded = 0
         while limit is None or yielded < limit:
@@ -434,7 +442,7 @@ class Resource:
 class SmartTransactions(Resource):
     """smart.transactions with the POS core's actions."""
 
-    def start(self, id: str, type: str, **options: Any) -> dict:
+    def start(self, id: str, type: str, **options: Any) -> Any:
         """Starts payment of a created transaction; `type` e.g. "demo", "cash",
         "auto". Returns the finished transaction (status, receipt lines)."""
         return self.execute(id, "start", arg=type, **options)
@@ -442,16 +450,16 @@ class SmartTransactions(Resource):
     def start_async(self, id: str, type: str, **options: Any) -> CallFuture:
         return self.execute_async(id, "start", arg=type, **options)
 
-    def cancel(self, id: str, **options: Any) -> dict:
+    def cancel(self, id: str, **options: Any) -> Any:
         return self.execute(id, "cancel", **options)
 
-    def diagnosis(self, **options: Any) -> dict:
+    def diagnosis(self, **options: Any) -> Any:
         return self.execute(None, "Diagnosis", **options)
 
-    def end_of_day(self, **options: Any) -> dict:
+    def end_of_day(self, **options: Any) -> Any:
         return self.execute(None, "EndofDay", **options)
 
-    def cancel_trx(self, receipt_number: str | int, **options: Any) -> dict:
+    def cancel_trx(self, receipt_number: str | int, **options: Any) -> Any:
         """Cancels a finished payment by its receipt number."""
         return self.execute(str(receipt_number), "cancelTrx", **options)
 
@@ -501,9 +509,9 @@ class Client:
     """
 
     def __init__(self, config: Mapping[str, Any] | str, *,
-                 credentials: Callable[[dict], Any] | None = None,
+                 credentials: Callable[[dict[str, Any]], Any] | None = None,
                  store: Any = None,
-                 on_event: Callable[[dict], Any] | None = None,
+                 on_event: Callable[[dict[str, Any]], Any] | None = None,
                  on_device_code: Callable[[str, str, int], Any] | None = None,
                  log_level: int | str | None = None) -> None:
         if isinstance(config, Mapping):
@@ -518,7 +526,7 @@ class Client:
         handle = ctypes.c_void_p()
         err = ctypes.c_void_p()
         _check(lib.secucard_client_new(config_json, ctypes.byref(handle), ctypes.byref(err)), err)
-        self._handle: int = handle.value
+        self._handle: int = handle.value or 0  # not NULL: secucard_client_new succeeded
         self._finalizer = weakref.finalize(self, _release, self._handle, self._callbacks,
                                            self._pending)
         try:
@@ -572,13 +580,14 @@ class Client:
         Safe from any thread, including callbacks."""
         _check(lib.secucard_cancel_auth(self._handle))
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         out = ctypes.c_void_p()
         status = lib.secucard_client_stats(self._handle, ctypes.byref(out))
         text = take_string(out)
-        if status != _native.OK:
+        if status != _native.OK or text is None:
             raise error_from(status, None)
-        return json.loads(text)
+        stats: dict[str, Any] = json.loads(text)
+        return stats
 
     # --- calls ---
 
@@ -619,7 +628,7 @@ class Client:
 
     # --- events ---
 
-    def on_event(self, fn: Callable[[dict], Any] | None) -> None:
+    def on_event(self, fn: Callable[[dict[str, Any]], Any] | None) -> None:
         """Delivers every event dict to `fn` on a library thread (None stops).
         While a callback is set, events() cannot be used."""
         self._hooks.on_event = fn
@@ -636,7 +645,7 @@ class Client:
         cb = self._callbacks["event"] if wanted else _native.EVENT_CB()
         _check(lib.secucard_set_event_callback(self._handle, cb, None))
 
-    def events(self, timeout: float | None = None) -> Iterator[dict]:
+    def events(self, timeout: float | None = None) -> Iterator[dict[str, Any]]:
         """Yields queued events; stops when none arrives within `timeout`
         seconds (None: wait for ever). Only without on_event/on_device_code."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -657,7 +666,7 @@ class Client:
                     "events() cannot be used while on_event or on_device_code is set")})
             if status != _native.OK:
                 raise error_from(status, None)
-            yield json.loads(text)
+            yield json.loads(text or "null")
             if timeout is not None:
                 deadline = time.monotonic() + timeout
 
@@ -669,7 +678,7 @@ class Client:
 
     # --- host services ---
 
-    def set_credential_provider(self, fn: Callable[[dict], Any] | None) -> None:
+    def set_credential_provider(self, fn: Callable[[dict[str, Any]], Any] | None) -> None:
         """fn(request) -> credentials dict (keys of the config's "credentials"),
         or None to decline. Called on a library thread."""
         self._hooks.credentials = fn

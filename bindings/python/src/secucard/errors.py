@@ -83,7 +83,7 @@ class SecucardError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.raw!r})"
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[SecucardError], tuple[dict[str, Any]]]:
         # Rebuild from the error JSON (args holds only the message), so the
         # exception survives pickling, e.g. across a process pool.
         return type(self), (self.raw,)
@@ -200,7 +200,7 @@ _BY_STATUS: dict[int, str] = {
 }
 
 
-def error_from(status: int, err_json: str | dict | None) -> SecucardError:
+def error_from(status: int, err_json: str | dict[str, Any] | None) -> SecucardError:
     """The one mapping from a failed status and its error JSON to an exception."""
     raw: dict[str, Any]
     if isinstance(err_json, dict):
