@@ -142,7 +142,7 @@ func lostThen(then string) func(t *testing.T, r *row) {
 				_, _ = io.Copy(io.Discard, req.Body)
 				return &http.Response{StatusCode: http.StatusTooManyRequests, Request: req,
 					Header: http.Header{"Retry-After": {"120"}, "Content-Type": {"application/json"}},
-					Body: io.NopCloser(strings.NewReader(`{"status":"error","error":"ProductTooManyRequestsException","error_details":"slow down"}`))}, nil
+					Body:   io.NopCloser(strings.NewReader(`{"status":"error","error":"ProductTooManyRequestsException","error_details":"slow down"}`))}, nil
 			case k <= 3 && then == "unreachable": // both automatic repeats
 				return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 			}
