@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/libsecucard/libsecucard/internal/testkit"
 	"github.com/libsecucard/libsecucard/sandbox"
 )
 
@@ -24,7 +25,7 @@ func countOf(t *testing.T, c *client, tok, path string) int64 {
 }
 
 func TestXActionIdempotency(t *testing.T) {
-	clock := newClock()
+	clock := testkit.NewClock()
 	c := start(t, sandbox.Options{StartDelay: -1})
 	c.s.SetClock(clock.Now)
 	tok := c.token()

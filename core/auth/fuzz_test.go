@@ -59,7 +59,7 @@ func FuzzTokenAnswer(f *testing.F) {
 			}
 			return &http.Response{StatusCode: st, Header: h, Body: io.NopCloser(bytes.NewReader(b)), Request: r}, nil
 		})}
-		clock := testkit.NewClock(time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC))
+		clock := testkit.NewClock()
 		creds := &Credentials{Grant: ClientCredentials, ClientID: "fuzz-client", ClientSecret: fuzzSecret}
 		interactive := false
 		switch grantSel % 4 {

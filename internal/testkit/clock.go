@@ -17,8 +17,12 @@ type Clock struct {
 	offset time.Duration
 }
 
-// NewClock returns a clock standing at start.
-func NewClock(start time.Time) *Clock { return &Clock{start: start} }
+// Epoch is where a fixed clock starts: a plain instant far from any
+// boundary a test could trip over.
+var Epoch = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+
+// NewClock returns a clock standing at Epoch.
+func NewClock() *Clock { return &Clock{start: Epoch} }
 
 // OffsetClock returns a clock that follows the wall clock.
 func OffsetClock() *Clock { return &Clock{} }

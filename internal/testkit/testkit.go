@@ -116,3 +116,14 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// Grants lists the grant_type of every token request srv saw, in order.
+func Grants(srv *sandbox.Server) []string {
+	var out []string
+	for _, r := range srv.Requests() {
+		if r.Path == "/oauth/token" {
+			out = append(out, r.GrantType)
+		}
+	}
+	return out
+}
