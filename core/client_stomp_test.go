@@ -7,7 +7,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,27 +46,12 @@ func methods(srv *sandbox.Server) []string {
 	return out
 }
 
-// collector is an event handler that keeps everything, in order.
-type collector struct {
-	mu  sync.Mutex
-	all []event.Event
-}
-
-func (c *collector) handle(e event.Event) {
-	c.mu.Lock()
-	c.all = append(c.all, e)
-	c.mu.Unlock()
-}
-
-func (c *collector) snapshot() []event.Event {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]event.Event(nil), c.all...)
-}
+// collector is an event handler (Add) that keeps everything, in order.
+type collector struct{ testkit.Log[event.Event] }
 
 func (c *collector) kind(k string) []event.Event {
 	var out []event.Event
-	for _, e := range c.snapshot() {
+	for _, e := range c.All() {
 		if e.Kind == k {
 			out = append(out, e)
 		}
@@ -79,7 +63,7 @@ func TestCashierFlowOverSTOMP(t *testing.T) {
 	srv, stompCfg := stompSandbox(t, sandbox.Options{StartDelay: 10 * time.Millisecond, Seed: 7})
 	c := newClient(t, srv, `{`+stompCfg+`}`)
 	col := &collector{}
-	require.NoError(t, c.SetEventHandler(col.handle))
+	require.NoError(t, c.SetEventHandler(col.Add))
 	require.NoError(t, c.Open(context.Background()))
 	assert.True(t, c.Stats().STOMP.Connected)
 
@@ -215,7 +199,7 @@ func TestWebhookAndSTOMPPushesAreOneEnvelope(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newClient(t, srv, tc.config)
 			col := &collector{}
-			require.NoError(t, c.SetEventHandler(col.handle))
+			require.NoError(t, c.SetEventHandler(col.Add))
 			require.NoError(t, c.Open(context.Background()))
 			srv.Push(ev)
 			testkit.WaitFor(t, 10*time.Second, "the STOMP push", func() bool { return len(col.kind(event.KindPush)) == 1 })
@@ -270,7 +254,7 @@ func TestSTOMPFetchChanged(t *testing.T) {
 	srv, stompCfg := stompSandbox(t, sandbox.Options{StartDelay: -1})
 	c := newClient(t, srv, `{"events":{"fetch_changed":true},`+stompCfg+`}`)
 	col := &collector{}
-	require.NoError(t, c.SetEventHandler(col.handle))
+	require.NoError(t, c.SetEventHandler(col.Add))
 	created := call(t, c, `{"resource":"smart.transactions","op":"create","data":{"basket_info":{"sum":100,"currency":"EUR"}}}`)
 	var tx struct{ ID string }
 	require.NoError(t, json.Unmarshal(created, &tx))
@@ -300,7 +284,7 @@ func TestSTOMPRecoversFromExpiryAndDrops(t *testing.T) {
 	srv, stompCfg := stompSandbox(t, sandbox.Options{StartDelay: -1})
 	c := newClient(t, srv, `{"retry":{"initial_backoff_ms":10,"max_backoff_ms":50},`+stompCfg+`}`)
 	col := &collector{}
-	require.NoError(t, c.SetEventHandler(col.handle))
+	require.NoError(t, c.SetEventHandler(col.Add))
 	require.NoError(t, c.Open(context.Background()))
 
 	srv.ExpireTokens()

@@ -280,7 +280,7 @@ func TestPushThatIsNotAnEvent(t *testing.T) {
 	ev := &events{}
 	c := open(t, b.config(staticTokens(fakeToken), ev))
 	testkit.WaitFor(t, 5*time.Second, "the error event", func() bool {
-		for _, e := range ev.snapshot() {
+		for _, e := range ev.All() {
 			if e.Kind == event.KindError {
 				return true
 			}

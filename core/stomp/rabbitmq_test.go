@@ -51,7 +51,7 @@ func TestRabbitMQConformance(t *testing.T) {
 	port, err := strconv.Atoi(portText)
 	require.NoError(t, err)
 	c, err := New(Config{
-		Host: host, Port: port, Tokens: staticTokens(token), OnEvent: ev.add,
+		Host: host, Port: port, Tokens: staticTokens(token), OnEvent: ev.Add,
 		Destination: "/exchange/connect.api/", ReplyQueue: "/temp-queue/main",
 		Heartbeat: time.Second, Backoff: fastBackoff, ConnectTimeout: 5 * time.Second,
 		ReceiptTimeout: 5 * time.Second, MessageTimeout: 10 * time.Second, SessionRefreshTimeout: 5 * time.Second,
@@ -148,7 +148,7 @@ func TestRabbitMQConformance(t *testing.T) {
 		// responder is not back yet), connected.
 		var reasons []string
 		var states []string
-		for _, e := range ev.snapshot() {
+		for _, e := range ev.All() {
 			if e.Kind == event.KindConnection {
 				states = append(states, e.State)
 				reasons = append(reasons, e.Reason)

@@ -528,7 +528,7 @@ func TestReconnectWithRefusedToken(t *testing.T) {
 		return n >= 3
 	})
 	var authErrors int
-	for _, e := range sb.events.snapshot() {
+	for _, e := range sb.events.All() {
 		if e.Kind == event.KindError {
 			authErrors++
 			assert.Equal(t, errs.Auth, e.Error.Kind)

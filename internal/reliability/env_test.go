@@ -96,7 +96,7 @@ func (e *env) client(opts ...core.Option) *core.Client {
 		e.t.Fatalf("client: %v", err)
 	}
 	e.t.Cleanup(func() { _ = c.Close() })
-	if err := c.SetEventHandler(e.events.handle); err != nil {
+	if err := c.SetEventHandler(e.events.Add); err != nil {
 		e.t.Fatalf("event handler: %v", err)
 	}
 	return c
@@ -258,30 +258,15 @@ func (o *oracle) started(id string) int {
 	return 0
 }
 
-// eventLog records every event the client delivers, in order.
-type eventLog struct {
-	mu  sync.Mutex
-	all []event.Event
-}
+// eventLog records every event the client delivers (Add), in order.
+type eventLog struct{ testkit.Log[event.Event] }
 
 func newEventLog() *eventLog { return &eventLog{} }
-
-func (l *eventLog) handle(e event.Event) {
-	l.mu.Lock()
-	l.all = append(l.all, e)
-	l.mu.Unlock()
-}
-
-func (l *eventLog) snapshot() []event.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]event.Event(nil), l.all...)
-}
 
 // pushes returns the delivered push events whose target is target.
 func (l *eventLog) pushes(target string) []event.Event {
 	var out []event.Event
-	for _, e := range l.snapshot() {
+	for _, e := range l.All() {
 		if e.Kind == event.KindPush && (target == "" || e.Target == target) {
 			out = append(out, e)
 		}
@@ -308,7 +293,7 @@ func (l *eventLog) duplicates() []string {
 // been lost: the connection went down, the queue dropped events, or a
 // reconnect asked it to resynchronise.
 func (l *eventLog) lossSignalled() bool {
-	for _, e := range l.snapshot() {
+	for _, e := range l.All() {
 		switch {
 		case e.Kind == event.KindDropped:
 			return true

@@ -316,7 +316,7 @@ func checkEvents(t *testing.T, e *env, r *row, sent *sentLog, target string) {
 		r.fail(t, "%d of %d pushes lost without a connection, dropped or resync event", sent.count()-len(got), sent.count())
 	}
 	connection := 0
-	for _, ev := range e.events.snapshot() {
+	for _, ev := range e.events.All() {
 		if ev.Kind == event.KindConnection {
 			connection++
 		}
