@@ -30,7 +30,7 @@ NUGET    := build/nuget
 FUZZTIME ?= 60s
 SOAK     ?= 10m
 
-.PHONY: help deps build cross sandbox demo test test-go test-rabbitmq test-c test-cross test-python test-csharp \
+.PHONY: help deps build cross sandbox demo test test-go test-store-readonly test-rabbitmq test-c test-cross test-python test-csharp \
         lint-python test-dist test-nuget fuzz faults soak check-js-sdk bench pytools python-wheel wheels csharp dist nuget clean
 
 help: ## Show this help
@@ -66,14 +66,20 @@ test-go: ## go vet and the Go test suite (with the race detector); needs no serv
 	$(GO) vet ./...
 	$(GO) vet -tags rabbitmq ./core/stomp/
 	$(GO) test -race -count=1 ./...
+	$(MAKE) test-store-readonly
+
+test-store-readonly: ## Token store turning read-only under an open client (root: mounts, loop device, chattr)
+	@if [ "$$(id -u)" != 0 ]; then echo "test-store-readonly needs root (bind mounts, a loop device, chattr)" >&2; exit 1; fi
+	unshare --mount --propagation private $(GO) test -tags roottests -count=1 -run 'ReadOnly' ./core/store/sqlite/
 
 # The node gives the command its own HOME; the Go caches stay the user's, so the
 # race build of core/stomp is not compiled again from nothing (~90 s cold).
 test-rabbitmq: ## STOMP conformance against a real RabbitMQ (a private node on free ports)
 	./.ci/rabbitmq-node run -- env GOCACHE="$$($(GO) env GOCACHE)" GOMODCACHE="$$($(GO) env GOMODCACHE)" $(GO) test -race -count=1 -tags rabbitmq -run '^TestRabbitMQConformance$$' ./core/stomp/
 
-test-c: build sandbox ## C ABI tests: C test program, symbol parity with the header, valgrind
+test-c: build sandbox ## C ABI tests: C test programs, symbol parity with the header, valgrind, the CardPointe example
 	$(MAKE) -C capi/ctest test BUILD_DIR=$(CURDIR)/$(BUILD)
+	$(MAKE) -C examples/c run-cardpointe BUILD_DIR=$(CURDIR)/$(BUILD)
 
 # Linux targets: symbol parity, then capi/ctest built with the cross compiler
 # and run under qemu-user against the host's sandbox. Windows: symbol parity
@@ -133,7 +139,7 @@ check-js-sdk: sandbox ## Run the secucard JS SDK 0.8.4 unmodified against the sa
 	NODE_PATH=$(CURDIR)/$(JS_SDK_DIR)/node_modules examples/c/with-sandbox.sh $(BUILD) -stomp 127.0.0.1:0 \
 		-device-interval 1 -start-delay 20ms -- node sandbox/interop/jssdk/check.js
 
-bench: build sandbox ## Benchmarks: latency/throughput of net/http vs Go core vs C ABI (not part of test)
+bench: build sandbox ## Paired benchmark: net/http, Go core, C ABI, Python, C# (CPU, context switches, push latency); ~1-2 min, not part of test
 	$(MAKE) -C capi/bench run BUILD_DIR=$(CURDIR)/$(BUILD)
 
 # The pinned Python tools (build, auditwheel, mypy, ruff) in a venv from PyPI.

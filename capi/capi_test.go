@@ -29,7 +29,7 @@ func TestMapErrorStatusPerKind(t *testing.T) {
 		typ    string
 	}{
 		{errs.Invalid("op", "is required"), statusInvalidArgument, "invalid_argument"},
-		{invalidHandle("client"), statusInvalidHandle, "invalid_argument"},
+		{invalidHandle("client"), statusInvalidHandle, "invalid_handle"},
 		{errs.AuthError("oauth.token", errs.ReasonDenied, "refused"), statusAuth, "auth"},
 		{errs.New(errs.API, "smart.transactions.get", "not found"), statusAPI, "api"},
 		{errs.New(errs.Declined, "", "declined"), statusDeclined, "declined"},
@@ -119,7 +119,7 @@ func TestRegistryEmptyAfterFullFlow(t *testing.T) {
 	list := []byte(`{"resource":"smart.idents","op":"list"}`)
 
 	// client credentials: open, calls, async, events, logs
-	id, err := clientNew(sandboxConfig(t, s, nil))
+	id, err := clientNew(sandboxConfig(t, s, nil), nil)
 	require.NoError(t, err)
 	require.NoError(t, clientOpen(id))
 	res, err := call(id, list)
@@ -170,7 +170,7 @@ func TestRegistryEmptyAfterFullFlow(t *testing.T) {
 	// app user: the password prompt goes through a reply slot
 	id, err = clientNew(sandboxConfig(t, s, map[string]any{
 		"grant": "appuser", "client_id": s.ClientID(), "client_secret": s.ClientSecret(), "username": "cashier",
-	}))
+	}), nil)
 	require.NoError(t, err)
 	require.NoError(t, setCredentialPrompt(id, &hostPrompt{ask: func(req []byte) (int, []byte, bool, error) {
 		return withReply(func(rid uint64) int {
@@ -191,7 +191,7 @@ func TestRegistryEmptyAfterFullFlow(t *testing.T) {
 
 func TestCancelReportsCanceledOnce(t *testing.T) {
 	s := testkit.Sandbox(t, sandbox.Options{})
-	id, err := clientNew(sandboxConfig(t, s, nil))
+	id, err := clientNew(sandboxConfig(t, s, nil), nil)
 	require.NoError(t, err)
 	defer clientFree(id, false)
 	s.AddFault(sandbox.Fault{Path: "/smart/idents", DelayMS: 3000, Count: 1})

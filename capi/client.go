@@ -10,12 +10,20 @@ import (
 	"github.com/libsecucard/libsecucard/core/logging"
 )
 
+// callbackQueue is the client's callback thread (trampolines.c): events,
+// async completions and log lines reach the host through it.
+type callbackQueue interface {
+	abandon() // discard what is queued and everything later; the thread ends
+	close()   // run what is queued, then end the thread (waits unless abandoned)
+}
+
 // client is what a secucard_client handle names: the core client plus the
 // bookkeeping the C contract adds (async call ids, the log pump, closing).
 type client struct {
-	id   uint64
-	core *core.Client
-	logs *logPump
+	id    uint64
+	core  *core.Client
+	logs  *logPump
+	queue callbackQueue // nil when Go tests drive the operations directly
 
 	// closing turns every later call into SECUCARD_ERR_CLOSED at once, also
 	// when the shutdown itself finishes in the background (close from inside
@@ -62,17 +70,35 @@ func (cl *client) close(inCallback bool) {
 	cl.shutdown()
 }
 
+// release implements secucard_client_release: closing starts, and from now
+// on no callback of this client begins; nothing waits.
+func (cl *client) release() {
+	cl.closing.Store(true)
+	if cl.queue != nil {
+		cl.queue.abandon()
+	}
+	go cl.shutdown()
+}
+
+// safely runs one step of the shutdown: a panic there (a bug) must not skip
+// the steps after it, which keep callbacks from running after free.
+func safely(step func()) {
+	defer func() { _ = recover() }()
+	step()
+}
+
 // shutdown runs once; concurrent callers wait until it is done.
 func (cl *client) shutdown() {
 	cl.shutOnce.Do(func() {
-		cl.asyncMu.Lock()
-		for _, cancel := range cl.calls {
-			cancel()
-		}
-		cl.asyncMu.Unlock()
-
-		_ = cl.core.Close() // cancels core calls, waits for them and for the event handler
-		cl.async.Wait()     // every completion callback has returned
+		safely(func() {
+			cl.asyncMu.Lock()
+			defer cl.asyncMu.Unlock()
+			for _, cancel := range cl.calls {
+				cancel()
+			}
+		})
+		safely(func() { _ = cl.core.Close() }) // cancels core calls, waits for them and for the event handler
+		cl.async.Wait()                        // every completion is queued (accepted calls were canceled above)
 
 		cl.hooksMu.Lock()
 		st, pr := cl.store, cl.prompt
@@ -83,7 +109,10 @@ func (cl *client) shutdown() {
 		if pr != nil {
 			pr.closed.Store(true)
 		}
-		cl.core.SetLogSink(nil, logging.Off)
+		safely(func() { cl.core.SetLogSink(nil, logging.Off) })
 		cl.logs.stop() // delivers what was logged up to here, then ends
+		if cl.queue != nil {
+			cl.queue.close() // every queued callback has returned, the thread ended
+		}
 	})
 }

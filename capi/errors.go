@@ -28,6 +28,7 @@ const (
 
 var kindStatus = map[errs.Kind]int{
 	errs.InvalidArgument: statusInvalidArgument,
+	errs.InvalidHandle:   statusInvalidHandle,
 	errs.Auth:            statusAuth,
 	errs.API:             statusAPI,
 	errs.Declined:        statusDeclined,
@@ -50,7 +51,8 @@ func (s *statusError) Error() string { return s.err.Error() }
 func (s *statusError) Unwrap() error { return s.err }
 
 func invalidHandle(what string) error {
-	e := errs.Invalid(what, "is not a live handle (NULL, freed, or never returned by the library)")
+	e := errs.New(errs.InvalidHandle, "", "%s: is not a live handle (NULL, freed, or never returned by the library)", what)
+	e.Field = what
 	return &statusError{status: statusInvalidHandle, err: e}
 }
 

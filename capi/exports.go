@@ -36,19 +36,29 @@ func secucard_abi_version() C.int { return C.int(C.SECUCARD_ABI_VERSION) }
 //export secucard_strerror
 func secucard_strerror(status C.int) *C.sc_cstr { return C.sc_strerror(status) }
 
-//export secucard_free
-func secucard_free(p unsafe.Pointer) { C.free(p) }
+// secucard_free and the exports that wait on the network (call, call_async,
+// next_event, client_open, client_clear_tokens) are written in C (handoff.c):
+// they hand their work to a goroutine so the host thread never runs Go code.
+// sc_go_* are their direct path (Windows, or no handoff available); they
+// take handle and user_data as integers, so they need no nosplit shim.
+
+//export sc_go_call
+func sc_go_call(h C.uintptr_t, request *C.sc_cstr, result **C.char, errOut **C.char) C.int {
+	return xCall(uintptr(h), request, result, errOut)
+}
+
+//export sc_go_next_event
+func sc_go_next_event(h C.uintptr_t, timeoutMS C.int, eventJSON **C.char) C.int {
+	return xNextEvent(uintptr(h), int(timeoutMS), eventJSON)
+}
 
 //export secucard_client_new
 func secucard_client_new(config *C.sc_cstr, out **C.secucard_client, errOut **C.char) C.int {
 	return xClientNew(config, out, errOut)
 }
 
-//export secucard_client_open
-//go:nosplit
-func secucard_client_open(h *C.secucard_client, errOut **C.char) C.int {
-	return xClientOpen(uintptr(unsafe.Pointer(h)), errOut)
-}
+//export sc_go_client_open
+func sc_go_client_open(h C.uintptr_t, errOut **C.char) C.int { return xClientOpen(uintptr(h), errOut) }
 
 //export secucard_client_close
 //go:nosplit
@@ -60,10 +70,13 @@ func secucard_client_close(h *C.secucard_client, errOut **C.char) C.int {
 //go:nosplit
 func secucard_client_free(h *C.secucard_client) { xClientFree(uintptr(unsafe.Pointer(h))) }
 
-//export secucard_client_clear_tokens
+//export secucard_client_release
 //go:nosplit
-func secucard_client_clear_tokens(h *C.secucard_client, errOut **C.char) C.int {
-	return xClientClearTokens(uintptr(unsafe.Pointer(h)), errOut)
+func secucard_client_release(h *C.secucard_client) { xClientRelease(uintptr(unsafe.Pointer(h))) }
+
+//export sc_go_client_clear_tokens
+func sc_go_client_clear_tokens(h C.uintptr_t, errOut **C.char) C.int {
+	return xClientClearTokens(uintptr(h), errOut)
 }
 
 //export secucard_cancel_auth
@@ -72,17 +85,13 @@ func secucard_cancel_auth(h *C.secucard_client) C.int {
 	return xCancelAuth(uintptr(unsafe.Pointer(h)))
 }
 
-//export secucard_call
-//go:nosplit
-func secucard_call(h *C.secucard_client, request *C.sc_cstr, result **C.char, errOut **C.char) C.int {
-	return xCall(uintptr(unsafe.Pointer(h)), request, result, errOut)
-}
-
-//export secucard_call_async
-//go:nosplit
-func secucard_call_async(h *C.secucard_client, request *C.sc_cstr, cb C.secucard_call_cb, ud unsafe.Pointer,
-	callID *C.uint64_t, errOut **C.char) C.int {
-	return xCallAsync(uintptr(unsafe.Pointer(h)), request, cb, uintptr(ud), callID, errOut)
+//export sc_go_call_async
+func sc_go_call_async(h C.uintptr_t, request *C.sc_cstr, cb C.secucard_call_cb, ud C.uintptr_t, callID *C.uint64_t, errOut **C.char) C.int {
+	rc, run := xCallAsync(uintptr(h), request, cb, uintptr(ud), callID, errOut)
+	if run != nil {
+		go run()
+	}
+	return rc
 }
 
 //export secucard_cancel
@@ -95,12 +104,6 @@ func secucard_cancel(h *C.secucard_client, callID C.uint64_t) C.int {
 //go:nosplit
 func secucard_set_event_callback(h *C.secucard_client, cb C.secucard_event_cb, ud unsafe.Pointer) C.int {
 	return xSetEventCallback(uintptr(unsafe.Pointer(h)), cb, uintptr(ud))
-}
-
-//export secucard_next_event
-//go:nosplit
-func secucard_next_event(h *C.secucard_client, timeoutMS C.int, eventJSON **C.char) C.int {
-	return xNextEvent(uintptr(unsafe.Pointer(h)), int(timeoutMS), eventJSON)
 }
 
 //export secucard_handle_event
@@ -139,6 +142,9 @@ func secucard_format_receipt(receipt *C.sc_cstr, width C.int, text **C.char, err
 	return xFormatReceipt(receipt, int(width), text, errOut)
 }
 
+//export secucard_catalog
+func secucard_catalog(catalog **C.char) C.int { return xCatalog(catalog) }
+
 //export secucard_client_stats
 //go:nosplit
 func secucard_client_stats(h *C.secucard_client, stats **C.char) C.int {
@@ -146,6 +152,22 @@ func secucard_client_stats(h *C.secucard_client, stats **C.char) C.int {
 }
 
 // --- helpers ---
+
+// nativeQueue is a client's callback thread (trampolines.c).
+type nativeQueue struct{ q *C.struct_sc_cbq }
+
+func newNativeQueue(id uint64) (callbackQueue, error) {
+	q := C.sc_cbq_new(C.uint64_t(id))
+	if q == nil {
+		return nil, errs.New(errs.Internal, "client_new", "cannot allocate the callback queue")
+	}
+	return nativeQueue{q}, nil
+}
+
+func (n nativeQueue) abandon() { C.sc_cbq_abandon(n.q) }
+func (n nativeQueue) close()   { C.sc_cbq_close(n.q) }
+
+func queueOf(cl *client) *C.struct_sc_cbq { return cl.queue.(nativeQueue).q }
 
 // clientID decodes a client handle value; 0 for NULL or a foreign value.
 func clientID(h uintptr) uint64 { return untag(uint64(h), clientTag) }
@@ -260,7 +282,7 @@ func xClientNew(config *C.sc_cstr, out **C.secucard_client, errOut **C.char) (rc
 	if out == nil {
 		return fail(nullArg("out", "pass the address of a secucard_client pointer"), errOut)
 	}
-	id, err := clientNew(goBytes(config))
+	id, err := clientNew(goBytes(config), newNativeQueue)
 	if err != nil {
 		return fail(err, errOut)
 	}
@@ -288,6 +310,12 @@ func xClientFree(h uintptr) {
 	testHook("secucard_client_free")
 	id := clientID(h)
 	clientFree(id, inCallback(id))
+}
+
+func xClientRelease(h uintptr) {
+	defer func() { _ = recover() }()
+	testHook("secucard_client_release")
+	clientRelease(clientID(h))
 }
 
 func xClientClearTokens(h uintptr, errOut **C.char) (rc C.int) {
@@ -326,7 +354,9 @@ func xCall(h uintptr, request *C.sc_cstr, result **C.char, errOut **C.char) (rc 
 	return statusOK
 }
 
-func xCallAsync(h uintptr, request *C.sc_cstr, cb C.secucard_call_cb, ud uintptr, callID *C.uint64_t, errOut **C.char) (rc C.int) {
+// xCallAsync accepts an async call; run (nil unless accepted) performs it:
+// the caller picks the goroutine.
+func xCallAsync(h uintptr, request *C.sc_cstr, cb C.secucard_call_cb, ud uintptr, callID *C.uint64_t, errOut **C.char) (rc C.int, run func()) {
 	clearOut(errOut)
 	if callID != nil {
 		*callID = 0
@@ -334,15 +364,17 @@ func xCallAsync(h uintptr, request *C.sc_cstr, cb C.secucard_call_cb, ud uintptr
 	defer guard("secucard_call_async", &rc, errOut)
 	testHook("secucard_call_async")
 	id := clientID(h)
-	if _, err := lookup(id); err != nil {
-		return fail(err, errOut)
+	cl, err := lookup(id)
+	if err != nil {
+		return fail(err, errOut), nil
 	}
 	if request == nil {
-		return fail(nullArg("request_json", "pass a request object"), errOut)
+		return fail(nullArg("request_json", "pass a request object"), errOut), nil
 	}
 	if cb == nil {
-		return fail(nullArg("callback", "the completion callback is required"), errOut)
+		return fail(nullArg("callback", "the completion callback is required"), errOut), nil
 	}
+	q := queueOf(cl)
 	done := func(cid uint64, st int, res, ej []byte) {
 		var cres, cerr *C.char
 		if res != nil {
@@ -351,18 +383,16 @@ func xCallAsync(h uintptr, request *C.sc_cstr, cb C.secucard_call_cb, ud uintptr
 		if ej != nil {
 			cerr = cString(ej)
 		}
-		C.sc_call_done(cb, C.uintptr_t(ud), C.uint64_t(id), C.uint64_t(cid), C.int(st), cres, cerr)
-		C.free(unsafe.Pointer(cres))
-		C.free(unsafe.Pointer(cerr))
+		C.sc_cbq_done(q, cb, C.uintptr_t(ud), C.uint64_t(cid), C.int(st), cres, cerr) // takes cres, cerr
 	}
-	cid, err := callAsync(id, goBytes(request), done)
+	cid, run, err := startAsync(id, goBytes(request), done)
 	if err != nil {
-		return fail(err, errOut)
+		return fail(err, errOut), nil
 	}
 	if callID != nil {
 		*callID = C.uint64_t(cid)
 	}
-	return statusOK
+	return statusOK, run
 }
 
 func xCancel(h uintptr, callID uint64) (rc C.int) {
@@ -375,11 +405,16 @@ func xSetEventCallback(h uintptr, cb C.secucard_event_cb, ud uintptr) (rc C.int)
 	defer guard("secucard_set_event_callback", &rc, nil)
 	testHook("secucard_set_event_callback")
 	id := clientID(h)
+	cl, err := lookup(id)
+	if err != nil {
+		return status(err)
+	}
 	var fn func([]byte)
 	if cb != nil {
+		q := queueOf(cl)
 		fn = func(ev []byte) {
 			cs := cString(ev)
-			C.sc_call_event(cb, C.uintptr_t(ud), C.uint64_t(id), cs)
+			C.sc_cbq_event(q, cb, C.uintptr_t(ud), cs)
 			C.free(unsafe.Pointer(cs))
 		}
 	}
@@ -443,13 +478,18 @@ func xSetCredentialsCallback(h uintptr, cb C.secucard_credentials_cb, ud uintptr
 	defer guard("secucard_set_credentials_callback", &rc, nil)
 	testHook("secucard_set_credentials_callback")
 	id := clientID(h)
+	cl, err := lookup(id)
+	if err != nil {
+		return status(err)
+	}
 	var p *hostPrompt
 	if cb != nil {
+		q := queueOf(cl)
 		p = &hostPrompt{ask: func(req []byte) (int, []byte, bool, error) {
 			cs := cString(req)
 			defer C.free(unsafe.Pointer(cs))
 			return withReply(func(rid uint64) int {
-				return int(C.sc_call_credentials(cb, C.uintptr_t(ud), C.uint64_t(id), cs, C.uint64_t(rid)))
+				return int(C.sc_call_credentials(q, cb, C.uintptr_t(ud), cs, C.uint64_t(rid)))
 			})
 		}}
 	}
@@ -460,7 +500,8 @@ func xSetStorageCallbacks(h uintptr, get C.secucard_store_get_cb, put C.secucard
 	defer guard("secucard_set_storage_callbacks", &rc, nil)
 	testHook("secucard_set_storage_callbacks")
 	id := clientID(h)
-	if _, err := lookup(id); err != nil {
+	cl, err := lookup(id)
+	if err != nil {
 		return status(err)
 	}
 	switch {
@@ -472,13 +513,13 @@ func xSetStorageCallbacks(h uintptr, get C.secucard_store_get_cb, put C.secucard
 		return status(nullArg("del", "all three storage callbacks are required"))
 	}
 	u := C.uintptr_t(ud)
-	cid := C.uint64_t(id)
+	q := queueOf(cl)
 	fns := hostStoreFuncs{
 		get: func(key string) (int, []byte, bool, error) {
 			ck := C.CString(key)
 			defer C.free(unsafe.Pointer(ck))
 			return withReply(func(rid uint64) int {
-				return int(C.sc_call_store_get(get, u, cid, ck, C.uint64_t(rid)))
+				return int(C.sc_call_store_get(q, get, u, ck, C.uint64_t(rid)))
 			})
 		},
 		put: func(key string, value []byte) int {
@@ -486,12 +527,12 @@ func xSetStorageCallbacks(h uintptr, get C.secucard_store_get_cb, put C.secucard
 			defer C.free(unsafe.Pointer(ck))
 			cv := C.CBytes(value) // C memory: the callback thread reads it
 			defer C.free(cv)
-			return int(C.sc_call_store_put(put, u, cid, ck, cv, C.size_t(len(value))))
+			return int(C.sc_call_store_put(q, put, u, ck, cv, C.size_t(len(value))))
 		},
 		del: func(key string) int {
 			ck := C.CString(key)
 			defer C.free(unsafe.Pointer(ck))
-			return int(C.sc_call_store_del(del, u, cid, ck))
+			return int(C.sc_call_store_del(q, del, u, ck))
 		},
 	}
 	return status(setStorage(id, fns))
@@ -501,11 +542,16 @@ func xSetLogCallback(h uintptr, cb C.secucard_log_cb, ud uintptr, minLevel int) 
 	defer guard("secucard_set_log_callback", &rc, nil)
 	testHook("secucard_set_log_callback")
 	id := clientID(h)
+	cl, err := lookup(id)
+	if err != nil {
+		return status(err)
+	}
 	var fn func(logging.Level, string)
 	if cb != nil {
+		q := queueOf(cl)
 		fn = func(level logging.Level, msg string) {
 			cs := C.CString(msg)
-			C.sc_call_log(cb, C.uintptr_t(ud), C.uint64_t(id), C.int(level), cs)
+			C.sc_cbq_log(q, cb, C.uintptr_t(ud), C.int(level), cs)
 			C.free(unsafe.Pointer(cs))
 		}
 	}
@@ -528,6 +574,16 @@ func xFormatReceipt(receipt *C.sc_cstr, width int, text **C.char, errOut **C.cha
 		return fail(err, errOut)
 	}
 	*text = cString([]byte(s))
+	return statusOK
+}
+
+func xCatalog(catalog **C.char) (rc C.int) {
+	clearOut(catalog)
+	defer guard("secucard_catalog", &rc, nil)
+	if catalog == nil {
+		return status(nullArg("catalog_json", "pass the address of a char* for the catalog"))
+	}
+	*catalog = cString(catalogJSON())
 	return statusOK
 }
 

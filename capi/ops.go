@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/libsecucard/libsecucard/core"
-	"github.com/libsecucard/libsecucard/core/api"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/core/logging"
@@ -37,7 +36,9 @@ func lookupUsable(id uint64) (*client, error) {
 	return cl, cl.usable()
 }
 
-func clientNew(config []byte) (uint64, error) {
+// clientNew builds a client; newQueue (nil in Go tests) makes its callback
+// thread.
+func clientNew(config []byte, newQueue func(id uint64) (callbackQueue, error)) (uint64, error) {
 	c, err := core.NewFromJSON(config)
 	if err != nil {
 		return 0, err
@@ -50,6 +51,13 @@ func clientNew(config []byte) (uint64, error) {
 	}
 	cl.id = id
 	cl.logs.client = id
+	if newQueue != nil {
+		// The handle is not out yet: nothing else can see cl before this.
+		if cl.queue, err = newQueue(id); err != nil {
+			clientFree(id, false)
+			return 0, err
+		}
+	}
 	return id, nil
 }
 
@@ -78,6 +86,14 @@ func clientFree(id uint64, inCallback bool) {
 		return
 	}
 	cl.close(inCallback)
+}
+
+// clientRelease releases the handle and closes without waiting; callbacks
+// that have not begun never run.
+func clientRelease(id uint64) {
+	if cl, ok := clients.remove(id); ok {
+		cl.release()
+	}
 }
 
 func clientClearTokens(id uint64) error {
@@ -110,11 +126,11 @@ func call(id uint64, request []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	req, err := api.ParseRequest(request)
+	req, err := core.ParseRequest(request)
 	if err != nil {
 		return nil, err
 	}
-	res, err := cl.core.Call(context.Background(), req)
+	res, err := cl.core.Execute(context.Background(), req)
 	if err != nil {
 		return nil, err
 	}
@@ -125,21 +141,34 @@ func call(id uint64, request []byte) ([]byte, error) {
 // success, error JSON on failure.
 type completion func(callID uint64, status int, result, errJSON []byte)
 
+// callAsync accepts an async call and runs it on a goroutine of its own.
 func callAsync(id uint64, request []byte, done completion) (uint64, error) {
-	cl, err := lookup(id)
+	callID, run, err := startAsync(id, request, done)
 	if err != nil {
 		return 0, err
 	}
-	req, err := api.ParseRequest(request)
+	go run()
+	return callID, nil
+}
+
+// startAsync accepts an async call (the request is valid, the client open)
+// and returns its id and run, which performs it and calls done exactly once;
+// the caller runs it on a goroutine of its choice.
+func startAsync(id uint64, request []byte, done completion) (uint64, func(), error) {
+	cl, err := lookup(id)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
+	}
+	req, err := core.ParseRequest(request)
+	if err != nil {
+		return 0, nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cl.asyncMu.Lock()
 	if cl.closing.Load() {
 		cl.asyncMu.Unlock()
 		cancel()
-		return 0, errClosed()
+		return 0, nil, errClosed()
 	}
 	cl.lastCall++
 	callID := cl.lastCall
@@ -147,18 +176,18 @@ func callAsync(id uint64, request []byte, done completion) (uint64, error) {
 	cl.async.Add(1)
 	cl.asyncMu.Unlock()
 
-	go func() {
+	run := func() {
 		defer cl.async.Done()
 		st, res, ej := cl.runAsync(ctx, req, callID)
 		cancel()
 		done(callID, st, res, ej)
-	}()
-	return callID, nil
+	}
+	return callID, run, nil
 }
 
 // runAsync performs one async call and always yields an outcome: no panic
 // may kill the host process, and the callback must still run exactly once.
-func (cl *client) runAsync(ctx context.Context, req *api.Request, callID uint64) (st int, res, ej []byte) {
+func (cl *client) runAsync(ctx context.Context, req core.Request, callID uint64) (st int, res, ej []byte) {
 	defer func() {
 		cl.asyncMu.Lock()
 		delete(cl.calls, callID)
@@ -168,7 +197,7 @@ func (cl *client) runAsync(ctx context.Context, req *api.Request, callID uint64)
 			res = nil
 		}
 	}()
-	out, err := cl.core.Call(ctx, req)
+	out, err := cl.core.Execute(ctx, req)
 	if err != nil {
 		st, ej = mapError(asCanceled(err, ctx.Err() != nil, req.Name()))
 		return st, nil, ej
@@ -325,6 +354,12 @@ func clientStats(id uint64) ([]byte, error) {
 		return nil, errs.Wrap(errs.Internal, "stats", err, "cannot encode the stats")
 	}
 	return b, nil
+}
+
+// catalogJSON lists the products and resources the library knows.
+func catalogJSON() []byte {
+	b, _ := json.Marshal(product.Names())
+	return b
 }
 
 func formatReceipt(receipt []byte, width int) (string, error) {

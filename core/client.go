@@ -26,15 +26,16 @@ import (
 	"github.com/libsecucard/libsecucard/core/api"
 	"github.com/libsecucard/libsecucard/core/auth"
 	"github.com/libsecucard/libsecucard/core/call"
+	"github.com/libsecucard/libsecucard/core/cardpointe"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/product"
+	"github.com/libsecucard/libsecucard/core/redact"
 	"github.com/libsecucard/libsecucard/core/rest"
 	"github.com/libsecucard/libsecucard/core/retry"
 	"github.com/libsecucard/libsecucard/core/stomp"
 	"github.com/libsecucard/libsecucard/core/store"
-	"github.com/libsecucard/libsecucard/core/store/sqlite"
 )
 
 // version is stamped by the build (-ldflags -X); the default names a dev build.
@@ -102,6 +103,9 @@ type Client struct {
 	log    *logging.Logger
 	caller *call.Caller // resolves requests into plans and runs them
 	tls    *tls.Config  // verified; tls.ca_file read once, in New
+	// red is the client's redactor (its logger's): every error and event
+	// leaving the client passes it, so its secrets never do.
+	red *redact.Redactor
 
 	httpClient *http.Client
 	events     *event.Dispatcher
@@ -110,9 +114,17 @@ type Client struct {
 	// closeCtx is canceled by Close; every call's context is tied to it.
 	closeCtx    context.Context
 	closeCancel context.CancelFunc
-	inflight    sync.WaitGroup
 
-	state atomic.Int32
+	// Admission and close are one decision, under lifeMu: begin admits an
+	// operation only while the client is not closing, and Close marks it
+	// closing under the same lock before it waits for active to reach zero,
+	// so no operation can start while (or after) Close waits.
+	lifeMu    sync.Mutex
+	lifeIdle  sync.Cond // signalled when active drops to zero
+	active    int
+	closeDone chan struct{} // closed when Close has finished
+
+	state atomic.Int32 // read without the lock by usable and Closed
 
 	// opens holds the cancel functions of Open calls in progress, so that
 	// CancelAuth also stops an Open that has not reached the device flow yet.
@@ -128,13 +140,25 @@ type Client struct {
 	auth     *auth.Manager
 	rest     *rest.Channel
 	stomp    *stomp.Channel // nil when STOMP is disabled
+
+	cp     *cardpointe.Client // nil without a cardpointe section
+	cpHTTP *http.Client
 }
 
 type providerBox struct{ p auth.Provider }
 
 // New validates cfg and builds a client. It does no I/O except opening a
-// configured SQLite token store.
+// configured SQLite token store. Its error never repeats a secret of cfg.
 func New(cfg Config, opts ...Option) (*Client, error) {
+	c, err := newClient(cfg, opts...)
+	if err != nil {
+		raw, _ := json.Marshal(cfg)
+		return nil, errs.Redact(err, redact.ForJSON(raw))
+	}
+	return c, nil
+}
+
+func newClient(cfg Config, opts ...Option) (*Client, error) {
 	r, err := cfg.resolve()
 	if err != nil {
 		return nil, err
@@ -148,6 +172,12 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		o(&c.opts)
 	}
 	c.log = logging.New(c.opts.sink, r.logLevel)
+	c.red = c.log.Redactor()
+	if cr := r.Credentials; cr != nil {
+		c.red.Set("config.client_secret", cr.ClientSecret)
+		c.red.Set("config.password", cr.Password)
+	}
+	c.red.Set("config.encryption_key", r.Store.EncryptionKey)
 	if c.opts.provider != nil {
 		c.provider.Store(&providerBox{c.opts.provider})
 	}
@@ -156,6 +186,8 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		c.httpClient = newHTTPClient(r.connect, tlsConf)
 	}
 	c.closeCtx, c.closeCancel = context.WithCancel(context.Background())
+	c.lifeIdle.L = &c.lifeMu
+	c.closeDone = make(chan struct{})
 	c.caller = &call.Caller{
 		Settings: call.Settings{
 			AllowUnknown: r.AllowUnknownResources, AppID: r.AppID, Idempotency: r.idempotency, Policy: r.policy,
@@ -170,6 +202,9 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		Lookup:      c,
 		Life:        c.closeCtx,
 		LookupGrace: lookupGrace,
+	}
+	if err := c.newCardPointe(tlsConf); err != nil {
+		return nil, err
 	}
 
 	if c.opts.store != nil {
@@ -187,7 +222,7 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 			if err != nil {
 				return nil, err
 			}
-			s, err := sqlite.OpenSealed(r.store.path, key, c.log)
+			s, err := openSQLite(r.store.path, key, c.log)
 			if err != nil {
 				return nil, err
 			}
@@ -198,8 +233,9 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 	}
 
 	c.events = event.New(event.Options{
+		Redactor:     c.red,
 		QueueSize:    r.Events.QueueSize,
-		Dedupe:       r.Events.Dedupe,
+		Dedupe:       r.Events.Dedupe == nil || *r.Events.Dedupe,
 		FetchChanged: r.Events.FetchChanged,
 		Fetch:        c.fetchObject,
 		Logger:       c.log,
@@ -238,7 +274,9 @@ func (c *Client) seal(s store.Store) (store.Store, error) {
 
 // SetStore installs host-owned token storage (store.type "callback"). It must
 // happen before the client first authenticates.
-func (c *Client) SetStore(s store.Store) error {
+func (c *Client) SetStore(s store.Store) error { return c.scrub(c.setStore(s)) }
+
+func (c *Client) setStore(s store.Store) error {
 	if err := c.usable(); err != nil {
 		return err
 	}
@@ -363,6 +401,14 @@ func (c *Client) onAuthEvent(e auth.Event) {
 	})
 }
 
+// scrub passes an error leaving the client through its redactor.
+func (c *Client) scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errs.Redact(err, c.red)
+}
+
 // usable fails once the client is closed.
 func (c *Client) usable() error {
 	if c.state.Load() == stateClosed {
@@ -373,29 +419,48 @@ func (c *Client) usable() error {
 
 // callContext ties ctx to the client's lifetime and applies the call timeout.
 func (c *Client) callContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if ctx == context.Background() {
+		// Nothing but Close can end it (the C ABI's calls): one context
+		// instead of a timeout plus a close watcher.
+		return context.WithTimeout(c.closeCtx, timeout)
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	stop := context.AfterFunc(c.closeCtx, cancel)
 	return ctx, func() { stop(); cancel() }
 }
 
-// begin registers an operation so Close can wait for it.
+// begin admits an operation, unless Close has begun; every admitted
+// operation must call end. Close waits for all of them.
 func (c *Client) begin() error {
-	c.inflight.Add(1)
-	if err := c.usable(); err != nil {
-		c.inflight.Done()
-		return err
+	c.lifeMu.Lock()
+	defer c.lifeMu.Unlock()
+	if c.state.Load() == stateClosed {
+		return errs.New(errs.Closed, "", "the client is closed")
 	}
+	c.active++
 	return nil
+}
+
+// end releases an operation admitted by begin.
+func (c *Client) end() {
+	c.lifeMu.Lock()
+	c.active--
+	if c.active == 0 {
+		c.lifeIdle.Broadcast()
+	}
+	c.lifeMu.Unlock()
 }
 
 // Open authenticates interactively (this may run the device flow, bounded by
 // auth.wait_timeout_ms; ctx bounds it further) and, when STOMP is enabled,
 // connects it and runs the first session refresh; Open fails if that fails.
-func (c *Client) Open(ctx context.Context) error {
+func (c *Client) Open(ctx context.Context) error { return c.scrub(c.open(ctx)) }
+
+func (c *Client) open(ctx context.Context) error {
 	if err := c.begin(); err != nil {
 		return err
 	}
-	defer c.inflight.Done()
+	defer c.end()
 	if err := c.init(); err != nil {
 		return err
 	}
@@ -450,7 +515,7 @@ func (c *Client) Call(ctx context.Context, req *api.Request) (json.RawMessage, e
 		if req != nil {
 			name = req.Name()
 		}
-		return nil, call.Unsent(name, err)
+		return nil, errs.Redact(call.Unsent(name, err), c.red)
 	}
 	return res, nil
 }
@@ -468,7 +533,7 @@ func (c *Client) call(ctx context.Context, req *api.Request) (json.RawMessage, e
 	if err := c.begin(); err != nil {
 		return nil, err
 	}
-	defer c.inflight.Done()
+	defer c.end()
 	if err := c.init(); err != nil {
 		return nil, err
 	}
@@ -537,7 +602,7 @@ func (c *Client) SetEventHandler(h func(event.Event)) error {
 	if err := c.usable(); err != nil {
 		return err
 	}
-	return c.events.SetHandler(h)
+	return c.scrub(c.events.SetHandler(h))
 }
 
 // WaitEventsIdle blocks until no event handler call is running. Never call it
@@ -547,17 +612,21 @@ func (c *Client) WaitEventsIdle() { c.events.WaitIdle() }
 // NextEvent waits for the next event while no handler is set; a Timeout error
 // means none arrived before ctx ended.
 func (c *Client) NextEvent(ctx context.Context) (event.Event, error) {
-	return c.events.Next(ctx)
+	e, err := c.events.Next(ctx)
+	return e, c.scrub(err)
 }
 
 // HandleWebhook feeds a webhook body into the event pipeline.
 func (c *Client) HandleWebhook(body []byte) error {
-	if err := c.usable(); err != nil {
+	// Admitted like a call: an event accepted here is queued before Close
+	// stops the dispatcher, so it is delivered or counted, never lost.
+	if err := c.begin(); err != nil {
 		return err
 	}
+	defer c.end()
 	e, err := event.ParsePush(body)
 	if err != nil {
-		return err
+		return c.scrub(err)
 	}
 	c.events.Publish(e)
 	return nil
@@ -588,17 +657,20 @@ var (
 	errAuthCanceled = errors.New("authorization canceled by the host")
 )
 
-// ClearTokens deletes the stored token so the next open or call authenticates
-// from scratch.
+// ClearTokens deletes the stored token (memory and store). With the
+// client_credentials grant the next call authenticates by itself; with the
+// device and appuser grants only Open authorizes again (a new device
+// authorization): until then calls fail with Auth reason not_authorized, since
+// a payment call must never wait minutes for a person to approve a code.
 func (c *Client) ClearTokens(ctx context.Context) error {
 	if err := c.begin(); err != nil {
 		return err
 	}
-	defer c.inflight.Done()
+	defer c.end()
 	if err := c.init(); err != nil {
-		return err
+		return c.scrub(err)
 	}
-	return c.auth.Clear(ctx)
+	return c.scrub(c.auth.Clear(ctx))
 }
 
 // Token returns the current access token for Go callers that need it (for
@@ -607,23 +679,35 @@ func (c *Client) Token(ctx context.Context) (*oauth2.Token, error) {
 	if err := c.begin(); err != nil {
 		return nil, err
 	}
-	defer c.inflight.Done()
+	defer c.end()
 	if err := c.init(); err != nil {
-		return nil, err
+		return nil, c.scrub(err)
 	}
-	return c.auth.Token(ctx, false)
+	tok, err := c.auth.Token(ctx, false)
+	return tok, c.scrub(err)
 }
 
-// Close cancels calls in flight, waits for them, stops event delivery (waiting
-// for a running handler) and releases the token store. Closing twice is
-// harmless.
+// Close cancels calls in flight, waits for them, disconnects STOMP, delivers
+// the events still queued to the handler (the "disconnected" of this close
+// among them; without a handler they are discarded and counted), and releases
+// the token store. No operation starts once Close has begun. Closing twice is
+// harmless; a concurrent Close returns when the client is closed.
 func (c *Client) Close() error {
+	c.lifeMu.Lock()
 	if c.state.Swap(stateClosed) == stateClosed {
+		c.lifeMu.Unlock()
+		<-c.closeDone // a concurrent Close: return when the client is closed
 		return nil
 	}
+	c.lifeMu.Unlock()
+	defer close(c.closeDone)
 	c.closeCancel()
 	c.CancelAuth()
-	c.inflight.Wait()
+	c.lifeMu.Lock()
+	for c.active > 0 {
+		c.lifeIdle.Wait()
+	}
+	c.lifeMu.Unlock()
 	c.initMu.Lock()
 	sc := c.stomp
 	c.initMu.Unlock()
@@ -641,6 +725,7 @@ func (c *Client) Close() error {
 	if t, ok := c.httpClient.Transport.(*http.Transport); ok && c.opts.httpClient == nil {
 		t.CloseIdleConnections()
 	}
+	c.closeCardPointe()
 	c.log.Infof("client closed")
 	return nil
 }

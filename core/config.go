@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
+	"github.com/libsecucard/libsecucard/core/redact"
 	"github.com/libsecucard/libsecucard/core/retry"
 )
 
@@ -57,6 +59,9 @@ type Config struct {
 	Store       StoreConfig       `json:"store,omitempty"`
 	STOMP       STOMPConfig       `json:"stomp,omitempty"`
 	Events      EventsConfig      `json:"events,omitempty"`
+	// CardPointe configures the CardPointe Gateway client; without it
+	// CardPointe requests are refused.
+	CardPointe CardPointeConfig `json:"cardpointe,omitempty"`
 
 	// Idempotency adds an X-Action id to every mutating call. With it off,
 	// a write is never repeated once its request may have left the machine.
@@ -126,9 +131,42 @@ type STOMPConfig struct {
 
 // EventsConfig configures the event pipeline.
 type EventsConfig struct {
-	QueueSize    int  `json:"queue_size,omitempty"`    // when full the oldest event is dropped and counted
-	Dedupe       bool `json:"dedupe,omitempty"`        // drop push events whose id was seen recently
-	FetchChanged bool `json:"fetch_changed,omitempty"` // fetch the objects named by "changed" events' {object,id} stubs
+	QueueSize int `json:"queue_size,omitempty"` // when full the oldest event is dropped and counted
+	// Dedupe drops a push whose id is among the last 4096 push ids (default
+	// true): a copy after a reconnect, or the webhook copy of a STOMP push.
+	// false delivers every copy.
+	Dedupe       *bool `json:"dedupe,omitempty"`
+	FetchChanged bool  `json:"fetch_changed,omitempty"` // fetch the objects named by "changed" events' {object,id} stubs
+}
+
+// CardPointeConfig configures the CardPointe Gateway and CardSecure
+// (spec cardpointe.md §1). The same tls section applies.
+type CardPointeConfig struct {
+	// URL is the Gateway's REST base, e.g.
+	// https://fts-uat.cardconnect.com/cardconnect/rest. Instead of it: Site
+	// (and UAT). In environment "sandbox" it defaults to the sandbox's.
+	URL  string `json:"url,omitempty"`
+	Site string `json:"site,omitempty"` // https://<site>[-uat].cardconnect.com/cardconnect/rest
+	UAT  bool   `json:"uat,omitempty"`  // with Site: the UAT host <site>-uat
+	// CardSecureURL is CardSecure's base; default: the Gateway's host with
+	// /cardsecure/api/v1.
+	CardSecureURL string             `json:"cardsecure_url,omitempty"`
+	Username      string             `json:"username,omitempty"` // HTTP Basic
+	Password      string             `json:"password,omitempty"`
+	MerchID       string             `json:"merchid,omitempty"` // default merchid of every request
+	Timeouts      CardPointeTimeouts `json:"timeouts,omitempty"`
+}
+
+// CardPointeTimeouts of the CardPointe calls.
+type CardPointeTimeouts struct {
+	ConnectMS int `json:"connect_ms,omitempty"` // TCP + TLS connect
+	// ResponseMS bounds the wait for one answer (a request's timeout_ms
+	// replaces it); above the Gateway's 32 s processor wait (spec §3), so a
+	// timed-out authorization comes back as PPS 62 rather than not at all.
+	ResponseMS int `json:"response_ms,omitempty"`
+	// RecoveryMS bounds the recovery of an auth whose answer was lost
+	// (inquiry, one resend or the voids), after its response wait.
+	RecoveryMS int `json:"recovery_ms,omitempty"`
 }
 
 // defaults is the one table of defaults: the value every key takes when the
@@ -150,7 +188,8 @@ var defaults = Config{
 		HeartbeatMS: 30000, ConnectTimeoutMS: 20000, MessageTimeoutMS: 120000, SessionRefreshTimeoutMS: 15000,
 		Routing: "auto",
 	},
-	Events:      EventsConfig{QueueSize: 1024},
+	Events:      EventsConfig{QueueSize: 1024, Dedupe: ptr(true)},
+	CardPointe:  CardPointeConfig{Timeouts: CardPointeTimeouts{ConnectMS: 30000, ResponseMS: 40000, RecoveryMS: 60000}},
 	Idempotency: ptr(true),
 	LogLevel:    "info",
 }
@@ -203,7 +242,7 @@ func ParseConfig(b []byte) (Config, error) {
 		return Config{}, err
 	}
 	if err := c.Validate(); err != nil {
-		return Config{}, err
+		return Config{}, errs.Redact(err, redact.ForJSON(b))
 	}
 	return c, nil
 }
@@ -239,6 +278,7 @@ type resolved struct {
 	policy      call.Policy
 	store       storeSettings
 	stomp       stompSettings
+	cardpointe  cardpointeSettings
 	idempotency bool
 	logLevel    logging.Level
 }
@@ -304,6 +344,9 @@ func (c *Config) resolve() (*resolved, error) {
 		return nil, err
 	}
 	if r.stomp, err = r.STOMP.resolve(&r.endpoints); err != nil {
+		return nil, err
+	}
+	if r.cardpointe, err = r.CardPointe.resolve(r.Environment, r.SandboxURL); err != nil {
 		return nil, err
 	}
 	r.idempotency = *r.Idempotency
@@ -521,6 +564,81 @@ func (s STOMPConfig) resolve(ep *endpoints) (stompSettings, error) {
 		if !strings.HasPrefix(v.val, "/") || strings.ContainsAny(v.val, " \r\n\x00") {
 			return out, errs.Invalid(v.key, `must be a STOMP destination: starting with "/", without spaces`)
 		}
+	}
+	return out, nil
+}
+
+// cardpointeSettings is the resolved cardpointe section.
+type cardpointeSettings struct {
+	enabled                     bool // the section names a Gateway
+	gateway, cardsecure         string
+	username, password, merchid string
+	connect, response, recovery time.Duration
+}
+
+var (
+	siteRe    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	merchIDRe = regexp.MustCompile(`^[A-Za-z0-9]{1,12}$`)
+)
+
+// resolve checks the cardpointe section. It is enabled when it names a
+// Gateway or credentials; the timeouts alone (defaulted) do not enable it.
+func (p CardPointeConfig) resolve(environment, sandboxURL string) (cardpointeSettings, error) {
+	out := cardpointeSettings{username: p.Username, password: p.Password, merchid: p.MerchID}
+	if err := nonNegative("cardpointe.timeouts", "connect_ms", p.Timeouts.ConnectMS, "response_ms", p.Timeouts.ResponseMS,
+		"recovery_ms", p.Timeouts.RecoveryMS); err != nil {
+		return out, err
+	}
+	out.connect, out.response, out.recovery = ms(p.Timeouts.ConnectMS), ms(p.Timeouts.ResponseMS), ms(p.Timeouts.RecoveryMS)
+	out.enabled = p.URL != "" || p.Site != "" || p.UAT || p.CardSecureURL != "" || p.Username != "" || p.Password != "" || p.MerchID != ""
+	if !out.enabled {
+		return out, nil
+	}
+	switch {
+	case p.URL != "" && p.Site != "":
+		return out, errs.Invalid("cardpointe.site", "cannot be combined with cardpointe.url")
+	case p.UAT && p.Site == "":
+		return out, errs.Invalid("cardpointe.uat", "needs cardpointe.site (with cardpointe.url, name the UAT host in it)")
+	case p.Site != "":
+		if !siteRe.MatchString(p.Site) {
+			return out, errs.Invalid("cardpointe.site", `must be the site name CardPointe assigned, e.g. "fts" (lower-case letters, digits, "-")`)
+		}
+		host := p.Site
+		if p.UAT {
+			host += "-uat"
+		}
+		out.gateway = "https://" + host + ".cardconnect.com/cardconnect/rest"
+	case p.URL != "":
+		if _, err := checkURL("cardpointe.url", p.URL); err != nil {
+			return out, err
+		}
+		out.gateway = strings.TrimRight(p.URL, "/")
+	case strings.EqualFold(environment, EnvSandbox) && sandboxURL != "":
+		out.gateway = strings.TrimRight(sandboxURL, "/") + "/cardconnect/rest"
+	default:
+		return out, errs.Invalid("cardpointe.url", "is required (the Gateway's REST base), or cardpointe.site")
+	}
+	if p.CardSecureURL != "" {
+		if _, err := checkURL("cardpointe.cardsecure_url", p.CardSecureURL); err != nil {
+			return out, err
+		}
+		out.cardsecure = strings.TrimRight(p.CardSecureURL, "/")
+	} else {
+		// CardSecure lives on the Gateway's host (spec §1, §5).
+		u, _ := url.Parse(out.gateway)
+		prefix := strings.TrimSuffix(strings.TrimRight(u.Path, "/"), "/cardconnect/rest")
+		u.Path, u.RawQuery, u.Fragment = prefix+"/cardsecure/api/v1", "", ""
+		out.cardsecure = u.String()
+	}
+	switch {
+	case p.Username == "":
+		return out, errs.Invalid("cardpointe.username", "is required (the Gateway uses HTTP Basic)")
+	case strings.Contains(p.Username, ":"):
+		return out, errs.Invalid("cardpointe.username", `must not contain ":" (HTTP Basic separates the password with it)`)
+	case p.Password == "":
+		return out, errs.Invalid("cardpointe.password", "is required (the Gateway uses HTTP Basic)")
+	case !merchIDRe.MatchString(p.MerchID):
+		return out, errs.Invalid("cardpointe.merchid", "is required: the merchant ID, up to 12 letters or digits")
 	}
 	return out, nil
 }

@@ -172,3 +172,15 @@ func TestDocumentedDefaults(t *testing.T) {
 		})
 	}
 }
+
+func jsonName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	return name
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}

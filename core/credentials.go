@@ -1,10 +1,6 @@
 package core
 
 import (
-	"bytes"
-	"encoding/json"
-	"reflect"
-
 	"github.com/libsecucard/libsecucard/core/auth"
 	"github.com/libsecucard/libsecucard/core/internal/strictjson"
 )
@@ -21,15 +17,7 @@ type Credentials = auth.Credentials
 // the config's credentials pass.
 func ParseCredentials(b []byte) (auth.Credentials, error) {
 	var cr auth.Credentials
-	dec := json.NewDecoder(bytes.NewReader(bytes.TrimSpace(b)))
-	dec.UseNumber()
-	var doc any
-	if dec.Decode(&doc) == nil {
-		if err := checkShape(doc, reflect.TypeOf(cr), "credentials"); err != nil {
-			return auth.Credentials{}, err
-		}
-	}
-	if err := strictjson.Decode(b, &cr, "credentials"); err != nil {
+	if err := strictjson.DecodeAt(b, &cr, "credentials", "credentials"); err != nil {
 		return auth.Credentials{}, err
 	}
 	return cr, nil

@@ -125,10 +125,9 @@ func TestPaymentStartRecovery(t *testing.T) {
 		c := newClient(t, srv, `{"stomp":{"enabled":false}}`, core.WithHTTPClient(&http.Client{Transport: tr}))
 		created := createdTx(t, c)
 		started, err := c.SmartTransactions().Start(context.Background(), created.ID, "demo")
-		require.NoError(t, err, "the lookup found the payment done")
+		paidOrDeclined(t, started, err) // the lookup found the payment ended
 		assert.True(t, tr.lost.Load(), "the start's answer was lost")
 		assert.Equal(t, created.ID, started.ID)
-		assert.Contains(t, []string{"ok", "failed"}, started.Status)
 		assert.NotEmpty(t, started.Receipt)
 		var starts, gets int
 		for _, m := range methods(srv) {
@@ -191,7 +190,8 @@ func runWithFault(t *testing.T, channel string, fault sandbox.Fault, req func(id
 // request as often over one channel as over the other.
 func TestSTOMPAndRESTFailTheSameWay(t *testing.T) {
 	start := func(id string) string {
-		return `{"resource":"smart.transactions","op":"execute","id":"` + id + `","action":"start","arg":"demo","idempotency_key":"pay-` + id + `","timeout_ms":400}`
+		// cash: always paid, so a success is a success (demo declines at random)
+		return `{"resource":"smart.transactions","op":"execute","id":"` + id + `","action":"start","arg":"cash","idempotency_key":"pay-` + id + `","timeout_ms":400}`
 	}
 	create := func(string) string {
 		return `{"resource":"general.contacts","op":"create","data":{"forename":"Ada"},"idempotency_key":"contact-1"}`

@@ -1,14 +1,19 @@
 /*
- * cbench.c - the C side of `make bench`: secucard_call latency and
- * throughput from C threads, and the cost of calls that do no I/O. It prints
- * one result per line ("name key=value ..."); gobench reads them and prints
- * the table.
+ * cbench.c - the C worker of `make bench` (gobench starts it; see
+ * gobench/workers.go for the protocol).
  *
- * Usage: SECUCARD_SANDBOX='<sandbox JSON line>' cbench CALLS_PER_CALLER
- *        SECUCARD_SANDBOX='<sandbox JSON line>' BENCH_RECEIPT='[...]' cbench --boundary
+ *   cbench sync           secucard_call from N threads
+ *   cbench async          secucard_call_async from N threads, each waiting
+ *                         for its completion callback
+ *   cbench push-callback  report pushed events from the event callback
+ *   cbench push-next      report pushed events from a secucard_next_event loop
+ *
+ * Environment: BENCH_CONFIG (client config JSON), BENCH_GET and BENCH_POST
+ * (the workload's two request objects; callers alternate them).
  * Build: see Makefile (cc -O2 ... -lsecucard -lpthread).
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,140 +24,221 @@
 #include "secucard.h"
 #include "example_util.h"
 
-static const char *get_req = "{\"resource\":\"smart.idents\",\"op\":\"get\",\"id\":\"smi_1\"}";
+static secucard_client *client;
+static const char *requests[2];
+static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static double now_us(void) {
+static int64_t mono_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-struct worker {
-    secucard_client *client;
-    int calls;
-    double *lat; /* microseconds, one per call */
-    int errors;
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&out_mu);
+    vprintf(fmt, ap);
+    fflush(stdout);
+    pthread_mutex_unlock(&out_mu);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------ calls */
+
+struct done_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, status;
 };
 
-static void *work(void *p) {
-    struct worker *w = p;
-    for (int i = 0; i < w->calls; i++) {
+static void on_done(void *ud, uint64_t id, int status, const char *result, const char *err) {
+    (void)id, (void)result, (void)err;
+    struct done_wait *d = ud;
+    pthread_mutex_lock(&d->mu);
+    d->done = 1;
+    d->status = status;
+    pthread_cond_signal(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+static int async_mode;
+
+static int one_call(int post, struct done_wait *d) {
+    const char *req = requests[post];
+    if (!async_mode) {
         char *res = NULL, *err = NULL;
-        double t0 = now_us();
-        int st = secucard_call(w->client, get_req, &res, &err);
-        w->lat[i] = now_us() - t0;
-        if (st != SECUCARD_OK) w->errors++;
+        int st = secucard_call(client, req, &res, &err);
         secucard_free(res);
         secucard_free(err);
+        return st;
+    }
+    d->done = 0;
+    if (secucard_call_async(client, req, on_done, d, NULL, NULL) != SECUCARD_OK) return -1;
+    pthread_mutex_lock(&d->mu);
+    while (!d->done) pthread_cond_wait(&d->cv, &d->mu);
+    pthread_mutex_unlock(&d->mu);
+    return d->status;
+}
+
+struct caller {
+    pthread_t t;
+    int calls, errors;
+};
+
+static void *caller_main(void *p) {
+    struct caller *c = p;
+    struct done_wait d;
+    pthread_mutex_init(&d.mu, NULL);
+    pthread_cond_init(&d.cv, NULL);
+    for (int j = 0; j < c->calls; j++)
+        if (one_call(j % 2, &d) != SECUCARD_OK) c->errors++;
+    pthread_cond_destroy(&d.cv);
+    pthread_mutex_destroy(&d.mu);
+    return NULL;
+}
+
+static void self_usage(int64_t *cpu_ns, int64_t *csw) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *cpu_ns = ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
+              ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
+    *csw = ru.ru_nvcsw + ru.ru_nivcsw;
+}
+
+/* run_calls makes n calls from `callers` threads; returns the error count. */
+static int run_calls(int n, int callers, int64_t *wall, int64_t *cpu, int64_t *csw) {
+    struct caller cs[64];
+    if (callers > 64) callers = 64;
+    int64_t cpu0, csw0, t0 = mono_ns();
+    self_usage(&cpu0, &csw0);
+    for (int i = 0; i < callers; i++) {
+        cs[i].calls = n / callers + (i < n % callers);
+        cs[i].errors = 0;
+        pthread_create(&cs[i].t, NULL, caller_main, &cs[i]);
+    }
+    int errors = 0;
+    for (int i = 0; i < callers; i++) {
+        pthread_join(cs[i].t, NULL);
+        errors += cs[i].errors;
+    }
+    *wall = mono_ns() - t0;
+    self_usage(cpu, csw);
+    *cpu -= cpu0;
+    *csw -= csw0;
+    return errors;
+}
+
+static long rss_kb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb;
+}
+
+static int serve_calls(void) {
+    struct caller warm = {.calls = 200}; /* token, connections */
+    caller_main(&warm);
+    if (warm.errors) {
+        fprintf(stderr, "cbench: warm-up calls failed\n");
+        return 1;
+    }
+    say("ready\n");
+    char line[128];
+    while (fgets(line, sizeof line, stdin)) {
+        int n, callers;
+        int64_t wall, cpu, csw;
+        if (sscanf(line, "calls %d %d", &n, &callers) == 2) {
+            int errors = run_calls(n, callers, &wall, &cpu, &csw);
+            say("result calls=%d errors=%d wall_ns=%lld cpu_ns=%lld csw=%lld\n", n, errors, (long long)wall,
+                (long long)cpu, (long long)csw);
+        } else if (sscanf(line, "rss %d %d", &n, &callers) == 2) {
+            int errors = run_calls(n, callers, &wall, &cpu, &csw);
+            say("rss calls=%d errors=%d rss_kb=%ld\n", n, errors, rss_kb());
+        } else {
+            fprintf(stderr, "cbench: bad command %s", line);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- push */
+
+static void report_event(const char *ev, int64_t t) {
+    char *kind = ex_json_top_str(ev, "kind");
+    if (kind && strcmp(kind, "push") == 0) {
+        char *id = ex_json_top_str(ev, "id");
+        say("event %s %lld\n", id ? id : "?", (long long)t);
+        free(id);
+    }
+    free(kind);
+}
+
+static void on_event(void *ud, const char *ev) {
+    int64_t t = mono_ns(); /* the first line of the host's callback */
+    (void)ud;
+    report_event(ev, t);
+}
+
+static void *next_loop(void *p) {
+    (void)p;
+    for (;;) {
+        char *ev = NULL;
+        int st = secucard_next_event(client, -1, &ev);
+        int64_t t = mono_ns(); /* the first line after the call returned */
+        if (st != SECUCARD_OK) break;
+        report_event(ev, t);
+        secucard_free(ev);
     }
     return NULL;
 }
 
-/* run_calls measures `callers` threads doing `per` calls each on one client
- * and prints the wall time and every latency, so gobench can pool rounds. */
-static double cpu_us(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
-
-static void run_calls(secucard_client *c, int callers, int per) {
-    struct worker ws[16];
-    pthread_t ts[16];
-    double *all = malloc(sizeof(double) * (size_t)callers * (size_t)per);
-    double cpu0 = cpu_us();
-    double t0 = now_us();
-    for (int i = 0; i < callers; i++) {
-        ws[i] = (struct worker){c, per, all + (size_t)i * (size_t)per, 0};
-        pthread_create(&ts[i], NULL, work, &ws[i]);
+static int serve_push(int next) {
+    pthread_t t;
+    if (!next && secucard_set_event_callback(client, on_event, NULL) != SECUCARD_OK) return 1;
+    char *err = NULL;
+    if (secucard_client_open(client, &err) != SECUCARD_OK) {
+        fprintf(stderr, "cbench: open: %s\n", err ? err : "?");
+        return 1;
     }
-    int errors = 0;
-    for (int i = 0; i < callers; i++) {
-        pthread_join(ts[i], NULL);
-        errors += ws[i].errors;
+    if (next) pthread_create(&t, NULL, next_loop, NULL);
+    say("ready\n");
+    char line[128];
+    while (fgets(line, sizeof line, stdin)) {
     }
-    double elapsed = now_us() - t0, cpu = cpu_us() - cpu0;
-    size_t n = (size_t)callers * (size_t)per;
-    printf("c_call callers=%d elapsed_us=%.0f cpu_us=%.0f errors=%d lat_us=", callers, elapsed, cpu, errors);
-    for (size_t i = 0; i < n; i++) printf("%s%.1f", i ? "," : "", all[i]);
-    printf("\n");
-    free(all);
+    secucard_client_close(client, NULL); /* ends next_loop with CLOSED */
+    if (next) pthread_join(t, NULL);
+    return 0;
 }
 
 int main(int argc, char **argv) {
-    const char *line = getenv("SECUCARD_SANDBOX");
-    char *url = ex_json_top_str(line, "sandbox_url");
-    char *id = ex_json_top_str(line, "client_id"), *secret = ex_json_top_str(line, "client_secret");
-    int boundary = argc > 1 && strcmp(argv[1], "--boundary") == 0;
-    int per = argc > 1 && !boundary ? atoi(argv[1]) : 0;
-    if (!url || !id || !secret || (!boundary && per <= 0)) {
-        fprintf(stderr, "usage: SECUCARD_SANDBOX=... cbench CALLS_PER_CALLER | --boundary\n");
+    const char *mode = argc > 1 ? argv[1] : "";
+    const char *config = getenv("BENCH_CONFIG");
+    requests[0] = getenv("BENCH_GET");
+    requests[1] = getenv("BENCH_POST");
+    if (!config || !requests[0] || !requests[1]) {
+        fprintf(stderr, "cbench: BENCH_CONFIG, BENCH_GET and BENCH_POST must be set (gobench starts cbench)\n");
         return 2;
     }
-    char config[1024];
-    snprintf(config, sizeof config,
-             "{\"environment\":\"sandbox\",\"sandbox_url\":\"%s\",\"stomp\":{\"enabled\":false},"
-             "\"credentials\":{\"client_id\":\"%s\",\"client_secret\":\"%s\"}}", url, id, secret);
-    secucard_client *c = NULL;
     char *err = NULL;
-    if (secucard_client_new(config, &c, &err) != SECUCARD_OK) {
+    if (secucard_client_new(config, &client, &err) != SECUCARD_OK) {
         fprintf(stderr, "cbench: client_new: %s\n", err ? err : "?");
         return 1;
     }
-
-    if (!boundary) {
-        struct worker warm = {c, 200, malloc(sizeof(double) * 200), 0}; /* token, connections */
-        work(&warm);
-        free(warm.lat);
-        if (warm.errors) {
-            fprintf(stderr, "cbench: warm-up calls failed\n");
-            return 1;
-        }
-        run_calls(c, 1, per);
-        run_calls(c, 8, per / 4 > 0 ? per / 4 : 1);
-    } else {
-        /* No I/O: stats of an idle client, a receipt, an empty export. The
-         * minimum of several batches is the estimate least moved by other
-         * load on the machine. */
-        const char *receipt = getenv("BENCH_RECEIPT"); /* the same JSON gobench formats in Go */
-        if (!receipt) receipt = "[{\"type\":\"textline\",\"value\":{\"text\":\"x\"}}]";
-        double best_stats = 1e18, best_receipt = 1e18, best_noop = 1e18;
-        for (int batch = 0; batch < 5; batch++) {
-            int iters = 5000;
-            double t0 = now_us();
-            for (int i = 0; i < iters; i++) {
-                char *s = NULL;
-                secucard_client_stats(c, &s);
-                secucard_free(s);
-            }
-            double v = (now_us() - t0) / iters;
-            if (v < best_stats) best_stats = v;
-
-            iters = 300;
-            t0 = now_us();
-            for (int i = 0; i < iters; i++) {
-                char *text = NULL;
-                secucard_format_receipt(receipt, 40, &text, NULL);
-                secucard_free(text);
-            }
-            v = (now_us() - t0) / iters;
-            if (v < best_receipt) best_receipt = v;
-
-            volatile int sink = 0;
-            iters = 200000;
-            t0 = now_us();
-            for (int i = 0; i < iters; i++) sink += secucard_version_number();
-            v = (now_us() - t0) / iters;
-            if (v < best_noop) best_noop = v;
-        }
-        printf("c_stats per_call_us=%.3f\n", best_stats);
-        printf("c_receipt per_call_us=%.3f\n", best_receipt);
-        printf("c_noop per_call_us=%.4f\n", best_noop);
+    int rc;
+    if (strcmp(mode, "sync") == 0) rc = serve_calls();
+    else if (strcmp(mode, "async") == 0) async_mode = 1, rc = serve_calls();
+    else if (strcmp(mode, "push-callback") == 0) rc = serve_push(0);
+    else if (strcmp(mode, "push-next") == 0) rc = serve_push(1);
+    else {
+        fprintf(stderr, "usage: cbench sync|async|push-callback|push-next\n");
+        rc = 2;
     }
-
-    secucard_client_free(c);
-    free(url);
-    free(id);
-    free(secret);
-    return 0;
+    secucard_client_free(client);
+    return rc;
 }

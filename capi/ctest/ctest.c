@@ -29,28 +29,7 @@
 
 /* ---------------------------------------------------------------- harness */
 
-static int passed, failed;
-static const char *current;
-
-static void check(int ok, const char *file, int line, const char *expr, const char *fmt, ...) {
-    if (ok) {
-        passed++;
-        return;
-    }
-    failed++;
-    fprintf(stderr, "FAIL [%s] %s:%d: %s", current, file, line, expr);
-    if (fmt && *fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        fputs(" -- ", stderr);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-    }
-    fputc('\n', stderr);
-}
-
-#define CHECK(cond) check(!!(cond), __FILE__, __LINE__, #cond, NULL)
-#define CHECKF(cond, ...) check(!!(cond), __FILE__, __LINE__, #cond, __VA_ARGS__)
+#include "harness.h"
 
 /* Sandbox facts from $SECUCARD_SANDBOX. */
 static char *sb_url, *sb_admin, *sb_id, *sb_secret;
@@ -527,7 +506,9 @@ static void on_event_a(void *ud, const char *ev) {
 }
 
 static void test_events_pull(void) {
-    secucard_client *c = cc_client("");
+    /* The same webhook (one id) is handed in several times: with dedupe on
+     * (the default) only the first copy would be delivered. */
+    secucard_client *c = cc_client("\"events\":{\"dedupe\":false}");
     char *ev = (char *)"x", *err = NULL;
     CHECK(secucard_next_event(c, 0, &ev) == SECUCARD_ERR_NO_EVENT && ev == NULL);
     CHECK(secucard_next_event(c, 30, &ev) == SECUCARD_ERR_NO_EVENT);
@@ -572,7 +553,7 @@ static void test_events_pull(void) {
 }
 
 static void test_event_callback_reentry(void) {
-    secucard_client *c = cc_client("");
+    secucard_client *c = cc_client("\"events\":{\"dedupe\":false}"); /* one webhook, sent again */
     struct ev_rec a = {WAITER_INIT, c, "", 1, 0, 0, -1, -1};
     CHECK(secucard_set_event_callback(c, on_event_a, &a) == SECUCARD_OK);
     CHECK(secucard_handle_event(c, webhook, NULL) == SECUCARD_OK);
@@ -607,6 +588,82 @@ static void test_event_callback_reentry(void) {
     CHECK(waiter_wait(&d.w, 1, 10));
     char *out = NULL;
     CHECK(secucard_client_stats(c, &out) == SECUCARD_ERR_INVALID_HANDLE);
+    secucard_client_free(c);
+}
+
+/* One long-lived callback thread per client (issue 10, item 4c): every event
+ * and async completion of a client runs on the same thread, in order, and it
+ * is not the host's thread. Threads are told apart by a serial number handed
+ * out the first time a thread asks (kernel thread ids could be reused). */
+static _Atomic int thread_serials;
+static _Thread_local int my_serial;
+
+static int thread_serial(void) {
+    if (!my_serial) my_serial = ++thread_serials;
+    return my_serial;
+}
+
+#define ORDER_EVENTS 40
+
+struct order_rec {
+    struct waiter w;
+    int serials[ORDER_EVENTS + 1];
+    int ids[ORDER_EVENTS];
+    int n;
+    int done_serial;
+    secucard_client *client;
+    _Atomic int inner_call; /* a blocking call made from inside a callback */
+};
+
+static void on_order_event(void *ud, const char *ev) {
+    struct order_rec *r = ud;
+    if (!top_eq(ev, "kind", "push") || r->n >= ORDER_EVENTS) return;
+    char *id = ex_json_top_str(ev, "id");
+    r->ids[r->n] = id ? atoi(id + strlen("EPS_ORDER")) : -1;
+    r->serials[r->n] = thread_serial();
+    if (r->n == ORDER_EVENTS / 2) { /* re-entry: a blocking call from the callback thread */
+        char *res = NULL;
+        r->inner_call = secucard_call(r->client, "{\"resource\":\"smart.idents\",\"op\":\"get\",\"id\":\"smi_1\"}", &res, NULL);
+        secucard_free(res);
+    }
+    r->n++;
+    free(id);
+    waiter_bump(&r->w);
+}
+
+static void on_order_done(void *ud, uint64_t id, int status, const char *result, const char *err) {
+    (void)id, (void)status, (void)result, (void)err;
+    struct order_rec *r = ud;
+    r->done_serial = thread_serial();
+    waiter_bump(&r->w);
+}
+
+static void test_one_callback_thread(void) {
+    secucard_client *c = cc_client("");
+    static struct order_rec r = {WAITER_INIT, {0}, {0}, 0, 0, NULL, -1};
+    r.client = c;
+    CHECK(secucard_set_event_callback(c, on_order_event, &r) == SECUCARD_OK);
+    for (int i = 0; i < ORDER_EVENTS; i++) {
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"object\":\"event.pushes\",\"id\":\"EPS_ORDER%d\",\"target\":\"general.notifications\","
+                 "\"type\":\"display\",\"data\":{\"text\":\"%d\"}}", i, i);
+        CHECK(secucard_handle_event(c, body, NULL) == SECUCARD_OK);
+    }
+    CHECK(waiter_wait(&r.w, ORDER_EVENTS, 20));
+    CHECK(secucard_call_async(c, "{\"resource\":\"smart.idents\",\"op\":\"get\",\"id\":\"smi_1\"}", on_order_done, &r, NULL,
+                              NULL) == SECUCARD_OK);
+    CHECK(waiter_wait(&r.w, ORDER_EVENTS + 1, 20));
+    int in_order = 1, one_thread = 1;
+    for (int i = 0; i < r.n; i++) {
+        in_order &= r.ids[i] == i;
+        one_thread &= r.serials[i] == r.serials[0];
+    }
+    CHECKF(r.n == ORDER_EVENTS && in_order, "%d events, in order: %d", r.n, in_order);
+    CHECKF(one_thread && r.done_serial == r.serials[0], "events and completion on one thread: %d, completion %s",
+           one_thread, r.done_serial == r.serials[0] ? "same" : "other");
+    CHECKF(r.serials[0] != thread_serial(), "callbacks must not run on the host's thread");
+    CHECKF(r.inner_call == SECUCARD_OK, "secucard_call from inside a callback: %d", (int)r.inner_call);
     secucard_client_free(c);
 }
 
@@ -929,6 +986,7 @@ static void on_dev_event(void *ud, const char *ev) {
         waiter_bump(&r->w);
     } else if (state && strcmp(state, "ok") == 0) {
         r->saw_ok = 1;
+        waiter_bump(&r->w);
     }
     free(state);
 }
@@ -974,6 +1032,9 @@ static void test_device_flow(void) {
     CHECKF(r.open_rc == SECUCARD_OK, "open %d %s", (int)r.open_rc, r.open_err);
     CHECK(secucard_call(r.client, "{\"resource\":\"smart.idents\",\"op\":\"list\"}", &res, NULL) == SECUCARD_OK);
     secucard_free(res);
+    /* The "ok" event is queued when open returns, not necessarily delivered
+       (events reach the host from the client's own thread): wait for it. */
+    CHECK(waiter_wait(&r.w, 2, 20));
     CHECK(secucard_set_event_callback(r.client, NULL, NULL) == SECUCARD_OK); /* waits for a delivery in progress */
     CHECK(r.saw_ok);
     CHECK(stat_of(r.client, "token_requests") >= 2);
@@ -1121,6 +1182,186 @@ static void test_shutdown_under_use(void) {
     CHECKF(h.ok >= 8 && h.stopped > 0 && h.other == 0, "ok %d stopped %d other %d", (int)h.ok, (int)h.stopped, (int)h.other);
 }
 
+/* Close and free racing calls (issue 10, item 1): 8 threads call (sync,
+ * async, webhook events) while a ninth closes or frees the client, or a
+ * callback frees it. No callback may run after free (or close) returned on
+ * the ninth thread, and every accepted async call is called back exactly
+ * once. Records are never reused, so a late or second callback is still
+ * caught at the end of the test. */
+#define STRESS_CALLERS 8
+#define STRESS_PER_CALLER 48
+#ifndef STRESS_ROUNDS
+#define STRESS_ROUNDS 100 /* of each end: free, close, free from a callback */
+#endif
+
+enum stress_end { END_FREE, END_CLOSE, END_FREE_IN_CALLBACK };
+
+struct stress;
+struct stress_call {
+    struct stress *s;
+    _Atomic int accepted, callbacks;
+};
+
+struct stress {
+    secucard_client *c;
+    enum stress_end end;
+    _Atomic int ended;       /* free/close returned on the ninth thread */
+    _Atomic int free_inside; /* the next callback frees the client */
+    _Atomic int late, ok;
+    struct waiter completions, progress;
+    struct stress_call calls[STRESS_CALLERS][STRESS_PER_CALLER];
+    int caller;
+};
+
+static void stress_after_callback(struct stress *s) {
+    if (s->ended) s->late++;
+    int one = 1;
+    if (atomic_compare_exchange_strong(&s->free_inside, &one, 0)) secucard_client_free(s->c);
+}
+
+static void on_stress_done(void *ud, uint64_t id, int status, const char *result, const char *err) {
+    (void)id, (void)status, (void)result, (void)err;
+    struct stress_call *r = ud;
+    r->callbacks++;
+    stress_after_callback(r->s);
+    waiter_bump(&r->s->completions);
+}
+
+static void on_stress_event(void *ud, const char *ev) {
+    (void)ev;
+    stress_after_callback(ud);
+}
+
+struct stress_caller {
+    struct stress *s;
+    int index;
+};
+
+static void *stress_caller_main(void *p) {
+    struct stress_caller *a = p;
+    struct stress *s = a->s;
+    for (int i = 0; i < STRESS_PER_CALLER; i++) {
+        int st;
+        if (i % 3 == 0) {
+            char *res = NULL, *err = NULL;
+            st = secucard_call(s->c, "{\"resource\":\"smart.idents\",\"op\":\"get\",\"id\":\"smi_1\"}", &res, &err);
+            secucard_free(res);
+            secucard_free(err);
+        } else if (i % 3 == 1) {
+            struct stress_call *r = &s->calls[a->index][i];
+            st = secucard_call_async(s->c, "{\"resource\":\"smart.idents\",\"op\":\"get\",\"id\":\"smi_1\"}", on_stress_done, r,
+                                     NULL, NULL);
+            if (st == SECUCARD_OK) r->accepted = 1;
+        } else {
+            st = secucard_handle_event(s->c, webhook, NULL);
+        }
+        if (st == SECUCARD_OK) {
+            s->ok++;
+            waiter_bump(&s->progress);
+        } else if (st == SECUCARD_ERR_INVALID_HANDLE || st == SECUCARD_ERR_CLOSED) {
+            break;
+        } else if (st != SECUCARD_ERR_CANCELED) {
+            CHECKF(0, "caller %d call %d: status %d", a->index, i, st);
+        }
+    }
+    return NULL;
+}
+
+static int stress_accepted(struct stress *s) {
+    int n = 0;
+    for (int t = 0; t < STRESS_CALLERS; t++)
+        for (int i = 0; i < STRESS_PER_CALLER; i++) n += s->calls[t][i].accepted;
+    return n;
+}
+
+static void test_close_free_race(void) {
+    static struct stress rounds[3 * STRESS_ROUNDS]; /* never reused: late callbacks stay visible */
+    for (int k = 0; k < 3 * STRESS_ROUNDS; k++) {
+        struct stress *s = &rounds[k];
+        s->end = (enum stress_end)(k % 3);
+        s->completions = (struct waiter)WAITER_INIT;
+        s->progress = (struct waiter)WAITER_INIT;
+        for (int t = 0; t < STRESS_CALLERS; t++)
+            for (int i = 0; i < STRESS_PER_CALLER; i++) s->calls[t][i].s = s;
+        s->c = cc_client("");
+        CHECK(secucard_set_event_callback(s->c, on_stress_event, s) == SECUCARD_OK);
+        pthread_t ts[STRESS_CALLERS];
+        struct stress_caller args[STRESS_CALLERS];
+        for (int t = 0; t < STRESS_CALLERS; t++) {
+            args[t] = (struct stress_caller){s, t};
+            pthread_create(&ts[t], NULL, stress_caller_main, &args[t]);
+        }
+        waiter_wait(&s->progress, 2 * STRESS_CALLERS, 30); /* the end lands mid-traffic */
+        switch (s->end) {
+        case END_FREE:
+            secucard_client_free(s->c);
+            s->ended = 1;
+            break;
+        case END_CLOSE:
+            CHECK(secucard_client_close(s->c, NULL) == SECUCARD_OK);
+            s->ended = 1;
+            break;
+        case END_FREE_IN_CALLBACK:
+            s->free_inside = 1;
+            CHECK(secucard_handle_event(s->c, webhook, NULL) == SECUCARD_OK || s->free_inside == 0);
+            break;
+        }
+        for (int t = 0; t < STRESS_CALLERS; t++) pthread_join(ts[t], NULL);
+        int accepted = stress_accepted(s);
+        if (s->end == END_FREE_IN_CALLBACK) {
+            /* the close completes in the background: wait for the completions */
+            CHECKF(waiter_wait(&s->completions, accepted, 30), "round %d: %d of %d completions", k,
+                   waiter_count(&s->completions), accepted);
+            CHECKF(s->free_inside == 0, "round %d: no callback freed the client", k);
+        } else {
+            /* free/close returned: every completion already ran */
+            CHECKF(waiter_count(&s->completions) == accepted, "round %d (%s): %d completions for %d accepted calls", k,
+                   s->end == END_FREE ? "free" : "close", waiter_count(&s->completions), accepted);
+        }
+        secucard_client_free(s->c); /* a no-op after a free */
+    }
+    int late = 0, wrong = 0, ok = 0;
+    for (int k = 0; k < 3 * STRESS_ROUNDS; k++) {
+        struct stress *s = &rounds[k];
+        late += s->late;
+        ok += s->ok;
+        for (int t = 0; t < STRESS_CALLERS; t++)
+            for (int i = 0; i < STRESS_PER_CALLER; i++) {
+                struct stress_call *r = &s->calls[t][i];
+                if (r->callbacks != (r->accepted ? 1 : 0)) wrong++;
+            }
+    }
+    CHECKF(late == 0, "%d callbacks ran after free/close returned", late);
+    CHECKF(wrong == 0, "%d async calls were not called back exactly once", wrong);
+    CHECKF(ok > 3 * STRESS_ROUNDS * 2 * STRESS_CALLERS, "only %d successful operations: the race was not exercised", ok);
+}
+
+/* secucard_client_release (for finalizers): the handle is gone at once, the
+ * close runs in the background, and no callback begins after it returned -
+ * not even the completion of a call that was in flight. A late callback is
+ * counted whenever it comes; main checks the count at the very end. */
+static _Atomic int release_late, release_returned;
+
+static void on_release_done(void *ud, uint64_t id, int status, const char *result, const char *err) {
+    (void)ud, (void)id, (void)status, (void)result, (void)err;
+    if (release_returned) release_late++;
+}
+
+static void test_client_release(void) {
+    secucard_client_release(NULL);
+    secucard_client *c = cc_client("");
+    admin("POST", "/faults", "{\"path\":\"/smart/idents\",\"delay_ms\":3000,\"count\":1}");
+    CHECK(secucard_call_async(c, "{\"resource\":\"smart.idents\",\"op\":\"list\"}", on_release_done, NULL, NULL, NULL) ==
+          SECUCARD_OK);
+    secucard_client_release(c);
+    release_returned = 1;
+    char *out = NULL;
+    CHECK(secucard_client_stats(c, &out) == SECUCARD_ERR_INVALID_HANDLE && out == NULL);
+    secucard_client_release(c); /* no-ops on a released handle */
+    secucard_client_free(c);
+    admin("DELETE", "/faults", NULL);
+}
+
 /* -------------------------------------------------- memcheck / leak / panic */
 
 /* One pass over every kind of memory the library returns. leak=1 keeps one
@@ -1208,8 +1449,10 @@ int main(int argc, char **argv) {
         RUN(test_error_classes);
         RUN(test_async);
         RUN(test_close_with_call_in_flight);
+        RUN(test_client_release); /* early: its late-callback check is at the end of the run */
         RUN(test_events_pull);
         RUN(test_event_callback_reentry);
+        RUN(test_one_callback_thread);
         RUN(test_credentials_callback);
         RUN(test_storage_callbacks);
         RUN(test_log_callback);
@@ -1217,6 +1460,9 @@ int main(int argc, char **argv) {
         RUN(test_stats_and_tokens);
         RUN(test_format_receipt);
         RUN(test_shutdown_under_use);
+        RUN(test_close_free_race);
+        current = "end of run";
+        CHECKF(release_late == 0, "%d callbacks ran after secucard_client_release returned", (int)release_late);
         printf("%d passed, %d failed\n", passed, failed);
         rc = failed ? 1 : 0;
     }

@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,6 +64,9 @@ const (
 // Request is one call. Data is the JSON body (object, array or bare string),
 // passed through unchanged.
 type Request struct {
+	// System is "secucard" or empty; core.ParseRequest sends requests for
+	// other systems ("cardpointe") elsewhere.
+	System         string          `json:"system,omitempty"`
 	Resource       string          `json:"resource"`                  // "product.resource", e.g. "smart.transactions"
 	Op             Op              `json:"op"`                        // get|list|create|update|delete|execute
 	ID             string          `json:"id,omitempty"`              // object id, or a placeholder such as "me"
@@ -115,10 +117,43 @@ func (r *Request) Segments() []string {
 	return strings.Split(r.Arg, "/")
 }
 
-var (
-	resourceRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*$`)
-	segmentRe  = regexp.MustCompile(`^[^/?#\s\x00-\x1f]+$`)
-)
+// validResource reports whether s is "product.resource": two names of
+// letters, digits and "_", each starting with a letter. (Checked on every
+// call: a byte loop, not a regexp.)
+func validResource(s string) bool {
+	p, r, ok := strings.Cut(s, ".")
+	return ok && validName(p) && validName(r)
+}
+
+func validName(s string) bool {
+	if s == "" || !isLetter(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isLetter(c) && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+// validSegment reports whether s can be one path segment: not empty, no "/",
+// "?", "#", space or control character (bytes 0x00-0x1f); other bytes,
+// UTF-8 or not, are escaped in the URL.
+func validSegment(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c <= 0x1f, c == ' ', c == '/', c == '?', c == '#':
+			return false
+		}
+	}
+	return true
+}
 
 // maxSegment bounds ids, actions and args: long enough for any real id or
 // receipt number, short enough that a mistake is not sent as a URL.
@@ -128,10 +163,13 @@ const maxSegment = 256
 // not check the catalog (the client does, so unknown resources can be allowed
 // by configuration).
 func (r *Request) Validate() error {
+	if r.System != "" && r.System != "secucard" {
+		return errs.Invalid("system", `must be "secucard" (or absent) for a secucard API call, got %q`, r.System)
+	}
 	if r.Resource == "" {
 		return errs.Invalid("resource", `is required, e.g. "smart.transactions"`)
 	}
-	if !resourceRe.MatchString(r.Resource) {
+	if !validResource(r.Resource) {
 		return errs.Invalid("resource", `must be "product.resource" (letters, digits, "_"), got %q`, r.Resource)
 	}
 	if r.Op == "" {
@@ -147,7 +185,7 @@ func (r *Request) Validate() error {
 		if len(f.v) > maxSegment {
 			return errs.Invalid(f.name, "is longer than %d characters", maxSegment)
 		}
-		if !segmentRe.MatchString(f.v) {
+		if !validSegment(f.v) {
 			return errs.Invalid(f.name, `must not contain "/", "?", "#", spaces or control characters, got %q`, f.v)
 		}
 	}
@@ -156,7 +194,7 @@ func (r *Request) Validate() error {
 			return errs.Invalid("arg", "is longer than %d characters", maxSegment)
 		}
 		for _, s := range r.Segments() {
-			if !segmentRe.MatchString(s) {
+			if !validSegment(s) {
 				return errs.Invalid("arg", `has an empty segment or one with "?", "#", spaces or control characters: %q`, r.Arg)
 			}
 		}
@@ -270,32 +308,27 @@ func (q *Query) UnmarshalJSON(b []byte) error {
 		Geo          *Geo            `json:"geo"`
 	}
 	var p plain
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(&p); err != nil {
-		if strings.HasPrefix(err.Error(), "json: unknown field ") {
-			name := strings.TrimSuffix(strings.TrimPrefix(err.Error(), `json: unknown field "`), `"`)
-			return errs.Invalid("query."+strictjson.EchoKey(name), "is not a known query parameter (count, offset, fields, sort, q, scroll_id, scroll_expire, preset, geo)")
+	// The one strict decoder: "query" must be an object, its keys are named
+	// "query.<key>" with JSON types ("query.geo: must be an object, got a
+	// string"); the friendly forms of count, fields and sort are read below.
+	if err := strictjson.DecodeAt(b, &p, "query", "query"); err != nil {
+		if e := errs.As(err); e.Field != "query" && strings.Contains(e.Message, "is not a known key") {
+			e.Message += " (query parameters: count, offset, fields, sort, q, scroll_id, scroll_expire, preset, geo)"
 		}
-		var te *json.UnmarshalTypeError
-		if ok := asType(err, &te); ok {
-			return errs.Invalid("query."+te.Field, "has the wrong type (%s)", te.Value)
-		}
-		return errs.Invalid("query", "is not a valid query object: %s", err.Error())
+		return err
 	}
 	*q = Query{}
 	if len(p.Count) > 0 && string(p.Count) != "null" {
 		n, err := strconv.Atoi(string(p.Count))
 		if err != nil {
-			return errs.Invalid("query.count", "must be an integer, got %s", p.Count)
+			return errs.Invalid("query.count", "must be a whole number")
 		}
 		q.Count = &n
 	}
 	if len(p.Offset) > 0 && string(p.Offset) != "null" {
 		n, err := strconv.Atoi(string(p.Offset))
 		if err != nil {
-			return errs.Invalid("query.offset", "must be an integer, got %s", p.Offset)
+			return errs.Invalid("query.offset", "must be a whole number")
 		}
 		q.Offset = n
 	}
@@ -332,14 +365,6 @@ func (q *Query) UnmarshalJSON(b []byte) error {
 	}
 	q.Geo = p.Geo
 	return nil
-}
-
-func asType(err error, target **json.UnmarshalTypeError) bool {
-	te, ok := err.(*json.UnmarshalTypeError)
-	if ok {
-		*target = te
-	}
-	return ok
 }
 
 func parseSort(raw json.RawMessage) ([]SortField, error) {

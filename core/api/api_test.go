@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -106,5 +107,20 @@ func TestResultBool(t *testing.T) {
 		got, err := ResultBool(json.RawMessage(in))
 		require.NoError(t, err)
 		assert.Equal(t, want, got, in)
+	}
+}
+
+// The byte loops of Validate implement exactly these patterns (kept here as
+// their definition).
+func TestNameRulesMatchTheirPatterns(t *testing.T) {
+	resourceRe := regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*$`)
+	segmentRe := regexp.MustCompile(`^[^/?#\s\x00-\x1f]+$`)
+	inputs := []string{"", ".", "a.b", "smart.transactions", "Smart.Idents_2", "_a.b", "a._b", "1a.b", "a.1b", "a.b.c",
+		"a..b", "a.", ".b", "a b.c", "a.b ", "smart.idents\x00", "a-b.c", "[a.b", "Z.z", "@a.b", "a.b`", "{.b",
+		"STX_1", "smi_1", "me", "a/b", "a?b", "a#b", "a b", "a\tb", "a\nb", "a\x1fb", "a\x7fb", "a\x00", "ü", "caf\xe9",
+		"\xff\xfe", "a%2Fb", "a\u00a0b", "a\u2028b", "..", "."}
+	for _, in := range inputs {
+		assert.Equal(t, resourceRe.MatchString(in), validResource(in), "resource %q", in)
+		assert.Equal(t, segmentRe.MatchString(in), validSegment(in), "segment %q", in)
 	}
 }

@@ -41,6 +41,14 @@ const (
 // type a password), so it may only run from Open.
 func (g Grant) interactive() bool { return g == Device || g == AppUser }
 
+// subject names what an interactive grant authorizes, for messages.
+func (g Grant) subject() string {
+	if g == AppUser {
+		return "user"
+	}
+	return "device"
+}
+
 // Credentials identify the client and, for the device and app-user grants, the
 // device or the user. They are the one credentials type of the library: the
 // config's "credentials" object and the credential callback's answer decode

@@ -8,7 +8,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/libsecucard/libsecucard/core/errs"
-	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // Causes that end a device flow, told apart from the caller's own context.
@@ -53,7 +52,7 @@ func (m *Manager) device(ctx context.Context, c *Credentials) (*oauth2.Token, er
 		// Java rejects such answers the same way (spec §2.3).
 		return nil, errs.AuthError(opDevice, "", "the token endpoint gave no valid device code, user code or verification URL")
 	}
-	redact.Secret(codes.DeviceCode)
+	m.log.Redactor().Set("device_code", codes.DeviceCode)
 	interval := int(codes.Interval)
 	if interval <= 0 {
 		interval = defaultInterval

@@ -214,7 +214,8 @@ func (m *Manager) tokenFrom(op string, a *answer, grant Grant) (*oauth2.Token, e
 		return nil, failure(op, a)
 	}
 	b := a.body
-	redact.Secret(b.AccessToken, b.RefreshToken)
+	m.log.Redactor().Set("access_token", b.AccessToken)
+	m.log.Redactor().Set("refresh_token", b.RefreshToken)
 	expiresIn := int64(b.ExpiresIn)
 	if expiresIn <= 0 {
 		expiresIn = defaultExpiresIn

@@ -6,7 +6,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/libsecucard/libsecucard/core/errs"
-	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // runGrant runs the configured grant and reports the outcome as an event.
@@ -87,7 +86,7 @@ func (m *Manager) appUser(ctx context.Context, c *Credentials) (*oauth2.Token, e
 			return nil, errs.AuthError(opToken, errs.ReasonNoCredentials, "the credential provider gave no password")
 		}
 		password = got.Password
-		redact.Secret(password)
+		m.log.Redactor().Set("password", password)
 	}
 	form := baseForm(c, string(AppUser))
 	form.Set("username", c.Username)

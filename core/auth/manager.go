@@ -15,7 +15,6 @@ import (
 	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
-	"github.com/libsecucard/libsecucard/core/redact"
 	"github.com/libsecucard/libsecucard/core/retry"
 	"github.com/libsecucard/libsecucard/core/store"
 )
@@ -34,6 +33,7 @@ type Manager struct {
 	tok          *oauth2.Token // current token; nil when none
 	rejected     bool          // the API refused tok (Invalidate); refresh before handing it out again
 	loaded       bool          // the store was consulted for this identity
+	cleared      bool          // Clear ran and no token was obtained since
 	gen          uint64        // bumped by Clear so a flight in progress cannot resurrect a cleared token
 	flight       *flight       // the one token acquisition in progress
 	deviceCancel context.CancelCauseFunc
@@ -83,11 +83,11 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{cfg: cfg, log: cfg.Logger.With("auth: "), store: cfg.Store, http: cfg.HTTPClient}
 	if cfg.Credentials != nil {
+		m.registerSecrets(*cfg.Credentials)
 		c, err := cfg.Credentials.Normalize()
 		if err != nil {
 			return nil, err
 		}
-		redact.Secret(c.ClientSecret, c.Password)
 		m.creds = &c
 	}
 	if m.cfg.TimeUnit == 0 {
@@ -113,6 +113,13 @@ func NewManager(cfg Config) (*Manager, error) {
 	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	m.http = &noRedirect
 	return m, nil
+}
+
+// registerSecrets makes the client's redactor mask the credentials' secrets
+// from now on, before anything can echo them.
+func (m *Manager) registerSecrets(c Credentials) {
+	m.log.Redactor().Set("client_secret", c.ClientSecret)
+	m.log.Redactor().Set("password", c.Password)
 }
 
 // Normalize fills the default grant and checks that the grant's fields are
@@ -235,7 +242,12 @@ func (m *Manager) lead(ctx context.Context, interactive bool, fl *flight, gen ui
 			panic(r)
 		}
 	}()
-	fl.tok, fl.err = m.obtain(ctx, interactive, fl, gen)
+	tok, err := m.obtain(ctx, interactive, fl, gen)
+	if err != nil {
+		// Every waiter gets this error: mask the client's secrets once here.
+		err = errs.Redact(err, m.log.Redactor())
+	}
+	fl.tok, fl.err = tok, err
 	fl.gaveUp = fl.err != nil && ctx.Err() != nil
 }
 
@@ -294,6 +306,13 @@ func (m *Manager) obtain(ctx context.Context, interactive bool, fl *flight, gen 
 
 	if creds.Grant.interactive() {
 		if !interactive {
+			m.mu.Lock()
+			cleared := m.cleared
+			m.mu.Unlock()
+			if cleared {
+				return nil, errs.AuthError(opToken, errs.ReasonNotAuthorized,
+					"the stored token was cleared: call Open to authorize this %s again (a call never starts an interactive authorization)", creds.Grant.subject())
+			}
 			return nil, notAuthorized()
 		}
 		close(fl.interactive)
@@ -335,7 +354,7 @@ func (m *Manager) install(ctx context.Context, gen uint64, key string, grant Gra
 		return
 	}
 	changed := m.tok == nil || m.tok.AccessToken != tok.AccessToken
-	m.tok, m.rejected, m.loaded = tok, false, true
+	m.tok, m.rejected, m.loaded, m.cleared = tok, false, true, false
 	listeners := m.listenersLocked()
 	m.mu.Unlock()
 	m.save(ctx, key, grant, tok)
@@ -379,6 +398,9 @@ func notify(listeners []func(*oauth2.Token), tok *oauth2.Token) {
 }
 
 func (m *Manager) emit(ev Event) {
+	if ev.Error != nil {
+		ev.Error = errs.Redact(ev.Error, m.log.Redactor())
+	}
 	if m.cfg.Observer != nil {
 		m.cfg.Observer(ev)
 	}
@@ -413,11 +435,11 @@ func (m *Manager) credentials(ctx context.Context) (*Credentials, error) {
 	if err != nil {
 		return nil, declined(opCreds, "credentials", err)
 	}
+	m.registerSecrets(got)
 	n, err := got.Normalize()
 	if err != nil {
 		return nil, err
 	}
-	redact.Secret(n.ClientSecret, n.Password)
 	m.mu.Lock()
 	if m.creds == nil {
 		m.creds, m.loaded = &n, false
@@ -455,7 +477,7 @@ func (m *Manager) CancelDevice() {
 func (m *Manager) Clear(ctx context.Context) error {
 	m.mu.Lock()
 	m.gen++
-	m.tok, m.rejected, m.loaded = nil, false, true
+	m.tok, m.rejected, m.loaded, m.cleared = nil, false, true, true
 	c := m.creds
 	m.mu.Unlock()
 	if c == nil {

@@ -10,7 +10,6 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/libsecucard/libsecucard/core/redact"
 	"github.com/libsecucard/libsecucard/core/store"
 )
 
@@ -66,7 +65,8 @@ func (m *Manager) load(ctx context.Context, key string, grant Grant) *oauth2.Tok
 		m.warnRead("the stored token belongs to the %q grant, not %q; authenticating again", st.Grant, grant)
 		return nil
 	}
-	redact.Secret(st.AccessToken, st.RefreshToken)
+	m.log.Redactor().Set("access_token", st.AccessToken)
+	m.log.Redactor().Set("refresh_token", st.RefreshToken)
 	tok := &oauth2.Token{
 		AccessToken:  st.AccessToken,
 		TokenType:    st.TokenType,

@@ -86,6 +86,18 @@ const (
 	// Unreadable: an answer arrived but cannot be read (not JSON, too big):
 	// the server may have acted.
 	Unreadable
+	// DeclinedForNow: a payment provider declined for now (CardPointe
+	// respstat B: the processor timed out, a line is down). Nothing was
+	// charged and a new attempt may be approved, but whether to try again
+	// (now, the same card, another) is the host's decision: the pipeline
+	// never repeats it by itself.
+	DeclinedForNow
+	// Reversed: the answer was lost, and the provider then confirmed that
+	// it reversed whatever the request did (CardPointe voidByOrderId).
+	// Nothing stands, so a new attempt acts at most once; the pipeline
+	// does not repeat it by itself (the host decides whether to charge
+	// again).
+	Reversed
 )
 
 func (a Answer) String() string {
@@ -102,6 +114,10 @@ func (a Answer) String() string {
 		return "server failure"
 	case Unreadable:
 		return "unreadable answer"
+	case DeclinedForNow:
+		return "declined for now"
+	case Reversed:
+		return "reversed"
 	}
 	return fmt.Sprintf("answer(%d)", int(a))
 }
@@ -110,7 +126,9 @@ func (a Answer) String() string {
 type Outcome struct {
 	Answer Answer
 	// Written: the request (or part of it) may have reached the server.
-	// False only when it provably never left this machine.
+	// False only when it provably never reached the server: it never left
+	// this machine, or the provider's own lookup proved it never arrived
+	// (CardPointe's inquireByOrderid answering "Txn not found").
 	Written bool
 	// Result is the decoded answer of a Success.
 	Result []byte
@@ -147,7 +165,7 @@ type Decision struct {
 	Delay     time.Duration // wait before the repeat
 	Reason    string        // why, for logs and the OnRetry hook
 	Retryable bool          // the host may repeat it: it may succeed and cannot act twice
-	Outcome   string        // errs.OutcomeNotSent | OutcomeRejected | OutcomeUnknown
+	Outcome   string        // errs.OutcomeNotSent | OutcomeRejected | OutcomeUnknown | OutcomeVoided
 }
 
 // Decide is the one answer to "may this request be sent again?" for every
@@ -161,6 +179,9 @@ func Decide(p *Plan, o Outcome, attempt int) Decision {
 		return d
 	}
 	switch {
+	case o.Answer == DeclinedForNow || o.Answer == Reversed:
+		d.Reason = "whether to try again is the host's decision (" + d.Reason + ")"
+		return d
 	case o.Exhausted:
 		d.Reason = "it already used its own attempts (" + d.Reason + ")"
 		return d
@@ -192,8 +213,10 @@ func Decide(p *Plan, o Outcome, attempt int) Decision {
 // outcomeOf says what the failed attempt may have done on the server.
 func outcomeOf(o Outcome) string {
 	switch o.Answer {
-	case Refused, RateLimited:
+	case Refused, RateLimited, DeclinedForNow:
 		return errs.OutcomeRejected
+	case Reversed:
+		return errs.OutcomeVoided
 	case NoAnswer:
 		if !o.Written {
 			return errs.OutcomeNotSent
@@ -206,6 +229,12 @@ func outcomeOf(o Outcome) string {
 // safe? A request that may have reached the server is repeated only when
 // Safety says a repeat cannot act twice.
 func mayRepeat(s Safety, o Outcome) (bool, string) {
+	switch o.Answer {
+	case DeclinedForNow:
+		return true, "declined for now: nothing was charged, and a new attempt may be approved"
+	case Reversed:
+		return true, "the provider reversed whatever the lost request did: a new attempt acts at most once"
+	}
 	if e := o.Err; e != nil {
 		if errs.IsCertificate(e) {
 			return false, "the server's TLS certificate or handshake was refused; a repeat cannot succeed"
@@ -229,7 +258,7 @@ func mayRepeat(s Safety, o Outcome) (bool, string) {
 		return false, o.Answer.String() + statusText(o.Status) + ": the server may have acted, and nothing makes a repeat safe"
 	}
 	if !o.Written {
-		return true, "the request never left this machine"
+		return true, "the request never reached the server"
 	}
 	if s.repeatSafe() {
 		return true, "no answer after the request was sent; " + s.why()

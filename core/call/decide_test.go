@@ -280,3 +280,33 @@ func TestUnsentKeepsAFinishedError(t *testing.T) {
 	assert.True(t, n.Retryable, "nothing was sent: trying again is safe")
 	assert.Equal(t, errs.OutcomeNotSent, n.Outcome)
 }
+
+// A provider's temporary decline and a confirmed reversal are safe to try
+// again (nothing stands), but the pipeline leaves that decision to the host:
+// a till asks the cashier before charging a card again.
+func TestDecideDeclinedForNowAndReversed(t *testing.T) {
+	p := &Plan{Name: "cardpointe.auth", Safety: Safety{Mutating: true}, Policy: Policy{MaxAttempts: 3}}
+	for _, c := range []struct {
+		answer  Answer
+		kind    errs.Kind
+		outcome string
+	}{
+		{DeclinedForNow, errs.Declined, errs.OutcomeRejected},
+		{Reversed, errs.Timeout, errs.OutcomeVoided},
+	} {
+		o := Outcome{Answer: c.answer, Written: true, Err: errs.New(c.kind, "cardpointe.auth", "no")}
+		d := Decide(p, o, 1)
+		assert.True(t, d.Retryable, "%s", c.answer)
+		assert.False(t, d.Repeat, "%s: never repeated by the pipeline", c.answer)
+		assert.Equal(t, c.outcome, d.Outcome, "%s", c.answer)
+		assert.Contains(t, d.Reason, "host's decision")
+		e := Finish(p, o, d)
+		assert.True(t, e.Retryable)
+		assert.Equal(t, c.outcome, e.Outcome)
+	}
+	// A final decline stays final.
+	o := Outcome{Answer: Refused, Written: true, Err: errs.New(errs.Declined, "cardpointe.auth", "Do not honor")}
+	d := Decide(p, o, 1)
+	assert.False(t, d.Retryable)
+	assert.Equal(t, errs.OutcomeRejected, d.Outcome)
+}

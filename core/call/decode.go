@@ -32,6 +32,7 @@ func Decode(p *Plan, r Reply, token string) Outcome {
 	op := p.Name
 	body := bytes.TrimSpace(r.Body)
 	data := body
+	valid := false // data is known to be valid JSON
 	if r.Framed {
 		m, ok := api.ParseObject(body)
 		if !ok {
@@ -49,22 +50,44 @@ func Decode(p *Plan, r Reply, token string) Outcome {
 		// tolerant reading is that the body is the answer itself.
 	} else if r.Status < 200 || r.Status > 299 {
 		return httpFailure(p, r, token)
-	} else if len(body) > 0 && body[0] == '{' {
+	} else if len(body) > 0 && body[0] == '{' && mayHaveStatus(body) {
 		// STOMP replies report errors with status "error"; should REST ever
 		// do the same with a 2xx (unknown), it must not pass for success.
 		var probe struct {
 			Status json.RawMessage `json:"status"`
 		}
-		if json.Unmarshal(body, &probe) == nil && strings.EqualFold(api.JSONText(probe.Status), "error") {
-			m, _ := api.ParseObject(body)
-			return failure(p, r, api.EnvelopeOf(m), token)
+		if json.Unmarshal(body, &probe) == nil {
+			if strings.EqualFold(api.JSONText(probe.Status), "error") {
+				m, _ := api.ParseObject(body)
+				return failure(p, r, api.EnvelopeOf(m), token)
+			}
+			valid = true // Unmarshal checked the whole body: no second scan
 		}
 	}
-	return result(p, r.Status, data)
+	return result(p, r.Status, data, valid)
 }
 
-// result reads the data of a successful answer.
-func result(p *Plan, status int, data []byte) Outcome {
+// mayHaveStatus reports whether body could hold a "status" key as
+// encoding/json matches keys (any case; escapes and non-ASCII are taken as a
+// maybe). Most answers have none, and then the probe's full decode of the
+// body is skipped: json.Valid alone checks it.
+func mayHaveStatus(body []byte) bool {
+	const key = `"status"`
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if c == '\\' || c >= 0x80 {
+			return true
+		}
+		if c == '"' && i+len(key) <= len(body) && strings.EqualFold(string(body[i:i+len(key)]), key) {
+			return true
+		}
+	}
+	return false
+}
+
+// result reads the data of a successful answer; valid says data was checked
+// to be JSON already.
+func result(p *Plan, status int, data []byte, valid bool) Outcome {
 	list := p.Request != nil && p.Request.Op == api.List
 	if len(data) == 0 || string(data) == "null" || status == http.StatusNoContent {
 		if list {
@@ -72,7 +95,7 @@ func result(p *Plan, status int, data []byte) Outcome {
 		}
 		return Outcome{Answer: Success, Written: true, Status: status, Result: []byte("null")}
 	}
-	if !json.Valid(data) {
+	if !valid && !json.Valid(data) {
 		// A 2xx that is not JSON comes from something in between (a captive
 		// portal, a proxy page), not from the API: the outcome is unknown.
 		return unreadable(p.Name, status, "the answer is not JSON"+api.Excerpt(data))

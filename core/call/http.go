@@ -46,7 +46,7 @@ func SendHTTP(client *http.Client, req *http.Request, maxBody int64) HTTPResult 
 		return HTTPResult{Err: err, Written: written.Load(), Took: time.Since(start)}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	data, err := readBody(resp, maxBody)
 	res := HTTPResult{Status: resp.StatusCode, Header: resp.Header, Body: data, Written: true, Took: time.Since(start)}
 	switch {
 	case err != nil:
@@ -55,6 +55,25 @@ func SendHTTP(client *http.Client, req *http.Request, maxBody int64) HTTPResult 
 		res.TooBig, res.Body = true, nil
 	}
 	return res
+}
+
+// readBody reads at most maxBody+1 bytes (one more tells "too big"). A body
+// of known length is read into a buffer of its size, in one allocation.
+func readBody(resp *http.Response, maxBody int64) ([]byte, error) {
+	n := resp.ContentLength
+	if n < 0 || n > maxBody {
+		return io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	}
+	buf := make([]byte, n+1) // the extra byte sees a body longer than announced
+	got, err := io.ReadFull(resp.Body, buf)
+	switch {
+	case int64(got) == n && (err == io.ErrUnexpectedEOF || err == io.EOF):
+		return buf[:got], nil // exactly the announced body
+	case err != nil:
+		return buf[:got], err // a truncated body, a broken connection
+	}
+	rest, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1-int64(got)))
+	return append(buf[:got], rest...), err
 }
 
 // HTTPError classifies a failed exchange without an answer. A request whose

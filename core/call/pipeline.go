@@ -3,6 +3,7 @@ package call
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/libsecucard/libsecucard/core/api"
@@ -170,12 +171,46 @@ func (c *Caller) Doer(t Transport) api.Doer {
 func (c *Caller) Run(ctx context.Context, p *Plan, t Transport) (json.RawMessage, error) {
 	o, e := c.Pipeline.Run(ctx, p, t)
 	if e == nil {
-		return json.RawMessage(o.Result), nil
+		return paid(p, o.Result)
 	}
 	if p.LookUp && e.Outcome == errs.OutcomeUnknown && c.Lookup != nil && e.Kind != errs.Canceled && e.Kind != errs.Closed {
-		return c.settle(ctx, p, e)
+		obj, err := c.settle(ctx, p, e)
+		if err != nil {
+			return nil, err
+		}
+		return paid(p, obj)
 	}
 	return nil, e
+}
+
+// paid passes the answer of a payment that was made, and turns one that ended
+// without a payment (failed, declined, aborted, ...) into a Declined error
+// carrying the transaction: a till that checks only the status code must
+// never take a decline for a payment. The error goes through Finish like
+// every other: the server answered and did not pay, so the outcome is
+// rejected and a repeat of the same start is not offered.
+func paid(p *Plan, result []byte) (json.RawMessage, error) {
+	if !p.Payment {
+		return json.RawMessage(result), nil
+	}
+	status, unpaid := product.Unpaid(p.Request.Resource, result)
+	if !unpaid {
+		return json.RawMessage(result), nil
+	}
+	var tx struct {
+		Error json.RawMessage `json:"error"`
+	}
+	why := ""
+	if json.Unmarshal(result, &tx) == nil && len(tx.Error) > 0 && string(tx.Error) != "null" && string(tx.Error) != `""` {
+		why = ": " + strings.Trim(string(tx.Error), `"`)
+	}
+	e := errs.New(errs.Declined, p.Name, "the payment was not made: %s %s ended with status %q%s",
+		p.Request.Resource, p.Request.ID, status, why)
+	e.Reason = strings.ToLower(status)
+	e.ObjectID = p.Request.ID
+	e.Transaction = append(json.RawMessage(nil), result...)
+	o := Outcome{Answer: Refused, Written: true, Err: e}
+	return nil, Finish(p, o, Decide(p, o, 1))
 }
 
 // settle reads the object of a payment whose answer was lost (timed out,

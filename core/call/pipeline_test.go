@@ -179,8 +179,11 @@ func TestPaymentStartIsSettledByOneLookup(t *testing.T) {
 		<-ctx.Done()
 		timedOut := Outcome{Written: true, Err: errs.New(errs.Timeout, "x", "no answer")}
 		out, err := c.Do(ctx, startReq(), &script{outcomes: []Outcome{timedOut}})
-		require.NoError(t, err)
-		assert.JSONEq(t, `{"status":"failed"}`, string(out))
+		assert.Nil(t, out)
+		e := asErr(t, err)
+		assert.Equal(t, errs.Declined, e.Kind, "the settled payment was not made")
+		assert.JSONEq(t, `{"status":"failed"}`, string(e.Transaction))
+		assert.Equal(t, errs.OutcomeRejected, e.Outcome)
 		assert.WithinDuration(t, time.Now().Add(time.Second), deadline, 500*time.Millisecond)
 	})
 }
@@ -317,4 +320,24 @@ func TestRetryAfterHeader(t *testing.T) {
 			assert.Equal(t, tc.ok, ok)
 		})
 	}
+}
+
+// A 2xx REST body that is an error envelope must not pass for success, in
+// any spelling encoding/json matches; an object without a status key is
+// checked for validity without the probe's decode.
+func TestDecodeFindsAnErrorEnvelopeInA2xx(t *testing.T) {
+	get := &Plan{Name: "smart.idents.get", Request: &api.Request{Resource: "smart.idents", Op: api.Get, ID: "smi_1"}}
+	for _, body := range []string{
+		`{"status":"error","error":"ProductNotAllowedException"}`,
+		`{"Status":"ERROR","error":"ProductNotAllowedException"}`,
+		`{"\u0073tatus":"error","error":"ProductNotAllowedException"}`,
+		` {"id":"x", "STATUS" : "error","error":"ProductNotAllowedException"}`,
+	} {
+		o := Decode(get, Reply{Status: 200, Body: []byte(body)}, "")
+		assert.NotEqual(t, Success, o.Answer, body)
+	}
+	ok := Decode(get, Reply{Status: 200, Body: []byte(`{"object":"smart.idents","id":"smi_1","type":"card"}`)}, "")
+	assert.Equal(t, Success, ok.Answer)
+	assert.Equal(t, Unreadable, Decode(get, Reply{Status: 200, Body: []byte(`{"id":"smi_1",}`)}, "").Answer)
+	assert.Equal(t, Success, Decode(get, Reply{Status: 200, Body: []byte(`{"status":"accepted"}`)}, "").Answer)
 }

@@ -31,6 +31,9 @@ type Plan struct {
 	// Request.ID) is read once and a final state is returned instead of the
 	// error (a payment start whose answer was lost).
 	LookUp bool
+	// Payment: the request charges money (a start); an answer that says
+	// the payment was not made is a Declined error, not a success.
+	Payment bool
 }
 
 // Settings are what resolving a secucard request needs from the config.
@@ -99,6 +102,7 @@ func (s *Settings) Resolve(req *api.Request) (*Plan, error) {
 			KeyDedupes: key != "" && !action.Payment,
 		}
 		p.LookUp = action.Payment && r.ID != ""
+		p.Payment = action.Payment
 	}
 	return p, nil
 }

@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,7 @@ type Kind string
 // The kinds. Adding one is an ABI-compatible change; renaming one is not.
 const (
 	InvalidArgument Kind = "invalid_argument"
+	InvalidHandle   Kind = "invalid_handle" // a NULL, freed or foreign handle (C API)
 	Auth            Kind = "auth"
 	API             Kind = "api"
 	Declined        Kind = "declined"
@@ -57,12 +59,14 @@ const (
 	ReasonNotAuthorized = "not_authorized" // an interactive grant is needed: call Open first
 	ReasonTokenRejected = "token_rejected" // the API refused a fresh token (401 after refresh and replay)
 	ReasonCertificate   = "certificate"    // Network: the server's TLS certificate (or handshake) was refused; a repeat cannot succeed
+	ReasonTemporary     = "temporary"      // Declined: declined for now (CardPointe respstat B); a new attempt may be approved
 )
 
 // Outcomes say what a failed call may have done on the server. They are the
 // "outcome" field of the error JSON of every failed call.
 const (
-	// OutcomeNotSent: the request provably never left this machine.
+	// OutcomeNotSent: the request provably never reached the server (it
+	// never left this machine, or a lookup proved it never arrived).
 	OutcomeNotSent = "not_sent"
 	// OutcomeRejected: the server answered that it did not carry it out
 	// (an error envelope, a 4xx, a 429).
@@ -71,6 +75,11 @@ const (
 	// out, was a 5xx or unreadable). Look the object up before repeating,
 	// unless retryable says a repeat with the same idempotency_key is safe.
 	OutcomeUnknown = "unknown"
+	// OutcomeVoided: the answer was lost, and the payment gateway then
+	// confirmed that it reversed whatever the request did (CardPointe:
+	// voidByOrderId after an unanswered inquiry). Nothing stands, so a new
+	// attempt charges at most once.
+	OutcomeVoided = "voided"
 )
 
 // Error is the error type of every core package.
@@ -106,10 +115,32 @@ type Error struct {
 	// ObjectID names the object to look up before anything is repeated when
 	// the outcome is unknown and the object is known (a payment start).
 	ObjectID string `json:"object_id,omitempty"`
+	// Transaction is, for Declined, the transaction as the payment left it
+	// (status, error, receipt lines to print): the answer the call would
+	// have returned had the payment been made.
+	Transaction json.RawMessage `json:"transaction,omitempty"`
+
+	// Gateway is the payment gateway's own answer, on errors of CardPointe
+	// calls; its fields appear at the top level of the error JSON.
+	Gateway
 
 	// Err is the underlying cause. It is not part of the wire form: causes can
 	// carry unredacted text (URLs with query strings, server bodies).
 	Err error `json:"-"`
+}
+
+// Gateway is what the CardPointe Gateway answered (spec cardpointe.md §2.2,
+// §3), as the error JSON of a CardPointe call carries it: the codes a till
+// shows and logs, and the keys to look the transaction up by.
+type Gateway struct {
+	RespStat string `json:"respstat,omitempty"` // "A" approved, "B" retry, "C" declined
+	RespCode string `json:"respcode,omitempty"` // the processor's or the gateway's code ("05", "116", "NU", "29")
+	RespText string `json:"resptext,omitempty"` // its text ("Do not honor")
+	RespProc string `json:"respproc,omitempty"` // who answered: "PPS" (the gateway), "FNOR", "RPCT", ...
+	Retref   string `json:"retref,omitempty"`   // the transaction's retrieval reference
+	AVSResp  string `json:"avsresp,omitempty"`  // address verification result
+	CVVResp  string `json:"cvvresp,omitempty"`  // CVV check result
+	OrderID  string `json:"orderid,omitempty"`  // the auth's orderid: look it up by it (inquireByOrderid)
 }
 
 // Error renders a one-line, redacted description.
@@ -170,13 +201,39 @@ func Wrap(kind Kind, op string, cause error, format string, args ...any) *Error 
 
 // Invalid reports bad input: field names the config key or request field, reason
 // says what is wrong with it ("is required", "must be a string", ...).
+//
+// Both repeat host input, so both are redacted and bounded (a 10 MB key must
+// not make a 20 MB error JSON).
 func Invalid(field, format string, args ...any) *Error {
-	field = redact.String(field) // a key the host wrote may be a card number
+	field = redact.Clip(field, maxFieldEcho) // a key the host wrote may be a card number
 	msg := fmt.Sprintf(format, args...)
 	if field != "" {
 		msg = field + ": " + msg
 	}
-	return &Error{Kind: InvalidArgument, Field: field, Message: redact.String(msg)}
+	return &Error{Kind: InvalidArgument, Field: field, Message: redact.Clip(msg, maxMessageEcho)}
+}
+
+// Bounds of the host input an InvalidArgument repeats, in bytes.
+const (
+	maxFieldEcho   = 256
+	maxMessageEcho = 1024
+)
+
+// Redact returns err as an *Error whose every text field has passed r (a
+// client's redactor, which knows that client's secrets). It copies: an
+// *Error may be shared by callers of a single-flight operation. nil stays nil.
+func Redact(err error, r *redact.Redactor) *Error {
+	if err == nil {
+		return nil
+	}
+	e := *As(err)
+	for _, f := range []*string{&e.Op, &e.Message, &e.Field, &e.ErrorName, &e.Details, &e.UserMessage, &e.Code, &e.SupportID} {
+		*f = r.String(*f)
+	}
+	if len(e.Transaction) > 0 {
+		e.Transaction = r.JSON(e.Transaction)
+	}
+	return &e
 }
 
 // AuthError builds an auth error with a reason.

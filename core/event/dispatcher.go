@@ -9,13 +9,15 @@ import (
 
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
+	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // DefaultQueueSize bounds the queue when Options.QueueSize is 0.
 const DefaultQueueSize = 1024
 
-// dedupeWindow is how many recent push ids are remembered for de-duplication.
-const dedupeWindow = 4096
+// DedupeWindow is how many recent push ids are remembered for
+// de-duplication (documented with the config key events.dedupe).
+const DedupeWindow = 4096
 
 // Fetcher loads the object behind a {object, id} stub for FetchChanged.
 type Fetcher func(ctx context.Context, resource, id string) (json.RawMessage, error)
@@ -39,6 +41,9 @@ type Options struct {
 	Fetch        Fetcher
 	FetchTimeout time.Duration // per fetch, default 10s
 	Logger       *logging.Logger
+	// Redactor masks every event before delivery (the client's; nil masks
+	// the patterns only).
+	Redactor *redact.Redactor
 }
 
 // Stats counts what the dispatcher did.
@@ -104,7 +109,7 @@ func (d *Dispatcher) Publish(e Event) {
 			return
 		}
 		d.seen[e.ID] = d.seenOrder.PushBack(e.ID)
-		if d.seenOrder.Len() > dedupeWindow {
+		if d.seenOrder.Len() > DedupeWindow {
 			oldest := d.seenOrder.Front()
 			d.seenOrder.Remove(oldest)
 			delete(d.seen, oldest.Value.(string))
@@ -203,7 +208,15 @@ func (d *Dispatcher) run() {
 		for !d.closed && (d.handler == nil || (len(d.queue) == 0 && d.pendingDrop == 0)) {
 			d.changed.Wait()
 		}
-		if d.closed {
+		if d.closed && (d.handler == nil || (len(d.queue) == 0 && d.pendingDrop == 0)) {
+			// Closed, and nothing (more) a handler could take: what is left
+			// has nobody to go to. Counted and logged so the loss is visible;
+			// pendingDrop is already in Dropped.
+			if n := len(d.queue); n > 0 {
+				d.stats.Discarded += int64(n)
+				d.log.Infof("closed with %d undelivered event(s) and no event handler; they are discarded", n)
+			}
+			d.queue = nil
 			d.mu.Unlock()
 			return
 		}
@@ -232,9 +245,14 @@ func (d *Dispatcher) deliver(h func(Event), e Event) {
 	h(e)
 }
 
-// prepare runs the optional follow-up fetch. It runs outside the lock, on the
-// delivering goroutine, so fetched events keep their place in the order.
+// prepare runs the optional follow-up fetch and redacts the event. It runs
+// outside the lock, on the delivering goroutine, so fetched events keep their
+// place in the order.
 func (d *Dispatcher) prepare(e Event) Event {
+	return d.fetch(e).Redacted(d.opts.Redactor)
+}
+
+func (d *Dispatcher) fetch(e Event) Event {
 	if !d.opts.FetchChanged || d.opts.Fetch == nil || e.Kind != KindPush || e.Type != "changed" {
 		return e
 	}
@@ -273,25 +291,16 @@ func (d *Dispatcher) Stats() Stats {
 	return d.stats
 }
 
-// Close stops delivery: queued events are discarded (counted in
-// Stats.Discarded and logged), Next returns Closed, and
-// Close waits for a handler call in progress to return (so do not call it from
-// inside the handler). Closing twice is harmless.
+// Close stops taking events (Publish ignores them from now on, Next returns
+// Closed), delivers what is queued to the handler, if one is set, and returns
+// when the last handler call has returned: the events of the close itself
+// (the STOMP channel's "disconnected") reach the host before Close returns.
+// Without a handler queued events are discarded (counted in Stats.Discarded
+// and logged). Do not call it from inside the handler. Closing twice is
+// harmless.
 func (d *Dispatcher) Close() {
 	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
-		<-d.done
-		return
-	}
 	d.closed = true
-	// Counted and logged so the loss is visible; pendingDrop is already in
-	// Dropped.
-	if n := len(d.queue); n > 0 {
-		d.stats.Discarded += int64(n)
-		d.log.Infof("closed with %d undelivered event(s); they are discarded", n)
-	}
-	d.queue = nil
 	d.changed.Broadcast()
 	d.mu.Unlock()
 	<-d.done

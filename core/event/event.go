@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/libsecucard/libsecucard/core/errs"
+	"github.com/libsecucard/libsecucard/core/internal/strictjson"
+	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // Kinds of events.
@@ -46,6 +48,10 @@ type Event struct {
 	// connection and auth
 	State  string `json:"state,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Resync marks "connected" after a reconnect: pushes sent while the
+	// connection was down are lost (delivery is at most once), so the host
+	// should re-read what it watches.
+	Resync bool `json:"resync,omitempty"`
 
 	// auth
 	Grant           string `json:"grant,omitempty"`
@@ -73,6 +79,22 @@ func (e Event) JSON() []byte {
 	return b
 }
 
+// Redacted returns e with every text passed through r, the client's redactor:
+// an event is emitted bytes like a log line. Data is redacted as JSON, so it
+// stays valid JSON.
+func (e Event) Redacted(r *redact.Redactor) Event {
+	for _, f := range []*string{&e.ID, &e.Target, &e.Type, &e.Created, &e.State, &e.Reason, &e.Grant, &e.VerificationURL} {
+		*f = r.String(*f)
+	}
+	if len(e.Data) > 0 {
+		e.Data = r.JSON(e.Data)
+	}
+	if e.Error != nil {
+		e.Error = errs.Redact(e.Error, r)
+	}
+	return e
+}
+
 // Push event objects as the server sends them: "event.pushs" over STOMP,
 // "event.pushes" to webhooks (spec §5.1). Both are accepted from either source.
 var pushObjects = map[string]bool{"event.pushs": true, "event.pushes": true}
@@ -87,6 +109,9 @@ func ParsePush(body []byte) (Event, error) {
 	}
 	if body[0] != '{' {
 		return Event{}, errs.Invalid("event", "must be a JSON object")
+	}
+	if err := strictjson.CheckUTF8(body, "event", ""); err != nil {
+		return Event{}, err
 	}
 	var raw struct {
 		Object  string          `json:"object"`
@@ -178,6 +203,12 @@ func (e Event) Stubs() ([]Stub, bool) {
 // Connection builds a connection-state event.
 func Connection(state, reason string) Event {
 	return Event{Kind: KindConnection, State: state, Reason: reason}
+}
+
+// Reconnected builds the "connected" event after a reconnect, which asks the
+// host to resync.
+func Reconnected() Event {
+	return Event{Kind: KindConnection, State: Connected, Resync: true}
 }
 
 // Background builds an error event for a failure no caller is waiting for.

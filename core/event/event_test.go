@@ -205,11 +205,47 @@ func TestCloseCountsDiscardedEvents(t *testing.T) {
 	assert.Equal(t, int64(2), st.Discarded)
 	mu.Lock()
 	defer mu.Unlock()
-	assert.Contains(t, lines, "events: closed with 2 undelivered event(s); they are discarded")
+	assert.Contains(t, lines, "events: closed with 2 undelivered event(s) and no event handler; they are discarded")
 
 	quiet := New(Options{})
 	quiet.Close()
 	assert.Zero(t, quiet.Stats().Discarded, "nothing queued, nothing discarded")
+}
+
+// TestCloseDeliversQueuedEventsToTheHandler (issue 10.8f): the events of a
+// close itself (STOMP's "disconnected") are published during Close; they used
+// to be discarded with whatever else was queued, so every normal close showed
+// discarded: 1. With a handler set, Close delivers them before it returns.
+func TestCloseDeliversQueuedEventsToTheHandler(t *testing.T) {
+	d := New(Options{})
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	var mu sync.Mutex
+	var got []string
+	require.NoError(t, d.SetHandler(func(e Event) {
+		mu.Lock()
+		got = append(got, e.ID+e.State)
+		mu.Unlock()
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-release
+	}))
+	d.Publish(push(0))
+	<-entered // the handler holds the first event: the rest stay queued
+	d.Publish(push(1))
+	d.Publish(Connection(Disconnected, "closed"))
+	closed := make(chan struct{})
+	go func() { d.Close(); close(closed) }()
+	close(release)
+	<-closed
+	d.Publish(push(2)) // after Close: ignored
+	st := d.Stats()
+	assert.Equal(t, Stats{Published: 3, Delivered: 3}, st)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{"EPS_0", "EPS_1", "disconnected"}, got)
 }
 
 func TestCloseWaitsForHandlerAndWaitIdle(t *testing.T) {

@@ -1,6 +1,7 @@
 // Package logging owns the library's pluggable, levelled logger. Every line is
-// passed through redact.String before it reaches the sink, so no caller has to
-// remember to redact.
+// passed whole through the client's redactor and then clipped (redact first,
+// so a cut never leaves half a secret), before it reaches the sink, so no
+// caller has to remember to redact.
 package logging
 
 import (
@@ -78,9 +79,14 @@ func (f SinkFunc) Log(level Level, msg string) { f(level, msg) }
 type Logger struct {
 	sink   atomic.Pointer[sinkBox]
 	level  atomic.Int32
+	red    *redact.Redactor // root only: the client's secrets
 	prefix string
-	parent *Logger // loggers made by With share the root's sink and level
+	parent *Logger // loggers made by With share the root's sink, level and redactor
 }
+
+// MaxLine bounds one log line in bytes (after redaction): a trace of a large
+// body stays readable and never costs the host megabytes per line.
+const MaxLine = 64 << 10
 
 type sinkBox struct{ s Sink }
 
@@ -91,9 +97,10 @@ func (l *Logger) root() *Logger {
 	return l
 }
 
-// New returns a logger writing lines at or above level to sink.
+// New returns a logger writing lines at or above level to sink, with a fresh
+// redactor (see Redactor).
 func New(sink Sink, level Level) *Logger {
-	l := &Logger{}
+	l := &Logger{red: redact.New()}
 	l.SetSink(sink)
 	l.SetLevel(level)
 	return l
@@ -109,6 +116,17 @@ func (l *Logger) With(prefix string) *Logger {
 		return nil
 	}
 	return &Logger{prefix: l.prefix + prefix, parent: l}
+}
+
+// Redactor is the redactor of this logger's root: the one per client. Every
+// package that learns a secret registers it here (Set), and the client passes
+// its errors and events through it too. A nil Logger has a nil Redactor, which
+// masks the patterns only and ignores Set.
+func (l *Logger) Redactor() *redact.Redactor {
+	if l == nil {
+		return nil
+	}
+	return l.root().red
 }
 
 // SetSink replaces the sink (nil discards). Safe while other goroutines log.
@@ -151,7 +169,7 @@ func (l *Logger) Logf(level Level, format string, args ...any) {
 	if box == nil {
 		return
 	}
-	box.s.Log(level, redact.String(l.prefix+fmt.Sprintf(format, args...)))
+	box.s.Log(level, l.Redactor().Clip(l.prefix+fmt.Sprintf(format, args...), MaxLine))
 }
 
 func (l *Logger) Errorf(format string, args ...any) { l.Logf(Error, format, args...) }

@@ -299,6 +299,29 @@ func All() []*Resource {
 	return out
 }
 
+// CatalogNames lists the catalog by name: {"products": [...], "resources":
+// [...]}, both sorted. Bindings use it to offer products as attributes.
+type CatalogNames struct {
+	Products  []string `json:"products"`
+	Resources []string `json:"resources"`
+}
+
+// Names returns the catalog's product and resource names.
+func Names() CatalogNames {
+	var n CatalogNames
+	seen := map[string]bool{}
+	for _, r := range All() {
+		n.Resources = append(n.Resources, r.Name)
+		p, _, _ := strings.Cut(r.Name, ".")
+		if !seen[p] {
+			seen[p] = true
+			n.Products = append(n.Products, p)
+		}
+	}
+	sort.Strings(n.Products)
+	return n
+}
+
 // Suggest returns the catalog name closest to an unknown one, for "did you
 // mean" messages, or "" when nothing is close.
 func Suggest(name string) string {
@@ -353,7 +376,23 @@ func DefaultData(resource, action string, op api.Op) json.RawMessage {
 // passes for a settled payment.
 var finalStatuses = map[string]bool{
 	"ok": true, "failed": true, "canceled": true, "cancelled": true,
-	"aborted": true, "timeout": true, "finished": true,
+	"aborted": true, "timeout": true, "finished": true, "declined": true,
+}
+
+// unpaidStatuses are the final smart.transactions statuses of a start that
+// ended without a payment (spec §7.1's Java constants; "declined" is not
+// among them and is accepted in case a server sends it). ok and finished
+// mean paid; other statuses (processing, pending, ...) are not final and
+// are left to the host.
+var unpaidStatuses = map[string]bool{
+	"failed": true, "declined": true, "aborted": true, "canceled": true, "cancelled": true, "timeout": true,
+}
+
+// Unpaid reports whether obj, the answer of a Payment action on resource,
+// is a payment that ended without being made, and its status.
+func Unpaid(resource string, obj json.RawMessage) (status string, unpaid bool) {
+	status, final := Settled(resource, obj)
+	return status, final && unpaidStatuses[strings.ToLower(status)]
 }
 
 // Settled reads the status of an object that a Payment action acted on and

@@ -187,6 +187,9 @@ func (s *SmartTransactions) Update(ctx context.Context, t *SmartTransaction) (*S
 // "auto", "cashless", "loyalty", ...; the server decides which it accepts)
 // and returns the final transaction with its receipt. The terminal may take
 // minutes: give ctx a deadline that allows for it.
+//
+// A payment that ended without being made (failed, declined, aborted, ...)
+// returns an errs.Declined error together with the transaction as it ended.
 func (s *SmartTransactions) Start(ctx context.Context, id, paymentType string) (*SmartTransaction, error) {
 	if id == "" {
 		return nil, errs.Invalid("id", "is required")
@@ -194,7 +197,15 @@ func (s *SmartTransactions) Start(ctx context.Context, id, paymentType string) (
 	if err := segment("paymentType", paymentType); err != nil {
 		return nil, err
 	}
-	return call[SmartTransaction](ctx, s.d, &api.Request{Resource: ResSmartTransactions, Op: api.Execute, ID: id, Action: "start", Arg: paymentType})
+	tx, err := call[SmartTransaction](ctx, s.d, &api.Request{Resource: ResSmartTransactions, Op: api.Execute, ID: id, Action: "start", Arg: paymentType})
+	if e := errs.As(err); e != nil && e.Kind == errs.Declined && len(e.Transaction) > 0 {
+		// The declined transaction comes back too: its receipt is printed.
+		var declined SmartTransaction
+		if json.Unmarshal(e.Transaction, &declined) == nil {
+			return &declined, err
+		}
+	}
+	return tx, err
 }
 
 // Cancel cancels transaction id.

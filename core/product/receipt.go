@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/libsecucard/libsecucard/core/errs"
+	"github.com/libsecucard/libsecucard/core/internal/strictjson"
 )
 
 // Receipt widths in columns. The C API (secucard_format_receipt) rejects
@@ -57,12 +58,20 @@ func FormatReceipt(lines []ReceiptLine, width int) string {
 	return strings.Join(out, "\n")
 }
 
-// ReceiptLines decodes raw as either an array of receipt lines or a smart
-// transaction object (its "receipt" array is used). No lines is an error.
+// ReceiptLines decodes raw as an array of receipt lines, a smart transaction
+// object (its "receipt" array is used) or the error JSON of a declined start
+// (its "transaction"'s receipt). No lines is an error.
 func ReceiptLines(raw json.RawMessage) ([]ReceiptLine, error) {
 	b := bytes.TrimSpace(raw)
 	if len(b) == 0 {
 		return nil, errs.Invalid("receipt", "is empty; expected an array of receipt lines or a smart transaction object")
+	}
+	prefix := "" // an object names its own "receipt" key
+	if b[0] == '[' {
+		prefix = "receipt"
+	}
+	if err := strictjson.CheckUTF8(b, "receipt", prefix); err != nil {
+		return nil, err
 	}
 	var lines []ReceiptLine
 	switch b[0] {
@@ -76,8 +85,15 @@ func ReceiptLines(raw json.RawMessage) ([]ReceiptLine, error) {
 			return nil, errs.Invalid("receipt", "is not valid JSON: %v", err)
 		}
 		r, ok := obj["receipt"]
+		if tx, isErr := obj["transaction"]; !ok && isErr {
+			// The error JSON of a declined start: its transaction's receipt.
+			var inner map[string]json.RawMessage
+			if json.Unmarshal(tx, &inner) == nil {
+				r, ok = inner["receipt"]
+			}
+		}
 		if !ok {
-			return nil, errs.Invalid("receipt", `the object has no "receipt" array (expected receipt lines or a smart transaction)`)
+			return nil, errs.Invalid("receipt", `the object has no "receipt" array (expected receipt lines, a smart transaction or a declined start's error JSON)`)
 		}
 		if err := json.Unmarshal(r, &lines); err != nil {
 			return nil, errs.Invalid("receipt", "is not an array of receipt lines: %v", err)
@@ -217,14 +233,14 @@ func wrapText(s string, width int) []string {
 		line, lw := "", 0
 		for _, word := range strings.Fields(para) {
 			ww := textWidth(word)
-			for ww > width { // cut an over-long word
+			if ww > width { // cut an over-long word into full lines
 				if lw > 0 {
 					out = append(out, line)
 					line, lw = "", 0
 				}
-				head, rest := cutWidth(word, width)
-				out = append(out, head)
-				word, ww = rest, textWidth(rest)
+				var full []string
+				full, word, ww = cutLines(word, width)
+				out = append(out, full...)
 			}
 			switch {
 			case ww == 0:
@@ -244,18 +260,21 @@ func wrapText(s string, width int) []string {
 	return out
 }
 
-// cutWidth splits s after at most width columns, keeping combining marks
-// with their base character.
-func cutWidth(s string, width int) (string, string) {
-	w := 0
+// cutLines cuts s into lines of at most width columns in one pass (a word of
+// megabytes costs linear time, not one rescan per line), keeping combining
+// marks with their base character. It returns the full lines and the rest
+// (at most width columns) with its width.
+func cutLines(s string, width int) (lines []string, rest string, restWidth int) {
+	start, w := 0, 0
 	for i, r := range s {
 		rw := runeWidth(r)
 		if rw > 0 && w+rw > width {
-			return s[:i], s[i:]
+			lines = append(lines, s[start:i])
+			start, w = i, 0
 		}
 		w += rw
 	}
-	return s, ""
+	return lines, s[start:], w
 }
 
 // cleanText normalises line breaks and removes control characters (ESC
@@ -287,8 +306,18 @@ func textWidth(s string) int {
 	return w
 }
 
+// widthCalls, when set (tests), counts runeWidth evaluations: the measure of
+// the formatter's work that does not depend on the machine's speed.
+var widthCalls *int
+
 // runeWidth is the number of columns r takes on a monospaced printer.
 func runeWidth(r rune) int {
+	if widthCalls != nil {
+		*widthCalls++
+	}
+	if r >= 0x20 && r < 0x7F {
+		return 1 // printable ASCII: most of every receipt
+	}
 	switch {
 	case r == 0x200B || r == 0x200C || r == 0x200D || r == 0xFEFF:
 		return 0

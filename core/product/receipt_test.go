@@ -2,8 +2,10 @@ package product
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
@@ -186,6 +188,67 @@ func TestReceiptLines(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Len(t, lines, tc.n)
+		})
+	}
+}
+
+// TestReceiptLongWordIsLinear (issue 10.8c): an unbroken word was cut one
+// line at a time, re-measuring the whole rest after every cut: 100 KB at
+// width 20 took seconds, 10 MB never ended. The work, counted as rune width
+// evaluations, must stay proportional to the input.
+func TestReceiptLongWordIsLinear(t *testing.T) {
+	word := strings.Repeat("0123456789ÄÖÜäöüß", 100<<10/20) // ~100 KB, 2-byte runes among them
+	runes := utf8.RuneCountInString(word)
+	lines := []ReceiptLine{{Type: "textline", Value: &ReceiptValue{Text: Flex(word)}}}
+
+	calls := 0
+	widthCalls = &calls
+	out := FormatReceipt(lines, 20)
+	widthCalls = nil
+
+	assert.LessOrEqual(t, calls, 8*runes, "rune widths evaluated for %d runes", runes)
+	got := strings.Split(out, "\n")
+	for i, l := range got[:len(got)-1] {
+		require.Equal(t, 20, utf8.RuneCountInString(l), "line %d is full", i)
+	}
+	assert.LessOrEqual(t, utf8.RuneCountInString(got[len(got)-1]), 20)
+	assert.Equal(t, word, strings.Join(got, ""), "nothing lost, nothing added")
+	assert.Len(t, got, (runes+19)/20)
+}
+
+// TestReceiptHugeWordAmongText: a 10 MB word between ordinary words is cut
+// into full lines; the words around it keep their own lines.
+func TestReceiptHugeWordAmongText(t *testing.T) {
+	word := strings.Repeat("x", 10<<20)
+	out := FormatReceipt([]ReceiptLine{{Type: "textline", Value: &ReceiptValue{Text: Flex("Kasse 1 " + word + " Ende gut")}}}, 40)
+	got := strings.Split(out, "\n")
+	require.Equal(t, "Kasse 1", got[0])
+	assert.Equal(t, strings.Repeat("x", 40), got[1])
+	assert.Equal(t, word, strings.Join(got[1:len(got)-1], ""))
+	assert.Equal(t, "Ende gut", got[len(got)-1], "the rest of the word (none) does not swallow the next words")
+}
+
+// BenchmarkReceiptLongWord prints the cost of cutting one unbroken word next
+// to the cost of wrapping the same amount of ordinary words (the linear
+// baseline), interleaved in each iteration; "ratio" should stay near 1 at
+// every size.
+func BenchmarkReceiptLongWord(b *testing.B) {
+	for _, size := range []int{10 << 10, 100 << 10, 1 << 20, 10 << 20} {
+		word := []ReceiptLine{{Type: "textline", Value: &ReceiptValue{Text: Flex(strings.Repeat("x", size))}}}
+		words := []ReceiptLine{{Type: "textline", Value: &ReceiptValue{Text: Flex(strings.Repeat("xxxxxxxxx ", size/10))}}}
+		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			var long, base time.Duration
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				FormatReceipt(word, 20)
+				t1 := time.Now()
+				FormatReceipt(words, 20)
+				long, base = long+t1.Sub(t0), base+time.Since(t1)
+			}
+			b.ReportMetric(float64(long.Nanoseconds())/float64(b.N), "word-ns/op")
+			b.ReportMetric(float64(base.Nanoseconds())/float64(b.N), "words-ns/op")
+			b.ReportMetric(float64(long)/float64(base), "ratio")
 		})
 	}
 }

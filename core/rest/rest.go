@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -53,6 +54,18 @@ type Channel struct {
 	base   string
 	client *http.Client
 	log    *logging.Logger
+
+	// Header values that are the same on every request, built once. net/http
+	// only reads a request's header values; nothing here appends to them.
+	accept, lang, agent, jsonType []string
+	bearer                        atomic.Pointer[bearerHeader]
+}
+
+// bearerHeader is the Authorization value of the token in use, so a call
+// does not concatenate it anew.
+type bearerHeader struct {
+	token string
+	value []string
 }
 
 // New checks cfg.
@@ -84,7 +97,9 @@ func New(cfg Config) (*Channel, error) {
 	// Never follow redirects: Go turns a redirected POST into a GET, which
 	// could make a payment call "succeed" without having been made.
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Channel{cfg: cfg, base: u.String(), client: &client, log: cfg.Logger.With("rest: ")}, nil
+	return &Channel{cfg: cfg, base: u.String(), client: &client, log: cfg.Logger.With("rest: "),
+		accept: []string{"application/json"}, lang: []string{cfg.Language}, agent: []string{cfg.UserAgent},
+		jsonType: []string{"application/json"}}, nil
 }
 
 // URL returns the URL Send would call for p.
@@ -152,27 +167,39 @@ func (c *Channel) request(ctx context.Context, m string, u *url.URL, body []byte
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	hreq, err := http.NewRequestWithContext(ctx, m, u.String(), rd)
+	// u is parsed already: the request gets it as it is instead of its
+	// string form parsed a second time (the Host header comes from u.Host).
+	hreq, err := http.NewRequestWithContext(ctx, m, "", rd)
 	if err != nil {
 		return nil, err
 	}
+	hreq.URL = u
 	h := hreq.Header
-	h.Set("Accept", "application/json")
-	h.Set("Accept-Language", c.cfg.Language)
-	h.Set("User-Agent", c.cfg.UserAgent)
+	h["Accept"] = c.accept
+	h["Accept-Language"] = c.lang
+	h["User-Agent"] = c.agent
 	if body != nil {
-		h.Set("Content-Type", "application/json")
+		h["Content-Type"] = c.jsonType
 		if c.log.Enabled(logging.Trace) {
-			c.log.Tracef("%s %s request body: %s", m, logURL(u), clip(body))
+			c.log.Tracef("%s %s request body: %s", m, logURL(u), body)
 		}
 	}
 	if tok != "" {
-		h.Set("Authorization", "Bearer "+tok)
+		h["Authorization"] = c.bearerFor(tok)
 	}
 	if key != "" {
-		h.Set("X-Action", key)
+		h["X-Action"] = []string{key}
 	}
 	return hreq, nil
+}
+
+func (c *Channel) bearerFor(tok string) []string {
+	if b := c.bearer.Load(); b != nil && b.token == tok {
+		return b.value
+	}
+	b := &bearerHeader{token: tok, value: []string{"Bearer " + tok}}
+	c.bearer.Store(b)
+	return b.value
 }
 
 func (c *Channel) logResult(m string, u *url.URL, res call.HTTPResult) {
@@ -185,7 +212,7 @@ func (c *Channel) logResult(m string, u *url.URL, res call.HTTPResult) {
 	}
 	c.log.Debugf("%s %s -> %d in %s", m, logURL(u), res.Status, res.Took.Round(time.Millisecond))
 	if c.log.Enabled(logging.Trace) && len(res.Body) > 0 {
-		c.log.Tracef("%s %s response body: %s", m, logURL(u), clip(res.Body))
+		c.log.Tracef("%s %s response body: %s", m, logURL(u), res.Body)
 	}
 }
 
@@ -201,13 +228,4 @@ func logURL(u *url.URL) string {
 	}
 	sort.Strings(keys)
 	return s + "?{" + strings.Join(keys, ",") + "}"
-}
-
-// clip bounds a body in a trace line.
-func clip(b []byte) string {
-	const max = 64 << 10
-	if len(b) > max {
-		return string(b[:max]) + "…(truncated)"
-	}
-	return string(b)
 }

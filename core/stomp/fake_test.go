@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
+	"github.com/libsecucard/libsecucard/core/retry"
 	"github.com/libsecucard/libsecucard/internal/testkit"
 )
 
@@ -455,4 +457,51 @@ func TestInstallSkipsAnEndedConnection(t *testing.T) {
 	c.mu.Unlock()
 	assert.Same(t, live, cur)
 	assert.Empty(t, down)
+}
+
+// TestPanickingLoopIsRestartedWithBackoff (issue 10.7): a background loop
+// that panics is restarted after a growing, capped delay, and every panic is
+// reported; it used to be restarted at once, spinning with every panic.
+func TestPanickingLoopIsRestartedWithBackoff(t *testing.T) {
+	life, quit := context.WithCancel(context.Background())
+	defer quit()
+	var mu sync.Mutex
+	var delays []time.Duration
+	reports := 0
+	c := &Channel{life: life, cfg: Config{
+		Backoff: retry.Backoff{Initial: 10 * time.Millisecond, Max: 80 * time.Millisecond, Factor: 2, Jitter: 0.01},
+		OnEvent: func(e event.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			if e.Kind == event.KindError {
+				reports++
+				if reports == 6 {
+					quit() // enough: the next restart finds the channel closing
+				}
+			}
+		},
+	}}
+	c.sleep = func(ctx context.Context, d time.Duration) error {
+		mu.Lock()
+		delays = append(delays, d)
+		mu.Unlock()
+		return ctx.Err()
+	}
+	var loop func()
+	loop = func() {
+		defer c.wg.Done()
+		defer c.guard("test loop", func() { c.restart("test loop", loop) })
+		panic("a bug in the loop")
+	}
+	c.wg.Add(1)
+	go loop()
+	c.wg.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 6, reports, "every panic is reported")
+	require.Len(t, delays, 5, "every restart waited; after the sixth panic the channel was closing")
+	for i, want := range []time.Duration{10, 20, 40, 80, 80} {
+		assert.InDelta(t, float64(want*time.Millisecond), float64(delays[i]), float64(want*time.Millisecond)/50, "restart %d", i+1)
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
-	"github.com/libsecucard/libsecucard/core/redact"
 )
 
 // pending is a request waiting for its reply.
@@ -141,7 +140,7 @@ func (c *Channel) token(ctx context.Context, op string) (string, error) {
 	if t == nil || t.AccessToken == "" {
 		return "", errs.New(errs.Internal, op, "the token source returned no access token")
 	}
-	redact.Secret(t.AccessToken)
+	c.log.Redactor().Set("stomp_login", t.AccessToken)
 	return t.AccessToken, nil
 }
 

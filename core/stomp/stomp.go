@@ -141,6 +141,9 @@ type Channel struct {
 	reconnects atomic.Int64
 	late       atomic.Int64 // replies that arrived after their request gave up
 	connSeq    atomic.Int64
+	restarts   atomic.Int64 // background loops restarted after a panic
+	// sleep waits before a restart (tests record it instead).
+	sleep retry.Sleeper
 }
 
 // New checks cfg and applies defaults. It does no I/O.
@@ -429,13 +432,20 @@ func (c *Channel) guard(what string, after func()) {
 
 // emit reports a connection state. "reconnecting" may repeat (each attempt
 // carries the previous failure); the other states are reported on change.
-func (c *Channel) emit(state, reason string) {
+func (c *Channel) emit(state, reason string) { c.emitEvent(event.Connection(state, reason)) }
+
+// emitReconnected reports "connected" after a reconnect, with resync: pushes
+// sent while the connection was down are lost (a temp-queue lives and dies
+// with its connection), so the host re-reads what it watches.
+func (c *Channel) emitReconnected() { c.emitEvent(event.Reconnected()) }
+
+func (c *Channel) emitEvent(e event.Event) {
 	c.mu.Lock()
-	if state == c.state && state != event.Reconnecting {
+	if e.State == c.state && e.State != event.Reconnecting {
 		c.mu.Unlock()
 		return
 	}
-	c.state = state
+	c.state = e.State
 	c.mu.Unlock()
-	c.publish(event.Connection(state, reason))
+	c.publish(e)
 }

@@ -109,7 +109,7 @@ func (c *Channel) refreshOn(ctx context.Context, cn *conn) (refused bool, err er
 // changes it logs in again with the new one.
 func (c *Channel) supervise() {
 	defer c.wg.Done()
-	defer c.guard("supervisor", func() { c.restart(c.supervise) })
+	defer c.guard("supervisor", func() { c.restart("supervisor", c.supervise) })
 	for {
 		c.mu.Lock()
 		cn, down, closed := c.cur, c.lastDown, c.closed
@@ -168,7 +168,7 @@ func (c *Channel) reconnect() {
 			return
 		}
 		c.reconnects.Add(1)
-		c.emit(event.Connected, "")
+		c.emitReconnected()
 		c.log.Infof("reconnected to %s after %d attempt(s) (session %s)", c.addr, attempt, cn.session)
 		return
 	}
@@ -205,7 +205,7 @@ func (c *Channel) rotate(old *conn) {
 				old.drain()
 			}()
 			c.reconnects.Add(1)
-			c.emit(event.Connected, "")
+			c.emitReconnected()
 			c.log.Infof("logged in again with the new access token (session %s)", cn.session)
 			return
 		}
@@ -220,15 +220,32 @@ func (c *Channel) rotate(old *conn) {
 	}
 }
 
-// restart runs loop again after it panicked, unless the channel is closing.
-// It runs inside the failed goroutine before its wg.Done, so the count never
-// touches zero while Close may wait.
-func (c *Channel) restart(loop func()) {
+// restart runs loop again after it panicked, unless the channel is closing,
+// after a backoff that grows with every restart of the channel's loops (up
+// to the backoff cap): a loop that panics at once must not spin the CPU and
+// flood the host with error events. Each restart is logged with its delay
+// (guard has already reported the panic). It runs inside the failed
+// goroutine before its wg.Done, so the count never touches zero while Close
+// may wait.
+func (c *Channel) restart(what string, loop func()) {
 	if c.life.Err() != nil {
 		return
 	}
+	n := c.restarts.Add(1)
+	delay := c.cfg.Backoff.Delay(int(n))
+	c.log.Warnf("restarting the STOMP %s in %s (restart %d)", what, delay.Round(time.Millisecond), n)
+	sleep := c.sleep
+	if sleep == nil {
+		sleep = retry.Sleep
+	}
 	c.wg.Add(1)
-	go loop()
+	go func() {
+		if sleep(c.life, delay) != nil {
+			c.wg.Done() // closing: loop will not run to call it
+			return
+		}
+		loop()
+	}()
 }
 
 // install makes cn current unless the channel closed meanwhile.
@@ -250,7 +267,7 @@ func (c *Channel) install(cn *conn) bool {
 // is watched by the heart-beats.
 func (c *Channel) refresher() {
 	defer c.wg.Done()
-	defer c.guard("session refresher", func() { c.restart(c.refresher) })
+	defer c.guard("session refresher", func() { c.restart("session refresher", c.refresher) })
 	every := c.cfg.Heartbeat
 	if every <= 0 {
 		return

@@ -194,25 +194,25 @@ int main(int argc, char **argv) {
              tx_id);
     st = secucard_call(client, request, &res, &err);
     if (st == SECUCARD_ERR_DECLINED) {
+        /* Not paid. The error JSON carries the transaction and its receipt:
+         * print it like the receipt of a payment. */
+        char *reason = ex_json_top_str(err, "reason");
         char *msg = ex_json_top_str(err, "message");
-        printf("\n  *** PAYMENT DECLINED: %s ***\n", msg ? msg : "");
+        printf("\n  *** PAYMENT DECLINED (%s): %s ***\n\n", reason ? reason : "?", msg ? msg : "");
+        free(reason);
         free(msg);
-        secucard_free(err);
+        res = err; /* secucard_format_receipt takes the declined error JSON too */
         err = NULL;
-        rc = 0;
+    } else if (st != SECUCARD_OK) {
+        print_error("start", st, err);
         goto done;
-    }
-    if (st != SECUCARD_OK) { print_error("start", st, err); goto done; }
-
-    char *status = ex_json_top_str(res, "status");
-    if (status && strcmp(status, "ok") == 0) {
-        printf("\n  *** PAYMENT APPROVED ***\n\n");
     } else {
-        char *why = ex_json_top_str(res, "error");
-        printf("\n  *** PAYMENT DECLINED (%s): %s ***\n\n", status ? status : "?", why ? why : "no reason given");
-        free(why);
+        char *status = ex_json_top_str(res, "status");
+        /* SECUCARD_OK means paid; a status the library does not know is
+         * passed through, so say which it was. */
+        printf("\n  *** PAYMENT APPROVED (%s) ***\n\n", status ? status : "?");
+        free(status);
     }
-    free(status);
 
     st = secucard_format_receipt(res, RECEIPT_WIDTH, &receipt, &err);
     if (st == SECUCARD_OK) {

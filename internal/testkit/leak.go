@@ -13,11 +13,13 @@ import (
 
 // PANs returns the card numbers written in s, as they are written: maximal
 // runs of 13 to 19 digits, optionally grouped by single spaces or dashes,
-// that pass the Luhn check.
+// that pass the Luhn check and stand alone, not glued to a word (digits
+// inside "STX_4111…" or "A4111…" are an identifier, as the redactor's
+// documentation says).
 func PANs(s string) []string {
 	var out []string
 	for i := 0; i < len(s); {
-		if !isDigit(s[i]) || (i > 0 && isDigit(s[i-1])) {
+		if !isDigit(s[i]) || (i > 0 && (isDigit(s[i-1]) || isWord(s[i-1]))) {
 			i++
 			continue
 		}
@@ -35,7 +37,7 @@ func PANs(s string) []string {
 			}
 			break
 		}
-		if run := s[i:j]; digits >= 13 && digits <= 19 && luhn(onlyDigits(run)) {
+		if run := s[i:j]; digits >= 13 && digits <= 19 && luhn(onlyDigits(run)) && (j == len(s) || !isWord(s[j])) {
 			out = append(out, run)
 		}
 		i = j
@@ -44,6 +46,9 @@ func PANs(s string) []string {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// isWord is a byte that glues digits into an identifier.
+func isWord(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c >= 0x80 }
 
 func onlyDigits(s string) string {
 	var b strings.Builder

@@ -150,3 +150,13 @@ func (l *Log[T]) All() []T {
 	defer l.mu.Unlock()
 	return append([]T(nil), l.all...)
 }
+
+// CardPointeConfig is the "cardpointe" section of a client config that uses
+// srv's CardPointe Gateway emulation (its URL, Basic credentials and MID).
+func CardPointeConfig(srv *sandbox.Server) map[string]any {
+	e := srv.Endpoints()
+	return map[string]any{
+		"url": e.CardPointeURL, "username": e.CardPointeUsername,
+		"password": e.CardPointePassword, "merchid": e.CardPointeMerchID,
+	}
+}

@@ -195,7 +195,9 @@ namespace Secucard.Connect.Tests
                 "{\"basket_info\":{\"sum\":250,\"currency\":\"EUR\"}," +
                 "\"basket\":{\"products\":[{\"id\":1,\"desc\":\"Coffee\",\"quantity\":1,\"priceOne\":250,\"tax\":7}]}}");
             string id = (string)T.Obj(tx)["id"];
-            string done = client.Smart.Transactions.Start(id, "demo");
+            string done;
+            try { done = client.Smart.Transactions.Start(id, "demo"); }
+            catch (DeclinedException e) { done = e.TransactionJson; }
             CollectionAssert.Contains(new[] { "ok", "failed" }, T.Obj(done)["status"]);
             string receipt = SecucardClient.FormatReceipt(done, 32);
             StringAssert.Contains("2,50", receipt);

@@ -1,6 +1,8 @@
 // LifecycleTests.cs - Close, Dispose, use afterwards, and misuse from callbacks.
 
 using System;
+using System.Diagnostics;
+using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
 using NUnit.Framework;
@@ -105,6 +107,43 @@ namespace Secucard.Connect.Tests
             c.Dispose();
             var e2 = T.Faulted<SecucardException>(open);
             Assert.That(e2 is ClosedException || e2 is CanceledException || e2 is AuthCanceledException, "got " + e2.GetType().Name);
+        }
+
+        // A program that returns from Main without disposing a client whose async call
+        // is in flight: the finalizer releases the client and must not wait for the
+        // call's callback (it took ~42 s, Mono's finalizer timeout, when it did).
+        [TestCase("fresh")] // no callback ran yet: the callback thread cannot attach any more
+        [TestCase("warm")]  // a callback ran: the callback thread is attached to the runtime
+        public void ProgramExitsPromptlyWithoutDispose(string mode)
+        {
+            T.Sandbox.AddFault("{\"path\":\"/smart/transactions\",\"delay_ms\":30000}");
+            string exe = Path.Combine(Path.GetDirectoryName(typeof(LifecycleTests).Assembly.Location), "ExitWithoutDispose.exe");
+            var psi = new ProcessStartInfo("mono", "\"" + exe + "\" " + mode)
+            {
+                UseShellExecute = false,
+                RedirectStandardOutput = true,
+                CreateNoWindow = true,
+            };
+            psi.EnvironmentVariables["SECUCARD_TEST_CONFIG"] = T.Sandbox.Config();
+            using (var p = Process.Start(psi))
+            {
+                try
+                {
+                    var line = p.StandardOutput.ReadLineAsync();
+                    Assert.IsTrue(line.Wait(T.Patience), "the program did not reach the end of Main");
+                    var sw = Stopwatch.StartNew();
+                    Assert.AreEqual("main returns", line.Result);
+                    bool exited = p.WaitForExit(10000);
+                    double took = sw.Elapsed.TotalSeconds;
+                    Assert.IsTrue(exited, "the program still runs 10 s after Main returned");
+                    Assert.AreEqual(0, p.ExitCode);
+                    Assert.Less(took, 1.0, "the process took " + took.ToString("0.00") + " s to exit after Main returned");
+                }
+                finally
+                {
+                    if (!p.HasExited) p.Kill();
+                }
+            }
         }
 
         [Test]

@@ -112,12 +112,40 @@ namespace Secucard.Connect.Tests
         }
 
         [Test]
-        public void DemoStartEndsOkOrDeclinedWithAReceipt()
+        public void DemoStartIsPaidOrThrowsDeclinedWithTheTransaction()
         {
-            string id = (string)T.Obj(client.Smart.Transactions.Create(T.TransactionJson())).Get("id");
-            var started = T.Obj(client.Smart.Transactions.Start(id, "demo"));
-            CollectionAssert.Contains(new[] { "ok", "failed" }, started["status"]);
-            Assert.Greater(((List<object>)started["receipt"]).Count, 0);
+            // Issue 10.8a: a declined start used to return the failed transaction as a success.
+            // The demo terminal declines a fifth of the payments: pay until both ends were seen.
+            int paid = 0, declined = 0;
+            for (int i = 0; i < 100 && (paid == 0 || declined == 0); i++)
+            {
+                string id = (string)T.Obj(client.Smart.Transactions.Create(T.TransactionJson())).Get("id");
+                try
+                {
+                    var started = T.Obj(client.Smart.Transactions.Start(id, "demo"));
+                    Assert.AreEqual("ok", started["status"], "a normal return is a payment");
+                    Assert.Greater(((List<object>)started["receipt"]).Count, 0);
+                    paid++;
+                }
+                catch (SecucardDeclinedException e)
+                {
+                    declined++;
+                    Assert.IsInstanceOf<DeclinedException>(e, "the existing class stays the base");
+                    Assert.AreEqual(Native.ErrDeclined, e.Status);
+                    Assert.AreEqual("declined", e.Type);
+                    Assert.AreEqual("failed", e.Reason);
+                    Assert.AreEqual("rejected", e.Outcome);
+                    Assert.IsFalse(e.Retryable);
+                    Assert.AreEqual(id, e.ObjectId);
+                    var tx = T.Obj(e.TransactionJson);
+                    Assert.AreEqual(id, tx["id"]);
+                    Assert.AreEqual("failed", tx["status"]);
+                    Assert.Greater(((List<object>)Json.Parse(e.ReceiptJson)).Count, 0);
+                    StringAssert.Contains("EUR", SecucardClient.FormatReceipt(e.TransactionJson, 32));
+                }
+            }
+            Assert.Greater(paid, 0);
+            Assert.Greater(declined, 0);
         }
 
         [Test]

@@ -25,7 +25,7 @@ namespace Secucard.Connect.Tests
                 states.WaitFor(e => e.State == "connected", "the STOMP connection");
 
                 string id = (string)T.Obj(client.Smart.Transactions.Create(Basket))["id"];
-                string done = client.Smart.Transactions.Start(id, "demo");
+                string done = client.Smart.Transactions.Start(id, "cash"); // cash: always paid (demo declines at random)
                 Assert.AreEqual(id, T.Obj(done)["id"]);
 
                 // The real service pushes only display texts during a start
@@ -62,7 +62,7 @@ namespace Secucard.Connect.Tests
                 states.WaitFor(e => states.Snapshot().Count(x => x.State == "connected") >= 2, "the reconnect");
 
                 string id = (string)T.Obj(client.Smart.Transactions.Create(Basket))["id"];
-                Assert.AreEqual(id, T.Obj(client.Smart.Transactions.Start(id, "demo"))["id"], "payments use the healed connection");
+                Assert.AreEqual(id, T.Obj(client.Smart.Transactions.Start(id, "cash"))["id"], "payments use the healed connection");
                 StringAssert.Contains("\"reconnects\":1", client.Stats());
             }
         }

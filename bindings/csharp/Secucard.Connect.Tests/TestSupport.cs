@@ -47,6 +47,11 @@ namespace Secucard.Connect.Tests
         public string ClientSecret { get; private set; }
         /// <summary>The port of the sandbox's STOMP endpoint (plain TCP on loopback).</summary>
         public int StompPort { get; private set; }
+        /// <summary>The CardPointe Gateway's REST base and its HTTP Basic credentials and MID.</summary>
+        public string CardPointeUrl { get; private set; }
+        public string CardPointeUsername { get; private set; }
+        public string CardPointePassword { get; private set; }
+        public string CardPointeMerchId { get; private set; }
 
         Process process;
         readonly Queue<string> stderrTail = new Queue<string>();
@@ -117,6 +122,10 @@ namespace Secucard.Connect.Tests
             AdminUrl = Json.Str(o, "admin_url");
             ClientId = Json.Str(o, "client_id");
             ClientSecret = Json.Str(o, "client_secret");
+            CardPointeUrl = Json.Str(o, "cardpointe_url");
+            CardPointeUsername = Json.Str(o, "cardpointe_username");
+            CardPointePassword = Json.Str(o, "cardpointe_password");
+            CardPointeMerchId = Json.Str(o, "cardpointe_merchid");
             string stompAddr = Json.Str(o, "stomp_addr") ?? "";
             int colon = stompAddr.LastIndexOf(':');
             StompPort = colon > 0 ? int.Parse(stompAddr.Substring(colon + 1)) : 0;
@@ -196,6 +205,14 @@ namespace Secucard.Connect.Tests
             return "{\"environment\":\"sandbox\",\"sandbox_url\":" + Json.Quote(SandboxUrl) +
                    ",\"credentials\":{\"client_id\":" + Json.Quote(ClientId) + ",\"client_secret\":" + Json.Quote(ClientSecret) + "}" +
                    ",\"stomp\":{\"enabled\":false}" + (extra != null ? "," + extra : "") + "}";
+        }
+
+        /// <summary>The "cardpointe" config member for this sandbox's Gateway; password
+        /// replaces its password when given.</summary>
+        public string CardPointeSection(string password = null)
+        {
+            return "\"cardpointe\":{\"url\":" + Json.Quote(CardPointeUrl) + ",\"username\":" + Json.Quote(CardPointeUsername) +
+                   ",\"password\":" + Json.Quote(password ?? CardPointePassword) + ",\"merchid\":" + Json.Quote(CardPointeMerchId) + "}";
         }
 
         /// <summary>A client_credentials config with STOMP on: the till's event path.</summary>

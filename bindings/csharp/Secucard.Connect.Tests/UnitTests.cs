@@ -196,7 +196,8 @@ namespace Secucard.Connect.UnitTests
             Assert.AreEqual("417", a.Code);
         }
 
-        [TestCase("declined", typeof(DeclinedException))]
+        [TestCase("declined", typeof(SecucardDeclinedException))]
+        [TestCase("invalid_handle", typeof(InvalidHandleException))]
         [TestCase("network", typeof(NetworkException))]
         [TestCase("timeout", typeof(SecucardTimeoutException))]
         [TestCase("canceled", typeof(CanceledException))]
@@ -221,10 +222,10 @@ namespace Secucard.Connect.UnitTests
         }
 
         [TestCase(1, typeof(InvalidArgumentException))]
-        [TestCase(2, typeof(InvalidArgumentException))]
+        [TestCase(2, typeof(InvalidHandleException))]
         [TestCase(3, typeof(AuthException))]
         [TestCase(4, typeof(ApiException))]
-        [TestCase(5, typeof(DeclinedException))]
+        [TestCase(5, typeof(SecucardDeclinedException))]
         [TestCase(6, typeof(NetworkException))]
         [TestCase(7, typeof(SecucardTimeoutException))]
         [TestCase(8, typeof(CanceledException))]

@@ -69,9 +69,17 @@ namespace Secucard.Connect
         public string State { get; private set; }
         /// <summary>Why, when the library says (may be empty).</summary>
         public string Reason { get; private set; }
+        /// <summary>
+        /// True on "connected" after a reconnect: pushes sent while the connection was down are
+        /// lost (delivery is at most once), so re-read what you watch.
+        /// </summary>
+        public bool Resync { get; private set; }
         /// <summary>The event JSON.</summary>
         public string Json { get; private set; }
-        internal ConnectionStateEventArgs(string state, string reason, string json) { State = state; Reason = reason ?? ""; Json = json; }
+        internal ConnectionStateEventArgs(string state, string reason, bool resync, string json)
+        {
+            State = state; Reason = reason ?? ""; Resync = resync; Json = json;
+        }
     }
 
     /// <summary>Authentication progressed.</summary>

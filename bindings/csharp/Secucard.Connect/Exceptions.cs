@@ -21,7 +21,7 @@ namespace Secucard.Connect
     {
         /// <summary>The library's status code (SECUCARD_ERR_*), e.g. 4 for an API error.</summary>
         public int Status { get; private set; }
-        /// <summary>"invalid_argument", "auth", "api", "declined", "network", "timeout", "canceled", "closed", "storage", "internal", or a type added later.</summary>
+        /// <summary>"invalid_argument", "invalid_handle", "auth", "api", "declined", "network", "timeout", "canceled", "closed", "storage", "internal", or a type added later.</summary>
         public string Type { get; private set; }
         /// <summary>Refines the type, mainly for auth errors ("denied", "expired", "timeout", "canceled", ...); null when absent.</summary>
         public string Reason { get; private set; }
@@ -36,8 +36,10 @@ namespace Secucard.Connect
         public bool Retryable { get; private set; }
         /// <summary>
         /// What the failed request may have done: "not_sent" (it provably never left the
-        /// machine), "rejected" (the server answered that it did not carry it out) or
-        /// "unknown" (the server may have acted: the answer was lost, timed out, a 5xx).
+        /// machine), "rejected" (the server answered that it did not carry it out),
+        /// "unknown" (the server may have acted: the answer was lost, timed out, a 5xx) or,
+        /// for a CardPointe auth, "voided" (its answer was lost and the library voided it:
+        /// nothing stands, <see cref="Retryable"/> is true).
         /// Null for errors that are not about a request (a bad config, a closed client).
         /// </summary>
         public string Outcome { get; private set; }
@@ -59,6 +61,24 @@ namespace Secucard.Connect
         /// <summary>The error JSON exactly as the library returned it.</summary>
         public string RawJson { get; private set; }
 
+        /// <summary>CardPointe: the Gateway's respstat ("A", "B", "C"); null for secucard calls.</summary>
+        public string RespStat { get; private set; }
+        /// <summary>CardPointe: the processor's or gateway's response code ("05", "116", "NU", "62").</summary>
+        public string RespCode { get; private set; }
+        /// <summary>CardPointe: the response text ("Do not honor").</summary>
+        public string RespText { get; private set; }
+        /// <summary>CardPointe: who answered: "PPS" (the gateway itself), "FNOR", "RPCT", ...</summary>
+        public string RespProc { get; private set; }
+        /// <summary>CardPointe: the transaction's retrieval reference.</summary>
+        public string Retref { get; private set; }
+        /// <summary>CardPointe: the address verification result.</summary>
+        public string AvsResp { get; private set; }
+        /// <summary>CardPointe: the CVV check result.</summary>
+        public string CvvResp { get; private set; }
+        /// <summary>CardPointe: the auth's orderid, on every error of an auth: look it up
+        /// (InquireByOrderId) before charging again when <see cref="Outcome"/> is "unknown".</summary>
+        public string OrderId { get; private set; }
+
         internal SecucardException(ErrorInfo e) : base(e.Message)
         {
             Status = e.Status;
@@ -71,6 +91,14 @@ namespace Secucard.Connect
             RetryAfterMs = e.RetryAfterMs;
             ObjectId = e.ObjectId;
             RawJson = e.Raw;
+            RespStat = e.RespStat;
+            RespCode = e.RespCode;
+            RespText = e.RespText;
+            RespProc = e.RespProc;
+            Retref = e.Retref;
+            AvsResp = e.AvsResp;
+            CvvResp = e.CvvResp;
+            OrderId = e.OrderId;
         }
     }
 
@@ -80,6 +108,12 @@ namespace Secucard.Connect
         /// <summary>The config key or request field at fault, e.g. "credentials.client_id"; null when unknown.</summary>
         public string Field { get; private set; }
         internal InvalidArgumentException(ErrorInfo e) : base(e) { Field = e.Field; }
+    }
+
+    /// <summary>The client handle is not live (type "invalid_handle", SECUCARD_ERR_INVALID_HANDLE).</summary>
+    public class InvalidHandleException : InvalidArgumentException
+    {
+        internal InvalidHandleException(ErrorInfo e) : base(e) { }
     }
 
     /// <summary>Credentials or token refused, or the device authorization did not complete. See <see cref="SecucardException.Reason"/>.</summary>
@@ -139,14 +173,59 @@ namespace Secucard.Connect
         }
     }
 
-    /// <summary>A payment was declined by the processor or gateway.</summary>
+    /// <summary>
+    /// A payment start ended without a payment: the terminal, processor or gateway declined
+    /// it (<see cref="SecucardException.Reason"/> is the transaction's status: "failed",
+    /// "aborted", "canceled", "timeout", ...). The library raises
+    /// <see cref="SecucardDeclinedException"/>, which derives from this class.
+    /// </summary>
     public class DeclinedException : SecucardException
     {
         /// <summary>The decline code, when the processor gave one.</summary>
         public string Code { get; private set; }
         /// <summary>A message meant for the customer, when there is one.</summary>
         public string ErrorUser { get; private set; }
-        internal DeclinedException(ErrorInfo e) : base(e) { Code = e.Code; ErrorUser = e.ErrorUser; }
+        /// <summary>
+        /// The transaction as the payment left it (JSON), or null: print its receipt with
+        /// <c>SecucardClient.FormatReceipt(e.TransactionJson, width)</c>.
+        /// </summary>
+        public string TransactionJson { get; private set; }
+        /// <summary>The transaction's receipt lines (a JSON array), or null.</summary>
+        public string ReceiptJson { get; private set; }
+        internal DeclinedException(ErrorInfo e) : base(e)
+        {
+            Code = e.Code; ErrorUser = e.ErrorUser; TransactionJson = e.TransactionJson;
+            if (TransactionJson != null)
+            {
+                try
+                {
+                    Dictionary<string, string> raw;
+                    Json.ParseObject(TransactionJson, out raw);
+                    string r;
+                    if (raw.TryGetValue("receipt", out r)) ReceiptJson = r;
+                }
+                catch (FormatException) { }
+            }
+        }
+    }
+
+    /// <summary>
+    /// A payment was declined: what the library raises for every "declined" error. It is a
+    /// <see cref="DeclinedException"/>, so existing handlers keep working. A declined
+    /// smart.transactions start carries the transaction and its receipt
+    /// (<see cref="DeclinedException.TransactionJson"/>, <see cref="DeclinedException.ReceiptJson"/>);
+    /// a start never returns a declined transaction. For CardPointe,
+    /// <see cref="SecucardException.RespStat"/> .. <see cref="SecucardException.OrderId"/>
+    /// say what the Gateway answered; <see cref="Temporary"/> marks a decline for now.
+    /// </summary>
+    public class SecucardDeclinedException : DeclinedException
+    {
+        /// <summary>
+        /// Declined for now (CardPointe respstat "B", e.g. PPS 62 "Timed out"): nothing was
+        /// charged, <see cref="SecucardException.Retryable"/> is true and a new attempt may pass.
+        /// </summary>
+        public bool Temporary { get; private set; }
+        internal SecucardDeclinedException(ErrorInfo e) : base(e) { Temporary = e.Reason == "temporary"; }
     }
 
     /// <summary>The connection failed, was reset, or the answer was unreadable.</summary>
@@ -195,7 +274,8 @@ namespace Secucard.Connect
         public int Status;
         public string Type, Message, Reason, Op, Field, Raw;
         public string Error, ErrorDetails, ErrorUser, Code, SupportId;
-        public string Outcome, IdempotencyKey, ObjectId;
+        public string Outcome, IdempotencyKey, ObjectId, TransactionJson;
+        public string RespStat, RespCode, RespText, RespProc, Retref, AvsResp, CvvResp, OrderId;
         public long? RetryAfterMs;
         public int HttpStatus;
         public bool Retryable;
@@ -233,6 +313,14 @@ namespace Secucard.Connect
             }
             if (o != null)
             {
+                try
+                {
+                    Dictionary<string, string> raw;
+                    Json.ParseObject(json, out raw);
+                    string tx;
+                    if (raw.TryGetValue("transaction", out tx)) e.TransactionJson = tx;
+                }
+                catch (FormatException) { }
                 e.Status = (int)Json.Long(o, "status", status);
                 e.Type = Json.Str(o, "type");
                 e.Message = Json.Str(o, "message");
@@ -251,6 +339,14 @@ namespace Secucard.Connect
                 e.Outcome = Json.Str(o, "outcome");
                 e.IdempotencyKey = Json.Str(o, "idempotency_key");
                 e.ObjectId = Json.Str(o, "object_id");
+                e.RespStat = Json.Str(o, "respstat");
+                e.RespCode = Json.Str(o, "respcode");
+                e.RespText = Json.Str(o, "resptext");
+                e.RespProc = Json.Str(o, "respproc");
+                e.Retref = Json.Str(o, "retref");
+                e.AvsResp = Json.Str(o, "avsresp");
+                e.CvvResp = Json.Str(o, "cvvresp");
+                e.OrderId = Json.Str(o, "orderid");
                 long retryAfter = Json.Long(o, "retry_after_ms", long.MinValue);
                 if (retryAfter != long.MinValue) e.RetryAfterMs = retryAfter;
             }
@@ -262,6 +358,7 @@ namespace Secucard.Connect
             switch (e.Type)
             {
                 case "invalid_argument": return new InvalidArgumentException(e);
+                case "invalid_handle": return new InvalidHandleException(e);
                 case "auth":
                     switch (e.Reason)
                     {
@@ -272,7 +369,7 @@ namespace Secucard.Connect
                         default: return new AuthException(e);
                     }
                 case "api": return new ApiException(e);
-                case "declined": return new DeclinedException(e);
+                case "declined": return new SecucardDeclinedException(e);
                 case "network": return new NetworkException(e);
                 case "timeout": return new SecucardTimeoutException(e);
                 case "canceled": return new CanceledException(e);
@@ -289,7 +386,7 @@ namespace Secucard.Connect
             switch (status)
             {
                 case Native.ErrInvalidArgument: return "invalid_argument";
-                case Native.ErrInvalidHandle: return "invalid_argument"; // a stale handle is a misuse of the API
+                case Native.ErrInvalidHandle: return "invalid_handle";
                 case Native.ErrAuth: return "auth";
                 case Native.ErrApi: return "api";
                 case Native.ErrDeclined: return "declined";

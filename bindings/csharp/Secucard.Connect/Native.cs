@@ -9,6 +9,7 @@
 //    native client while a call on another thread still uses it.
 
 using System;
+using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -71,6 +72,10 @@ namespace Secucard.Connect
         // Takes the raw pointer: it is called from SecucardClientHandle.ReleaseHandle.
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern void secucard_client_free(IntPtr client);
+
+        // secucard_client_free that never waits: for the finalizer (see ReleaseHandle).
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern void secucard_client_release(IntPtr client);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int secucard_client_clear_tokens(SecucardClientHandle client, out IntPtr errJson);
@@ -245,13 +250,23 @@ namespace Secucard.Connect
     }
 
     /// <summary>
-    /// The native client handle. Releasing it calls secucard_client_free, which
+    /// The native client handle. Disposing it calls secucard_client_free, which
     /// closes the client and waits until none of its callbacks runs; only after that
     /// is the GCHandle that native code received as user_data freed.
+    /// <para>A client never disposed is released when the process exits, with
+    /// secucard_client_release, which never waits: the runtime's exit waits for the
+    /// threads it knows, among them the client's callback thread once it ran managed
+    /// code, and that thread ends only when its client is released. (The finalizer
+    /// runs too late for that, after the wait.)</para>
     /// </summary>
     internal sealed class SecucardClientHandle : SafeHandle
     {
         IntPtr userData; // GCHandle of the owning SecucardClient, or zero
+        volatile bool disposedByOwner; // released through Dispose, not the finalizer
+
+        // Handles not released yet, for the process-exit hook.
+        static readonly HashSet<SecucardClientHandle> live = new HashSet<SecucardClientHandle>();
+        static bool exitHooked;
 
         /// <summary>Used by the marshaller.</summary>
         public SecucardClientHandle() : base(IntPtr.Zero, true) { }
@@ -261,9 +276,69 @@ namespace Secucard.Connect
 
         internal void SetUserData(IntPtr gcHandle) { userData = gcHandle; }
 
+        /// <summary>Releases this client at process exit unless it is disposed before.</summary>
+        internal void ReleaseAtExit()
+        {
+            lock (live)
+            {
+                live.Add(this);
+                if (exitHooked) return;
+                exitHooked = true;
+                // ProcessExit runs after the runtime waited for foreground threads and
+                // before it aborts and waits for background ones (the callback threads).
+                AppDomain.CurrentDomain.ProcessExit += (s, e) => ReleaseAll();
+            }
+        }
+
+        static void ReleaseAll()
+        {
+            SecucardClientHandle[] all;
+            lock (live)
+            {
+                all = new SecucardClientHandle[live.Count];
+                live.CopyTo(all);
+            }
+            foreach (var h in all) h.ReleaseWithoutWaiting();
+        }
+
+        // No callback of the client begins afterwards and its callback thread ends;
+        // the SafeHandle itself is released later as usual (freeing twice is a no-op).
+        void ReleaseWithoutWaiting()
+        {
+            bool added = false;
+            try
+            {
+                DangerousAddRef(ref added);
+                Native.secucard_client_release(handle);
+            }
+            catch (ObjectDisposedException) { }
+            finally
+            {
+                if (added) DangerousRelease();
+            }
+        }
+
+        /// <inheritdoc/>
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) disposedByOwner = true;
+            base.Dispose(disposing);
+        }
+
         /// <inheritdoc/>
         protected override bool ReleaseHandle()
         {
+            lock (live) live.Remove(this);
+            if (!disposedByOwner)
+            {
+                // The finalizer: the client's GCHandle kept it reachable, so this runs
+                // at process exit. Waiting for callbacks there hangs the exit (Mono's
+                // finalizer thread would wait for a callback thread that can no longer
+                // attach to the runtime). No callback begins after release returns; one
+                // already running may still use the GCHandle, so it is left alone.
+                Native.secucard_client_release(handle);
+                return true;
+            }
             Native.secucard_client_free(handle);
             if (userData != IntPtr.Zero)
             {

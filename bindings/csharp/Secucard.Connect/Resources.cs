@@ -130,7 +130,9 @@ namespace Secucard.Connect
 
         /// <summary>Starts the payment of a created transaction on the terminal;
         /// <paramref name="type"/> is the payment type, e.g. "demo", "cash", "auto".
-        /// Returns the transaction with its final status and receipt.</summary>
+        /// Returns the paid transaction with its receipt. A payment that ended without being
+        /// made throws <see cref="SecucardDeclinedException"/>, whose TransactionJson holds the
+        /// transaction and its receipt.</summary>
         public string Start(string id, string type) { return Execute(Required(id, "id"), "start", Required(type, "type")); }
         /// <summary>Starts the payment.</summary>
         public Task<string> StartAsync(string id, string type, CancellationToken cancellationToken = default(CancellationToken))

@@ -48,6 +48,22 @@ namespace Secucard.Connect
         // Dispose can refuse to deadlock (the header forbids them inside callbacks).
         [ThreadStatic] static SecucardClient callbackOwner;
 
+        // Whether this library thread was made a background thread (see OnLibraryThread).
+        [ThreadStatic] static bool backgroundMarked;
+
+        // Each client's callback thread lives until the client is closed, attached to
+        // the runtime since its first callback. Mono's exit first waits for every
+        // foreground thread it knows, so mark the library's threads as background
+        // threads: a client never disposed is then released at ProcessExit (see
+        // SecucardClientHandle), which ends its callback thread.
+        static void OnLibraryThread()
+        {
+            if (backgroundMarked) return;
+            backgroundMarked = true;
+            try { Thread.CurrentThread.IsBackground = true; }
+            catch (Exception e) { Trace.TraceWarning("secucard: cannot make the callback thread a background thread: {0}", e.Message); }
+        }
+
         readonly SecucardClientHandle handle;
         readonly IntPtr self; // GCHandle (Normal) of this client; freed by the handle after secucard_client_free
         int disposed;
@@ -83,6 +99,7 @@ namespace Secucard.Connect
             handle = h;
             self = GCHandle.ToIntPtr(GCHandle.Alloc(this, GCHandleType.Normal));
             handle.SetUserData(self);
+            handle.ReleaseAtExit();
 
             st = Native.secucard_set_event_callback(handle, EventCb, self);
             if (st != Native.OK)
@@ -91,6 +108,7 @@ namespace Secucard.Connect
                 throw Errors.FromStatus(st, "secucard_set_event_callback");
             }
             Smart = new SmartProduct(this);
+            CardPointe = new CardPointe(this);
         }
 
         // ------------------------------------------------------------------
@@ -221,7 +239,12 @@ namespace Secucard.Connect
             catch (Exception e) { Trace.TraceWarning("secucard: CancelAuth from a CancellationToken failed: {0}", e.Message); }
         }
 
-        /// <summary>Deletes this client's stored tokens: the next open or call authenticates from scratch.</summary>
+        /// <summary>
+        /// Deletes this client's stored tokens. With the client_credentials grant the next call
+        /// authenticates by itself; with the device and appuser grants only Open authorizes again
+        /// (a new device authorization), and calls throw an AuthException with reason
+        /// "not_authorized" until then.
+        /// </summary>
         public void ClearTokens()
         {
             ThrowIfDisposed();
@@ -264,8 +287,8 @@ namespace Secucard.Connect
                 Native.TakeString(err);
             }
             catch (ObjectDisposedException) { }
-            // Releases the native client once no call uses it any more; that frees the
-            // GCHandle too, after the library has promised no further callbacks.
+            // Releases the native client once no call uses it any more (secucard_client_free);
+            // that frees the GCHandle too, after the library has promised no further callbacks.
             handle.Dispose();
         }
 
@@ -290,6 +313,10 @@ namespace Secucard.Connect
 
         /// <summary>The POS core of the smart product: transactions, idents, checkins.</summary>
         public SmartProduct Smart { get; private set; }
+
+        /// <summary>The CardPointe Gateway (needs a "cardpointe" section in the config):
+        /// <c>await client.CardPointe.AuthAsync(1999, token, "1230", capture: true)</c>.</summary>
+        public CardPointe CardPointe { get; private set; }
 
         /// <summary>Any resource of the catalog, addressed as "product.resource", e.g. "loyalty.cards".</summary>
         public Resource Resource(string name)
@@ -545,7 +572,7 @@ namespace Secucard.Connect
                     Raise(PushReceived, new PushEventArgs(o, raw, json), "PushReceived");
                     break;
                 case "connection":
-                    Raise(ConnectionStateChanged, new ConnectionStateEventArgs(Json.Str(o, "state") ?? "", Json.Str(o, "reason"), json), "ConnectionStateChanged");
+                    Raise(ConnectionStateChanged, new ConnectionStateEventArgs(Json.Str(o, "state") ?? "", Json.Str(o, "reason"), Json.Bool(o, "resync", false), json), "ConnectionStateChanged");
                     break;
                 case "auth":
                 {
@@ -673,6 +700,7 @@ namespace Secucard.Connect
 
         static void OnEvent(IntPtr userData, IntPtr eventJson)
         {
+            OnLibraryThread();
             SecucardClient c = null;
             var prev = callbackOwner;
             try
@@ -693,6 +721,7 @@ namespace Secucard.Connect
 
         static void OnCallComplete(IntPtr userData, ulong callId, int status, IntPtr resultJson, IntPtr errJson)
         {
+            OnLibraryThread();
             var prev = callbackOwner;
             try
             {
@@ -715,6 +744,7 @@ namespace Secucard.Connect
 
         static int OnCredentials(IntPtr userData, IntPtr requestJson, IntPtr reply)
         {
+            OnLibraryThread();
             SecucardClient c = null;
             var prev = callbackOwner;
             try
@@ -757,6 +787,7 @@ namespace Secucard.Connect
 
         static int OnStoreGet(IntPtr userData, IntPtr key, IntPtr reply)
         {
+            OnLibraryThread();
             return StoreOp(userData, "get", c =>
             {
                 byte[] v = c.storage.Get(Utf8.Decode(key));
@@ -767,6 +798,7 @@ namespace Secucard.Connect
 
         static int OnStorePut(IntPtr userData, IntPtr key, IntPtr value, UIntPtr len)
         {
+            OnLibraryThread();
             return StoreOp(userData, "put", c =>
             {
                 ulong n = len.ToUInt64();
@@ -780,6 +812,7 @@ namespace Secucard.Connect
 
         static int OnStoreDel(IntPtr userData, IntPtr key)
         {
+            OnLibraryThread();
             return StoreOp(userData, "delete", c =>
             {
                 c.storage.Delete(Utf8.Decode(key));
@@ -812,6 +845,7 @@ namespace Secucard.Connect
 
         static void OnLog(IntPtr userData, int level, IntPtr message)
         {
+            OnLibraryThread();
             var prev = callbackOwner;
             try
             {

@@ -31,6 +31,7 @@ def test_cashier_flow(client):
 
     # 3. Start a demo payment; the sandbox declines one demo in five at random,
     # like the real demo terminal, so a declined one is simply tried again.
+    declined = 0
     for _ in range(25):
         tx = txs.create({
             "merchantRef": "till-1",
@@ -42,12 +43,23 @@ def test_cashier_flow(client):
         assert tx["status"] == "created"
         assert tx["basket"]["products"][2]["parent"] == 2
         assert tx["idents"][0]["valid"] is True
-        done = txs.start(tx["id"], "demo")
+        try:
+            done = txs.start(tx["id"], "demo")
+        except secucard.DeclinedError as e:
+            # Issue 10.8a: a decline is an exception carrying the transaction
+            # and the receipt to print, never a normal return.
+            assert e.status == secucard._native.ERR_DECLINED
+            assert e.reason == "failed" and e.outcome == "rejected" and e.retryable is False
+            assert e.transaction["id"] == tx["id"] and e.transaction["status"] == "failed"
+            assert e.receipt == e.transaction["receipt"] and e.receipt
+            assert "11,90" in secucard.format_receipt(e.transaction, width=32)
+            assert "11,90" in secucard.format_receipt(e.raw, width=32), "the error JSON prints too"
+            declined += 1
+            continue
         assert done["id"] == tx["id"]
-        assert done["status"] in ("ok", "failed")
+        assert done["status"] == "ok", "a normal return is a payment"
         assert done["receipt"], "every finished start carries receipt lines"
-        if done["status"] == "ok":
-            break
+        break
     else:
         pytest.fail("25 demo payments in a row were declined")
 

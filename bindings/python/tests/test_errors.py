@@ -17,6 +17,7 @@ from conftest import wait_for
 
 @pytest.mark.parametrize("type_, cls", [
     ("invalid_argument", secucard.InvalidArgument),
+    ("invalid_handle", secucard.InvalidHandle),
     ("auth", secucard.AuthError),
     ("api", secucard.ApiError),
     ("declined", secucard.DeclinedError),

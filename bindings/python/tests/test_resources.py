@@ -57,7 +57,7 @@ def test_list_pages_with_offset_until_the_total(sandbox, client):
 
     listing = client.smart.transactions.list(count=2, q=f"merchantRef:{ref}",
                                             sort={"basket_info.sum": "asc"})
-    assert iter(listing) is listing
+    assert iter(listing) is not listing  # each iteration starts afresh
     got = [t["id"] for t in listing]
     assert got == made
     assert listing.total == 5

@@ -25,8 +25,8 @@ func TestDecode(t *testing.T) {
 
 	cases := map[string]struct{ in, field, msg string }{
 		"unknown top":    {`{"nam":"x"}`, "nam", "not a known key"},
-		"unknown nested": {`{"stomp":{"prot":1}}`, "prot", "not a known key"},
-		"wrong type":     {`{"stomp":{"port":"61614"}}`, "stomp.port", "must be a number"},
+		"unknown nested": {`{"stomp":{"prot":1}}`, "stomp.prot", "not a known key of stomp"},
+		"wrong type":     {`{"stomp":{"port":"61614"}}`, "stomp.port", "must be a whole number, got a string"},
 		"wrong bool":     {`{"stomp":{"tls":"yes"}}`, "stomp.tls", "true or false"},
 		"syntax":         {`{"name":}`, "config", "not valid JSON"},
 		"empty":          {`  `, "config", "empty"},

@@ -1,7 +1,13 @@
 // Package sqlite owns the SQLite token store: one key/value table in a file
-// created 0600, WAL journal, a busy timeout so two processes can share it.
-// Values are raw bytes; OpenSealed wraps the store in store.Sealed so tokens
-// are encrypted before they reach the file.
+// created 0600, a rollback journal, a busy timeout so two processes can share
+// it. Values are raw bytes; OpenSealed wraps the store in store.Sealed so
+// tokens are encrypted before they reach the file.
+//
+// Nothing of the store is memory-mapped: no WAL (whose -shm index is a shared
+// memory map) and mmap_size 0. A mapped file that shrinks or cannot be
+// extended under the process raises SIGBUS, which kills the host; a read(2) or
+// write(2) that fails is an error the till can live with. A token store writes
+// a few hundred bytes a few times an hour, so WAL's speed buys nothing here.
 //
 // A file that is not a database or is corrupted is moved aside and replaced by
 // an empty database: losing tokens costs one authentication, while refusing to
@@ -14,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -34,8 +41,8 @@ const busyTimeoutMS = 5000
 // openTimeout bounds the statements run while opening.
 const openTimeout = 10 * time.Second
 
-// fileMode is the mode of the database and its -wal/-shm files: tokens are
-// for this user only.
+// fileMode is the mode of the database and its journal: tokens are for this
+// user only.
 const fileMode os.FileMode = 0o600
 
 // Store is a store.Store, store.Lister and store.Closer backed by SQLite.
@@ -103,11 +110,30 @@ func OpenSealed(path string, key []byte, logger *logging.Logger) (*store.Sealed,
 	return sealed, nil
 }
 
+// driverName is go-sqlite3 with a connect hook that turns memory mapping off
+// on every connection database/sql opens, whatever the SQLite build's default.
+const driverName = "secucard-sqlite3"
+
+func init() {
+	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec("PRAGMA mmap_size=0", nil)
+		return err
+	}})
+}
+
+// dsn opens path with a DELETE rollback journal and NORMAL (shared) locking:
+// neither maps memory, and NORMAL lets a second process use the file. A
+// database left in WAL mode by an older version is converted when opened.
+// synchronous=FULL: a token write is rare and must survive a power cut.
+func dsn(path string) string {
+	return fmt.Sprintf("%s?_busy_timeout=%d&_journal_mode=DELETE&_locking_mode=NORMAL&_synchronous=FULL", path, busyTimeoutMS)
+}
+
 func open(path string, log *logging.Logger) (*Store, error) {
 	if err := prepareFile(path, log); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite3", fmt.Sprintf("%s?_busy_timeout=%d&_journal_mode=WAL&_synchronous=NORMAL", path, busyTimeoutMS))
+	db, err := sql.Open(driverName, dsn(path))
 	if err != nil {
 		return nil, err
 	}
@@ -120,10 +146,6 @@ func open(path string, log *logging.Logger) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	// SQLite creates the -wal/-shm files with the database's mode; check anyway.
-	for _, side := range []string{path + "-wal", path + "-shm"} {
-		restrictMode(side, log)
-	}
 	return &Store{db: db, path: path, log: log}, nil
 }
 
@@ -134,10 +156,10 @@ func initSchema(ctx context.Context, db *sql.DB, log *logging.Logger) error {
 	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
 		return err
 	}
-	if !strings.EqualFold(mode, "wal") {
-		// Some file systems (network shares) cannot hold a WAL; SQLite then
-		// keeps its rollback journal, which is slower but still safe.
-		log.Warnf("the token store runs in %q journal mode instead of WAL", mode)
+	if !strings.EqualFold(mode, "delete") {
+		// Another process still holds the file in WAL mode (an older
+		// version): it cannot be converted while shared.
+		return fmt.Errorf("the database is in %q journal mode and could not be switched to a rollback journal (is another process using it?)", mode)
 	}
 	var check string
 	if err := db.QueryRowContext(ctx, `PRAGMA quick_check`).Scan(&check); err != nil {
@@ -270,7 +292,7 @@ func (s *Store) Put(ctx context.Context, key string, value []byte) error {
 		ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
 		key, value, time.Now().Unix())
 	if err != nil {
-		return s.failed(ctx, err, "cannot write the token store")
+		return s.writeFailed(ctx, err, "cannot write the token store")
 	}
 	return nil
 }
@@ -278,7 +300,7 @@ func (s *Store) Put(ctx context.Context, key string, value []byte) error {
 // Delete implements store.Store. Deleting an absent key is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM kv WHERE key = ?`, key); err != nil {
-		return s.failed(ctx, err, "cannot delete from the token store")
+		return s.writeFailed(ctx, err, "cannot delete from the token store")
 	}
 	return nil
 }
@@ -312,6 +334,57 @@ func (s *Store) failed(ctx context.Context, err error, what string) *errs.Error 
 		return errs.Classify(op, ctx.Err())
 	}
 	return storageErr(s.path, err, what)
+}
+
+// writeFailed is failed for a write, with the reason SQLite often hides: when
+// the journal cannot be created, SQLite reports a stale errno ("no such file
+// or directory"), so the file and its directory are probed to tell the host
+// what really stands in the way (a read-only file system, a full disk, an
+// immutable file).
+func (s *Store) writeFailed(ctx context.Context, err error, what string) *errs.Error {
+	e := s.failed(ctx, err, what)
+	if e.Kind == errs.Storage {
+		if why := probeWritable(s.path); why != "" {
+			e.Message += "; " + why
+		}
+	}
+	return e
+}
+
+// probeWritable returns why path or its directory cannot be written, or "".
+func probeWritable(path string) string {
+	for _, f := range []string{path, path + "-journal"} {
+		h, err := os.OpenFile(f, os.O_WRONLY, 0)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Sprintf("%s cannot be written: %v", filepath.Base(f), unwrapPath(err))
+		}
+		_ = h.Close()
+	}
+	h, err := os.CreateTemp(filepath.Dir(path), ".secucard-probe-*")
+	if err != nil {
+		return fmt.Sprintf("its directory does not accept new files (the journal): %v", unwrapPath(err))
+	}
+	name := h.Name()
+	_, werr := h.Write(make([]byte, 4096))
+	_ = h.Close()
+	_ = os.Remove(name)
+	if werr != nil {
+		return fmt.Sprintf("its directory cannot grow: %v", unwrapPath(werr))
+	}
+	return ""
+}
+
+// unwrapPath drops the *PathError's operation and path: the message names
+// the store already.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // Close implements store.Closer.

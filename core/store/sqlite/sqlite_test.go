@@ -3,11 +3,15 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -127,20 +131,100 @@ func TestPersistsAcrossOpen(t *testing.T) {
 	assert.Equal(t, []byte("kept"), got)
 }
 
-func TestFileModesAndWAL(t *testing.T) {
+// TestNothingIsMemoryMapped: a memory-mapped file that shrinks under the
+// process raises SIGBUS in the host (issue 10.2). WAL's -shm index is such a
+// map; the store must run without one and without mmap of the database.
+func TestNothingIsMemoryMapped(t *testing.T) {
 	ctx := context.Background()
 	s, path := openTemp(t)
 	require.NoError(t, s.Put(ctx, "token/a", []byte("v")))
 
-	var journal string
+	var journal, locking string
+	var mmap int64
 	require.NoError(t, s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&journal))
-	assert.Equal(t, "wal", journal)
+	require.NoError(t, s.db.QueryRowContext(ctx, "PRAGMA locking_mode").Scan(&locking))
+	require.NoError(t, s.db.QueryRowContext(ctx, "PRAGMA mmap_size").Scan(&mmap))
+	assert.Equal(t, "delete", journal)
+	assert.Equal(t, "normal", locking, "a second process may still open the store")
+	assert.Zero(t, mmap)
 
 	assert.Equal(t, os.FileMode(0o600), mode(t, path))
-	for _, side := range []string{"-wal", "-shm"} {
-		require.FileExists(t, path+side, "WAL mode keeps these next to the database")
-		assert.Equal(t, os.FileMode(0o600), mode(t, path+side), side)
+	for _, side := range []string{"-wal", "-shm", "-journal"} {
+		assert.NoFileExists(t, path+side, "the store is open and idle: only the database file exists")
 	}
+}
+
+// TestLegacyWALDatabaseIsConverted: a store written by an older version in WAL
+// mode opens with a rollback journal and keeps its values.
+func TestLegacyWALDatabaseIsConverted(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tokens.db")
+	old, err := sql.Open("sqlite3", path+"?_journal_mode=WAL")
+	require.NoError(t, err)
+	_, err = old.Exec(`CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, updated_at INTEGER NOT NULL);
+		INSERT INTO kv VALUES ('token/a', 'kept', 0)`)
+	require.NoError(t, err)
+	var journal string
+	require.NoError(t, old.QueryRow("PRAGMA journal_mode").Scan(&journal))
+	require.Equal(t, "wal", journal)
+	require.NoError(t, old.Close())
+
+	s, err := Open(path, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	got, err := s.Get(ctx, "token/a")
+	require.NoError(t, err)
+	assert.Equal(t, []byte("kept"), got)
+	require.NoError(t, s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&journal))
+	assert.Equal(t, "delete", journal)
+	assert.NoFileExists(t, path+"-shm")
+}
+
+// TestFilesShrinkingUnderTheStore truncates the store's files while it is
+// open, as a cleanup job or a full disk would, in a child process: the child
+// must report errors (or carry on), never die of a signal. With WAL the
+// truncated -shm map killed it with SIGBUS.
+func TestFilesShrinkingUnderTheStore(t *testing.T) {
+	if os.Getenv("SQLITE_SHRINK_CHILD") != "" {
+		shrinkChild(os.Getenv("SQLITE_SHRINK_CHILD"))
+		return
+	}
+	path := filepath.Join(t.TempDir(), "tokens.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFilesShrinkingUnderTheStore$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "SQLITE_SHRINK_CHILD="+path)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		ws, _ := exit.Sys().(syscall.WaitStatus)
+		require.False(t, ws.Signaled(), "the child died of signal %v:\n%s", ws.Signal(), out)
+	}
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "child survived")
+}
+
+func shrinkChild(path string) {
+	ctx := context.Background()
+	s, err := Open(path, nil)
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(2)
+	}
+	for i := 0; i < 20; i++ {
+		_ = s.Put(ctx, fmt.Sprintf("token/%d", i), bytes.Repeat([]byte{'x'}, 300))
+	}
+	for _, side := range []string{"-shm", "-wal", ""} {
+		if err := os.Truncate(path+side, 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+			fmt.Println("truncate:", err)
+			os.Exit(2)
+		}
+		for i := 0; i < 5; i++ {
+			putErr := s.Put(ctx, "token/after", []byte("v"))
+			_, getErr := s.Get(ctx, "token/after")
+			fmt.Printf("after truncating %q: put=%v get=%v\n", path+side, putErr, getErr)
+		}
+	}
+	_ = s.Close()
+	fmt.Println("child survived")
 }
 
 func TestWideModeIsRestricted(t *testing.T) {
@@ -149,11 +233,7 @@ func TestWideModeIsRestricted(t *testing.T) {
 	s, err := Open(path, nil)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		if _, err := os.Stat(p); err == nil {
-			require.NoError(t, os.Chmod(p, 0o644))
-		}
-	}
+	require.NoError(t, os.Chmod(path, 0o644))
 
 	var lg logs
 	s, err = Open(path, lg.logger())
@@ -180,7 +260,7 @@ func TestCorruptedFileIsMovedAside(t *testing.T) {
 			for i := 0; i < 200; i++ {
 				require.NoError(t, s.Put(context.Background(), fmt.Sprintf("token/%03d", i), bytes.Repeat([]byte{'x'}, 200)))
 			}
-			require.NoError(t, s.Close()) // checkpoints the WAL into the file
+			require.NoError(t, s.Close())
 			raw, err := os.ReadFile(path)
 			require.NoError(t, err)
 			require.Greater(t, len(raw), 3*4096)
@@ -327,12 +407,10 @@ func TestSealed(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, secret, got)
 
-	for _, p := range []string{path, path + "-wal"} {
-		raw, err := os.ReadFile(p)
-		require.NoError(t, err)
-		assert.NotContains(t, string(raw), "at-plaintext-must-not-appear-0001", p)
-		assert.NotContains(t, string(raw), "rt-plaintext-must-not-appear-0002", p)
-	}
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.NotContains(t, string(raw), "at-plaintext-must-not-appear-0001")
+	assert.NotContains(t, string(raw), "rt-plaintext-must-not-appear-0002")
 	require.NoError(t, s.Close())
 
 	other, err := OpenSealed(path, bytes.Repeat([]byte{8}, store.KeySize), nil)

@@ -175,6 +175,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	// Catch the signals before announcing readiness: a supervisor that reads
+	// the line and stops the sandbox at once must get a graceful exit, not a
+	// process killed by the default SIGTERM action.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
 	// The one stdout line; its keys and their order are the contract.
 	line, _ := json.Marshal(e)
 	out := bufio.NewWriter(stdout)
@@ -185,8 +191,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	<-ctx.Done()
 	if err := s.Close(); err != nil {
 		fmt.Fprintf(stderr, "secucard-sandbox: %v\n", err)

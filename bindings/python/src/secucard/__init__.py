@@ -13,6 +13,7 @@ protocol work, this package maps it onto Python objects and exceptions.
 
 from ._native import ABI_VERSION, library_path
 from ._native import lib as _lib
+from .cardpointe import CardPointe
 from .client import (
     CallFuture,
     Client,
@@ -20,6 +21,7 @@ from .client import (
     Product,
     Resource,
     SmartTransactions,
+    catalog,
     format_receipt,
 )
 from .errors import (
@@ -35,9 +37,11 @@ from .errors import (
     AuthTokenRejected,
     CanceledError,
     ClosedError,
+    Declined,
     DeclinedError,
     InternalError,
     InvalidArgument,
+    InvalidHandle,
     NetworkError,
     SecucardError,
     StorageError,
@@ -77,11 +81,14 @@ __all__ = [
     "AuthTokenRejected",
     "CallFuture",
     "CanceledError",
+    "CardPointe",
     "Client",
     "ClosedError",
+    "Declined",
     "DeclinedError",
     "InternalError",
     "InvalidArgument",
+    "InvalidHandle",
     "Listing",
     "NetworkError",
     "Product",
@@ -90,6 +97,7 @@ __all__ = [
     "SmartTransactions",
     "StorageError",
     "TimeoutError",
+    "catalog",
     "error_from",
     "format_receipt",
     "library_path",

@@ -78,6 +78,7 @@ FUNCTIONS = {
     "secucard_client_open": (c_int, [_HANDLE, _OUT]),
     "secucard_client_close": (c_int, [_HANDLE, _OUT]),
     "secucard_client_free": (None, [_HANDLE]),
+    "secucard_client_release": (None, [_HANDLE]),
     "secucard_client_clear_tokens": (c_int, [_HANDLE, _OUT]),
     "secucard_cancel_auth": (c_int, [_HANDLE]),
     "secucard_call": (c_int, [_HANDLE, c_char_p, _OUT, _OUT]),
@@ -95,6 +96,7 @@ FUNCTIONS = {
     "secucard_set_log_callback": (c_int, [_HANDLE, LOG_CB, c_void_p, c_int]),
     "secucard_format_receipt": (c_int, [c_char_p, c_int, _OUT, _OUT]),
     "secucard_client_stats": (c_int, [_HANDLE, _OUT]),
+    "secucard_catalog": (c_int, [_OUT]),
 }
 
 
@@ -172,6 +174,13 @@ def load() -> tuple[ctypes.CDLL, str]:
 
 lib, library_path = load()
 
+# secucard_free is C's free(): it never blocks and never calls back, so it is
+# called without releasing the GIL (PyDLL). A CDLL call releases and retakes
+# it, which with several threads calling costs a GIL hand-off per string.
+_holding_gil = ctypes.PyDLL(library_path)
+_declare(_holding_gil, ["secucard_free"], library_path, "PyDLL")
+_free = _holding_gil.secucard_free
+
 
 def take_string(ptr: c_void_p) -> str | None:
     """Decodes a string the library returned and releases it."""
@@ -180,7 +189,7 @@ def take_string(ptr: c_void_p) -> str | None:
     try:
         return ctypes.string_at(ptr.value).decode("utf-8")
     finally:
-        lib.secucard_free(ptr)
+        _free(ptr)
         ptr.value = None
 
 

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import concurrent.futures
 import ctypes
+import difflib
+import functools
 import itertools
 import json
 import logging
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, TypeVar
 
 from . import _native
 from ._native import lib, take_string
+from .cardpointe import CardPointe
 from .errors import ClosedError, error_from
 
 logger = logging.getLogger("secucard")
@@ -69,6 +72,65 @@ def _dumps(value: Any) -> bytes:
 
 def _loads(text: str | bytes | None) -> Any:
     return None if text is None else json.loads(text)
+
+
+# How long a blocking call waits in the library before Python gets a chance to
+# run its signal handlers: Ctrl-C raises KeyboardInterrupt within about this
+# long (a thread blocked inside a C call cannot be interrupted).
+_WAIT_SLICE = 0.05
+
+_T = TypeVar("_T")
+
+
+def _wait(future: concurrent.futures.Future[Any], on_interrupt: Callable[[], Any]) -> Any:
+    """Waits for `future` in short slices so that Ctrl-C (or any exception a
+    signal handler raises) interrupts the wait at once; `on_interrupt` then
+    cancels the work in the library before the exception propagates."""
+    try:
+        # Not future.result(timeout=...): the call's own secucard.TimeoutError
+        # is a builtins.TimeoutError too and would read as "not done yet".
+        while not future.done():
+            concurrent.futures.wait((future,), timeout=_WAIT_SLICE)
+    except BaseException:
+        if not future.done():  # interrupted, not failed
+            on_interrupt()
+        raise
+    return future.result()
+
+
+def _interruptible() -> bool:
+    """Python raises KeyboardInterrupt only in the main thread: only there does
+    a blocking call need to leave the main thread free. Elsewhere (worker
+    threads, library callbacks) calls block in the library as they are."""
+    return threading.current_thread() is threading.main_thread()
+
+
+def _in_thread(fn: Callable[[], _T]) -> concurrent.futures.Future[_T]:
+    """Runs a blocking library call on a helper thread (the main thread stays
+    free for Ctrl-C) and returns its Future."""
+    future: concurrent.futures.Future[_T] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn())
+        except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
+            future.set_exception(e)
+
+    threading.Thread(target=run, name="secucard-blocking-call", daemon=True).start()
+    return future
+
+
+@functools.lru_cache(maxsize=1)
+def catalog() -> dict[str, list[str]]:
+    """The products and resources the library knows (secucard_catalog):
+    ``{"products": [...], "resources": ["smart.transactions", ...]}``."""
+    out = ctypes.c_void_p()
+    status = lib.secucard_catalog(ctypes.byref(out))
+    text = take_string(out)
+    if status != _native.OK or text is None:
+        raise error_from(status, None)
+    names: dict[str, list[str]] = json.loads(text)
+    return names
 
 
 def _guard(what: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -335,32 +397,56 @@ def _request(resource: str, op: str, *, id: Any = None, action: str | None = Non
 
 
 class Listing:
-    """An iterator over every object of a list, fetched page by page.
+    """Every object of a list, fetched page by page as you iterate.
 
-    Pages are requested with offset paging until the list's total ``count``
-    is reached (or a page comes back empty). ``total`` is the server's total
-    once the first page has arrived.
+    A Listing can be iterated any number of times; each iteration starts again
+    at the first page and fetches the pages anew. ``len(listing)`` is how many
+    objects an iteration yields according to the server's total ``count``
+    (fetching one small page if no page has arrived yet); ``total`` is that
+    count as of the latest page.
+
+    Paging is by offset, and the list is not a snapshot: when objects are
+    created or deleted while you iterate, the offsets shift, so an object may
+    be skipped or yielded twice. An iteration ends at the total of the latest
+    page, at an empty page, or at ``limit``. Sort by a field that does not
+    change (``sort={"created": "asc"}``) and narrow with ``q`` to keep the
+    window stable; an object created during the iteration may or may not
+    appear.
     """
 
     def __init__(self, client: Client, resource: str, query: dict[str, Any], limit: int | None,
                  options: dict[str, Any]) -> None:
         self.total: int | None = None
-        self._items = self._pages(client, resource, query, limit, options)
+        self._client = client
+        self._resource = resource
+        self._query = dict(query)
+        self._offset = self._query.pop("offset", 0) or 0
+        self._limit = limit
+        self._options = options
 
-    def __iter__(self) -> Listing:
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        return self._pages()
 
-    def __next__(self) -> Any:
-        return next(self._items)
+    def __len__(self) -> int:
+        if self.total is None:
+            self._page(self._offset, count=1)
+        n = max(0, (self.total or 0) - self._offset)
+        return n if self._limit is None else min(n, self._limit)
 
-    def _pages(self, client: Client, resource: str, query: dict[str, Any], limit: int | None,
-               options: dict[str, Any]) -> Iterator[Any]:
-        offset = query.pop("offset", 0) or 0
-        yielded = 0
+    def __repr__(self) -> str:
+        return f"<secucard listing {self._resource} total={self.total}>"
+
+    def _page(self, offset: int, **query: Any) -> list[Any]:
+        page = self._client.call(_request(self._resource, "list",
+                                          query=dict(self._query, offset=offset, **query),
+                                          **self._options))
+        self.total = page.get("count")
+        return page.get("data") or []
+
+    def _pages(self) -> Iterator[Any]:
+        offset, yielded, limit = self._offset, 0, self._limit
         while limit is None or yielded < limit:
-            page = client.call(_request(resource, "list", query=dict(query, offset=offset), **options))
-            self.total = page.get("count")
-            data = page.get("data") or []
+            data = self._page(offset)
             for item in data:
                 if limit is not None and yielded >= limit:
                     return
@@ -444,7 +530,9 @@ class SmartTransactions(Resource):
 
     def start(self, id: str, type: str, **options: Any) -> Any:
         """Starts payment of a created transaction; `type` e.g. "demo", "cash",
-        "auto". Returns the finished transaction (status, receipt lines)."""
+        "auto". Returns the paid transaction (status, receipt lines). A payment
+        that ended without being made raises DeclinedError; its
+        ``.transaction`` holds the transaction and receipt."""
         return self.execute(id, "start", arg=type, **options)
 
     def start_async(self, id: str, type: str, **options: Any) -> CallFuture:
@@ -516,10 +604,16 @@ class Client:
                  log_level: int | str | None = None) -> None:
         if isinstance(config, Mapping):
             config_json = _dumps(dict(config))
+            allow_unknown = config.get("allow_unknown_resources") is True
         elif isinstance(config, str):
             config_json = config.encode("utf-8")
+            try:
+                allow_unknown = json.loads(config).get("allow_unknown_resources") is True
+            except (ValueError, AttributeError):
+                allow_unknown = False  # the library names what is wrong with it
         else:
             raise TypeError(f"config must be a dict or a JSON string, not {type(config).__name__}")
+        self._allow_unknown = allow_unknown
         self._hooks = _Hooks()
         self._pending = _Pending()
         self._callbacks = _trampolines(weakref.ref(self._hooks), self._pending)
@@ -548,9 +642,18 @@ class Client:
     # --- lifecycle ---
 
     def open(self) -> Client:
-        """Authenticates (running the device authorization if needed) and connects."""
-        err = ctypes.c_void_p()
-        _check(lib.secucard_client_open(self._handle, ctypes.byref(err)), err)
+        """Authenticates (running the device authorization if needed) and connects.
+        Ctrl-C cancels it (as cancel_auth() does) and raises KeyboardInterrupt."""
+        handle = self._handle
+
+        def run() -> None:
+            err = ctypes.c_void_p()
+            _check(lib.secucard_client_open(handle, ctypes.byref(err)), err)
+
+        if _interruptible():
+            _wait(_in_thread(run), self.cancel_auth)
+        else:
+            run()
         return self
 
     def close(self) -> None:
@@ -571,7 +674,10 @@ class Client:
         self.close()
 
     def clear_tokens(self) -> None:
-        """Deletes the stored tokens: the next open or call authenticates anew."""
+        """Deletes the stored tokens. With the client_credentials grant the next
+        call authenticates by itself; with the device and appuser grants only
+        open() authorizes again (a new device authorization), and calls raise
+        AuthNotAuthorized until then."""
         err = ctypes.c_void_p()
         _check(lib.secucard_client_clear_tokens(self._handle, ctypes.byref(err)), err)
 
@@ -593,7 +699,15 @@ class Client:
 
     def call(self, request: Mapping[str, Any] | str) -> Any:
         """Performs one call described by a request object (see secucard_call)
-        and returns the decoded answer."""
+        and returns the decoded answer.
+
+        Ctrl-C raises KeyboardInterrupt at once and cancels the call in the
+        library (the request is abandoned on the wire). A payment the server
+        had already received may still complete there: look it up before
+        repeating it."""
+        if _interruptible():
+            future = self.call_async(request)
+            return _wait(future, future.cancel)
         result = ctypes.c_void_p()
         err = ctypes.c_void_p()
         status = lib.secucard_call(self._handle, _dumps(request), ctypes.byref(result),
@@ -617,14 +731,29 @@ class Client:
         future.call_id = call_id.value
         return future
 
+    @property
+    def cardpointe(self) -> CardPointe:
+        """The CardPointe Gateway (needs a "cardpointe" section in the config):
+        ``client.cardpointe.auth(amount=1999, account=token, capture=True)``."""
+        return CardPointe(self)
+
     def resource(self, name: str) -> Resource:
         """The resource "product.resource", e.g. ``client.resource("smart.idents")``."""
         return _TYPED.get(name.lower(), Resource)(self, name)
 
     def __getattr__(self, name: str) -> Product:
+        """``client.smart`` and the other products of the library's catalog;
+        with the config's allow_unknown_resources, any lower-case name."""
         if name.startswith("_") or not name.isidentifier() or name.lower() != name:
             raise AttributeError(name)
-        return Product(self, name)
+        products = catalog()["products"]
+        if name in products or self.__dict__.get("_allow_unknown"):
+            return Product(self, name)
+        known = products + [m for m in dir(type(self)) if not m.startswith("_")]
+        hint = difflib.get_close_matches(name, known, n=1)
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}"
+            + (f"; did you mean {hint[0]!r}?" if hint else "; it is no method and no product"))
 
     # --- events ---
 
@@ -651,7 +780,7 @@ class Client:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             # Wait in slices so that Ctrl-C reaches a thread waiting for ever.
-            slice_ms = 500
+            slice_ms = int(_WAIT_SLICE * 1000)
             if deadline is not None:
                 slice_ms = max(0, min(slice_ms, int((deadline - time.monotonic()) * 1000)))
             out = ctypes.c_void_p()

@@ -27,6 +27,17 @@ these once, the same for every channel; see include/secucard.h):
 ``object_id``
     With ``outcome == "unknown"``: the object to look up first (the
     transaction of a payment start).
+
+A payment start that ends without a payment raises ``DeclinedError`` with
+the transaction (``.transaction``, ``.receipt``); it never returns normally.
+
+Errors of CardPointe calls (``client.cardpointe``) also carry the Gateway's
+answer: ``respstat`` ("A", "B", "C"), ``respcode``, ``resptext``,
+``respproc``, ``retref``, ``avsresp``, ``cvvresp``, and on every error of an
+auth its ``orderid``. Their ``outcome`` may also be ``"voided"``: the answer
+of an auth was lost and the library voided it, so nothing stands and
+``retryable`` is True. A temporary decline (respstat "B") is a
+``DeclinedError`` with ``temporary`` True and ``retryable`` True.
 """
 
 from __future__ import annotations
@@ -54,8 +65,8 @@ class SecucardError(Exception):
         #: True: repeating this exact request with the same idempotency_key
         #: may succeed and cannot execute twice.
         self.retryable: bool = bool(raw.get("retryable", False))
-        #: "not_sent", "rejected" or "unknown" (None for errors that are not
-        #: about a request, such as a bad config).
+        #: "not_sent", "rejected", "unknown" or (CardPointe) "voided"; None for
+        #: errors that are not about a request, such as a bad config.
         self.outcome: str | None = raw.get("outcome")
         #: The idempotency key (X-Action) a mutating call was sent with.
         self.idempotency_key: str | None = raw.get("idempotency_key")
@@ -72,6 +83,16 @@ class SecucardError(Exception):
         self.error_user: str | None = raw.get("error_user")
         self.code: str | None = raw.get("code")
         self.support_id: str | None = raw.get("support_id")
+        # The CardPointe Gateway's answer (None for secucard calls).
+        self.respstat: str | None = raw.get("respstat")
+        self.respcode: str | None = raw.get("respcode")
+        self.resptext: str | None = raw.get("resptext")
+        self.respproc: str | None = raw.get("respproc")
+        self.retref: str | None = raw.get("retref")
+        self.avsresp: str | None = raw.get("avsresp")
+        self.cvvresp: str | None = raw.get("cvvresp")
+        #: A CardPointe auth's orderid: look it up by it before charging again.
+        self.orderid: str | None = raw.get("orderid")
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -91,6 +112,10 @@ class SecucardError(Exception):
 
 class InvalidArgument(SecucardError, ValueError):
     """Bad input: invalid config or request; ``.field`` names the key at fault."""
+
+
+class InvalidHandle(InvalidArgument):
+    """The client handle is not live (closed and freed, or never created)."""
 
 
 class AuthError(SecucardError):
@@ -135,7 +160,36 @@ class ApiError(SecucardError):
 
 
 class DeclinedError(SecucardError):
-    """A payment was declined by the processor or gateway."""
+    """A payment was declined.
+
+    A smart.transactions start that ended without a payment (the terminal,
+    processor or gateway declined it): ``.reason`` is the transaction's
+    status ("failed", "aborted", "canceled", "timeout", ...),
+    ``.transaction`` the transaction as it ended and ``.receipt`` its receipt
+    lines (print them: ``secucard.format_receipt(e.transaction)``).
+
+    A CardPointe decline: ``respstat``, ``respcode``, ``resptext``,
+    ``respproc``, ``retref``, ``avsresp``, ``cvvresp`` and ``orderid`` say what
+    the Gateway answered. ``temporary`` is True for a decline for now
+    (respstat "B", e.g. PPS 62 "Timed out"): nothing was charged and
+    ``retryable`` is True.
+    """
+
+    def __init__(self, raw: dict[str, Any]):
+        super().__init__(raw)
+        #: The transaction as the payment left it (a dict), or None.
+        self.transaction: dict[str, Any] | None = raw.get("transaction")
+        #: Its receipt lines (a list), or None.
+        self.receipt: list[Any] | None = (self.transaction or {}).get("receipt")
+
+    @property
+    def temporary(self) -> bool:
+        """Declined for now (CardPointe respstat "B"): a new attempt may pass."""
+        return self.reason == "temporary"
+
+
+#: The name the CardPointe documentation of this package uses.
+Declined = DeclinedError
 
 
 class NetworkError(SecucardError, ConnectionError):
@@ -164,6 +218,7 @@ class InternalError(SecucardError):
 
 _BY_TYPE: dict[str, type[SecucardError]] = {
     "invalid_argument": InvalidArgument,
+    "invalid_handle": InvalidHandle,
     "auth": AuthError,
     "api": ApiError,
     "declined": DeclinedError,
@@ -189,6 +244,7 @@ _AUTH_BY_REASON: dict[str, type[AuthError]] = {
 # Used when the error JSON lacks a known "type" (codes may be added).
 _BY_STATUS: dict[int, str] = {
     _native.ERR_INVALID_ARGUMENT: "invalid_argument",
+    _native.ERR_INVALID_HANDLE: "invalid_handle",
     _native.ERR_AUTH: "auth",
     _native.ERR_API: "api",
     _native.ERR_DECLINED: "declined",
