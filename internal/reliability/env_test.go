@@ -332,6 +332,17 @@ func (s *sentLog) count() int {
 	return len(s.ids)
 }
 
+// distinct is the set of ids sent.
+func (s *sentLog) distinct() map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := map[string]bool{}
+	for _, id := range s.ids {
+		m[id] = true
+	}
+	return m
+}
+
 func (s *sentLog) has(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
