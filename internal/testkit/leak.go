@@ -48,7 +48,9 @@ func PANs(s string) []string {
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // isWord is a byte that glues digits into an identifier.
-func isWord(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c >= 0x80 }
+func isWord(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c >= 0x80
+}
 
 func onlyDigits(s string) string {
 	var b strings.Builder
