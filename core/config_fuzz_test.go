@@ -15,7 +15,8 @@ import (
 // answer). Properties:
 //   - a refused config gets an InvalidArgument naming a field;
 //   - an accepted config never lets credentials or tokens travel in clear
-//     to a remote host: every HTTP endpoint is https or a loopback host, and
+//     to a remote host: every HTTP endpoint (secucard's and CardPointe's)
+//     is https or a loopback host, and
 //     plain STOMP is only enabled for a loopback host; no URL carries
 //     credentials;
 //   - no card number in the input, and no secret planted in any value
@@ -91,7 +92,12 @@ func inKeys(doc []byte, v string) bool {
 // the config's own helpers.
 func checkEndpoints(t *testing.T, r *resolved) {
 	t.Helper()
-	for name, raw := range map[string]string{"oauth": r.oauthURL, "rest": r.restURL} {
+	urls := map[string]string{"oauth": r.oauthURL, "rest": r.restURL}
+	if r.cardpointe.enabled {
+		// HTTP Basic with the Gateway password, card numbers: the same rule.
+		urls["cardpointe"], urls["cardsecure"] = r.cardpointe.gateway, r.cardpointe.cardsecure
+	}
+	for name, raw := range urls {
 		u, err := url.Parse(strings.TrimSpace(raw))
 		if err != nil || u.Host == "" {
 			t.Fatalf("accepted config: the %s URL %q does not parse to a host: %v", name, raw, err)
