@@ -125,9 +125,11 @@ func rateLimitWait(h http.Header) (time.Duration, bool) {
 // 404, 5xx (and 429 in UAT).
 func (x *exchange) decode(status int, body []byte) call.Outcome {
 	body = bytes.TrimSpace(body)
-	if status != http.StatusOK {
+	if status/100 != 2 {
 		return x.httpFailure(status, body)
 	}
+	// The Gateway answers 200; another 2xx (a proxy's 204, say) is read the
+	// same way, never taken for a success without an answer.
 	if len(body) == 0 || (body[0] != '{' && body[0] != '[') {
 		return x.decodeText(body)
 	}
