@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/libsecucard/libsecucard/core"
-	"github.com/libsecucard/libsecucard/core/api"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/internal/testkit"
@@ -23,8 +22,9 @@ import (
 
 // Transports of the matrix.
 const (
-	REST  = "rest"
-	STOMP = "stomp"
+	REST       = "rest"
+	STOMP      = "stomp"
+	CardPointe = "cardpointe" // the Gateway, HTTP Basic, no idempotency key
 )
 
 // envOptions shape one row's world: a fresh sandbox and a fresh client.
@@ -35,6 +35,8 @@ type envOptions struct {
 	config  map[string]any  // merged into the client config, section by section
 	opts    []core.Option
 	noOpen  bool // do not open the client (a row that opens it itself)
+	// cardpointe adds a cardpointe section for the sandbox's Gateway.
+	cardpointe bool
 }
 
 // env is one row's sandbox, client and event log.
@@ -66,6 +68,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	cfg["retry"] = map[string]any{"max_attempts": 3, "initial_backoff_ms": 20, "max_backoff_ms": 100}
 	if o.stomp {
 		cfg["stomp"] = testkit.STOMPConfig(t, srv)
+	}
+	if o.cardpointe {
+		cfg["cardpointe"] = testkit.CardPointeConfig(srv)
 	}
 	for k, v := range o.config {
 		if m, ok := v.(map[string]any); ok {
@@ -105,17 +110,18 @@ func (e *env) client(opts ...core.Option) *core.Client {
 // call runs one request; the error is the host's view of it.
 func (e *env) call(req string) (json.RawMessage, *errs.Error) {
 	e.t.Helper()
-	r, err := api.ParseRequest([]byte(req))
+	r, err := core.ParseRequest([]byte(req))
 	if err != nil {
 		e.t.Fatalf("request %s: %v", req, err)
 	}
 	return e.do(r)
 }
 
-func (e *env) do(r *api.Request) (json.RawMessage, *errs.Error) {
+// do runs a parsed request on the system it names, as secucard_call does.
+func (e *env) do(r core.Request) (json.RawMessage, *errs.Error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, err := e.c.Call(ctx, r)
+	out, err := e.c.Execute(ctx, r)
 	if err != nil {
 		return nil, asError(err)
 	}
@@ -256,6 +262,35 @@ func (o *oracle) started(id string) int {
 		return 1
 	}
 	return 0
+}
+
+// approvals counts the CardPointe sales of orderid that stand (approved,
+// not voided), asking the Gateway emulation itself.
+func (o *oracle) approvals(orderid string) int {
+	o.t.Helper()
+	user, pass, mid := o.srv.CardPointe().Credentials()
+	req := httptest.NewRequest(http.MethodGet, "/cardconnect/rest/inquireByOrderid/"+orderid+"/"+mid, nil)
+	req.SetBasicAuth(user, pass)
+	rec := httptest.NewRecorder()
+	o.srv.Handler().ServeHTTP(rec, req)
+	var records []map[string]any
+	var one map[string]any
+	switch {
+	case json.Unmarshal(rec.Body.Bytes(), &one) == nil:
+		if one["respcode"] == "29" && one["account"] == nil {
+			return 0 // not found
+		}
+		records = []map[string]any{one}
+	case json.Unmarshal(rec.Body.Bytes(), &records) != nil:
+		o.t.Fatalf("oracle inquireByOrderid: HTTP %d %s", rec.Code, rec.Body)
+	}
+	n := 0
+	for _, r := range records {
+		if r["respstat"] == "A" && r["setlstat"] != "Voided" {
+			n++
+		}
+	}
+	return n
 }
 
 // eventLog records every event the client delivers (Add), in order.

@@ -3,6 +3,7 @@ package reliability
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"sort"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"text/tabwriter"
 
+	"github.com/libsecucard/libsecucard/core"
 	"github.com/libsecucard/libsecucard/core/api"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/sandbox"
@@ -29,28 +31,45 @@ type row struct {
 	Events    string // push events sent/delivered, "-" for rows without pushes
 	Note      string
 
+	// limit is a limitation the library documents for this row (where),
+	// and what it lets break; such a break is printed, not failed.
+	limit, limitLets string
+
 	mu     sync.Mutex
 	broken []string
+	limits []string
 }
 
 // fail records a broken invariant: the row fails, the table still prints.
+// A break the row's documented limitation allows is recorded as such.
 func (r *row) fail(t testing.TB, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.limitLets != "" && strings.Contains(msg, r.limitLets) {
+		r.limits = append(r.limits, msg)
+		t.Logf("%s × %s × %s: %s (a documented limitation: %s)", r.Fault, r.Transport, r.Op, msg, r.limit)
+		return
+	}
 	r.broken = append(r.broken, msg)
-	r.mu.Unlock()
 	t.Errorf("%s × %s × %s: %s", r.Fault, r.Transport, r.Op, msg)
 }
 
 // op is one logical operation of a row: its request, how the sandbox's
 // requests for it are recognised, and how often it executed.
 type op struct {
-	req      *api.Request
+	req      core.Request // a secucard or a CardPointe request
 	match    func(sandbox.RequestRecord) bool
 	executed func() int // nil for reads
+	mutating bool
+	keyed    bool // carries an idempotency key (secucard's mutating calls)
 	payment  bool
-	objectID string
+	objectID string // a secucard payment's transaction, named by its error
+	// gatewaySays: "not_sent" rests on the server's word, not on this
+	// machine's: CardPointe reports an auth its inquiry does not find as
+	// never sent (PPS 29, as the Gateway documents; secucard.h).
+	gatewaySays bool
 }
 
 // newOp builds the row's operation on a fresh object. Faults for it are
@@ -64,6 +83,7 @@ func newOp(t testing.TB, e *env, r *row, timeoutMS int) (o op, path, method stri
 			`,"data":{"transactionRef":"`+ref+`","basket_info":{"sum":1297,"currency":"EUR"}}}`)
 		o.match = matchOp("POST", "/smart/transactions", "api:add:smart.transactions")
 		o.executed = func() int { return e.oracle.count(ref) }
+		o.mutating, o.keyed = true, true
 		return o, "/smart/transactions", "POST"
 	case "payment start":
 		// Cash: the sandbox never declines it, so a row does not depend
@@ -73,25 +93,39 @@ func newOp(t testing.TB, e *env, r *row, timeoutMS int) (o op, path, method stri
 			`","timeout_ms":`+strconv.Itoa(timeoutMS)+`}`)
 		o.match = matchOp("POST", "/smart/transactions/"+id+"/start", "api:exec:smart.transactions.start")
 		o.executed = func() int { return e.oracle.started(id) }
-		o.payment, o.objectID = true, id
+		o.mutating, o.keyed, o.payment, o.objectID = true, true, true, id
 		return o, "/smart/transactions/" + id + "/start", "POST"
 	case "get":
 		id := e.oracle.createTx(ref)
 		o.req = request(t, `{"resource":"smart.transactions","op":"get","id":"`+id+`","channel":"`+channel+`","timeout_ms":`+strconv.Itoa(timeoutMS)+`}`)
 		o.match = matchOp("GET", "/smart/transactions/"+id, "api:get:smart.transactions")
 		return o, "/smart/transactions/" + id, "GET"
+	case "auth": // a CardPointe sale: its orderid is its identity
+		o.req = request(t, `{"system":"cardpointe","op":"auth","timeout_ms":`+strconv.Itoa(timeoutMS)+
+			`,"data":{"account":"4111111111111111","expiry":"1230","amount":1297,"capture":true,"orderid":"`+orderID(ref)+`"}}`)
+		o.match = func(r sandbox.RequestRecord) bool { return r.Method == "POST" && r.Path == "/cardconnect/rest/auth" }
+		o.executed = func() int { return e.oracle.approvals(orderID(ref)) }
+		o.mutating, o.payment, o.gatewaySays = true, true, true
+		return o, "/cardconnect/rest/auth", "POST"
 	}
 	t.Fatalf("unknown operation %q", r.Op)
 	return
 }
 
-func request(t testing.TB, s string) *api.Request {
+func request(t testing.TB, s string) core.Request {
 	t.Helper()
-	r, err := api.ParseRequest([]byte(s))
+	r, err := core.ParseRequest([]byte(s))
 	if err != nil {
 		t.Fatalf("%s: %v", s, err)
 	}
 	return r
+}
+
+// orderID is a CardPointe orderid for ref: letters and digits, at most 19.
+func orderID(ref string) string {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(ref))
+	return fmt.Sprintf("M%016x", h.Sum64())[:17]
 }
 
 // refOf is a transactionRef unique to the row.
@@ -149,7 +183,9 @@ func judge(t testing.TB, e *env, r *row, o op, out json.RawMessage, err *errs.Er
 	case err == nil && o.executed != nil && before != 1:
 		r.fail(t, "the call succeeded, the server executed it %d times", before)
 	case err == nil:
-	case err.Outcome == errs.OutcomeNotSent && seen != 0:
+	case err.Outcome == errs.OutcomeNotSent && o.gatewaySays && before != 0:
+		r.fail(t, `outcome "not_sent" (the Gateway found no such auth), but it executed %d time(s)`, before)
+	case err.Outcome == errs.OutcomeNotSent && !o.gatewaySays && seen != 0:
 		r.fail(t, `outcome "not_sent", but the server saw %d request(s) for it`, seen)
 	case err.Outcome == errs.OutcomeRejected && before > 0:
 		r.fail(t, `outcome "rejected", but the server executed it %d time(s)`, before)
@@ -158,7 +194,7 @@ func judge(t testing.TB, e *env, r *row, o op, out json.RawMessage, err *errs.Er
 	case o.payment && err.Outcome == errs.OutcomeUnknown && err.ObjectID != o.objectID:
 		r.fail(t, "a payment start with an unknown outcome names the object %q, not %q", err.ObjectID, o.objectID)
 	}
-	if err != nil && o.req.Op.Mutating() && err.IdempotencyKey == "" {
+	if err != nil && o.keyed && err.IdempotencyKey == "" {
 		r.fail(t, "the error of a mutating call carries no idempotency_key")
 	}
 	r.Next = followUp(t, e, r, o, err)
@@ -187,14 +223,22 @@ func followUp(t testing.TB, e *env, r *row, o op, err *errs.Error) string {
 	case err == nil:
 		return "-"
 	case err.Retryable:
-		again := *o.req
-		again.IdempotencyKey = err.IdempotencyKey
-		_, err2 := e.do(&again)
+		again := o.req
+		if r, ok := o.req.(*api.Request); ok {
+			c := *r
+			c.IdempotencyKey = err.IdempotencyKey
+			again = &c
+		} // a CardPointe request repeats as it is: same orderid
+		_, err2 := e.do(again)
 		checkTyped(t, r, err2)
-		if err2 == nil {
-			return "repeat with key → ok"
+		how := "repeat with key"
+		if !o.keyed {
+			how = "repeat"
 		}
-		return "repeat with key → " + string(err2.Kind)
+		if err2 == nil {
+			return how + " → ok"
+		}
+		return how + " → " + string(err2.Kind)
 	case err.Outcome == errs.OutcomeUnknown && err.ObjectID != "":
 		_, err2 := e.call(`{"resource":"smart.transactions","op":"get","id":"` + err.ObjectID + `"}`)
 		if err2 != nil {
@@ -238,8 +282,11 @@ func (m *matrix) print(order []string) {
 	fmt.Fprintln(w, "fault\ttransport\toperation\tresult\tretryable\toutcome\thost then\texec\tseen\tevents sent/recv\tinvariants\tnote")
 	for _, r := range m.rows {
 		verdict := "ok"
-		if len(r.broken) > 0 {
+		switch {
+		case len(r.broken) > 0:
 			verdict = "BROKEN: " + strings.Join(r.broken, "; ")
+		case len(r.limits) > 0:
+			verdict = "DOCUMENTED LIMIT (" + r.limit + "): " + strings.Join(r.limits, "; ")
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Fault, r.Transport, r.Op, r.Result, r.Retryable,
 			r.Outcome, r.Next, dash(r.Exec), dash(r.Attempts), dash(r.Events), verdict, r.Note)
