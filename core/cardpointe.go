@@ -30,7 +30,7 @@ func (c *Client) newCardPointe(tlsConf *tls.Config) error {
 	cp, err := cardpointe.New(cardpointe.Config{
 		BaseURL: s.gateway, CardSecureURL: s.cardsecure,
 		Username: s.username, Password: s.password, MerchID: s.merchid,
-		Response: s.response, Recovery: s.recovery,
+		Response: s.response, Recovery: s.recovery, GatewayWindow: s.window,
 		HTTPClient: hc, UserAgent: UserAgent(),
 		Policy: c.cfg.policy, Pipeline: &c.caller.Pipeline, Logger: c.log,
 	})

@@ -167,6 +167,12 @@ type CardPointeTimeouts struct {
 	// RecoveryMS bounds the recovery of an auth whose answer was lost
 	// (inquiry, one resend or the voids), after its response wait.
 	RecoveryMS int `json:"recovery_ms,omitempty"`
+	// GatewayMS is the Gateway's answer window: it waits 31 s on the
+	// processor and answers by 32 s (spec §3), so an auth that reached it
+	// is on record by then. Until this long after an auth was written, an
+	// inquiry's "Txn not found" does not prove it never arrived, and the
+	// recovery does not send it again.
+	GatewayMS int `json:"gateway_ms,omitempty"`
 }
 
 // defaults is the one table of defaults: the value every key takes when the
@@ -188,8 +194,9 @@ var defaults = Config{
 		HeartbeatMS: 30000, ConnectTimeoutMS: 20000, MessageTimeoutMS: 120000, SessionRefreshTimeoutMS: 15000,
 		Routing: "auto",
 	},
-	Events:      EventsConfig{QueueSize: 1024, Dedupe: ptr(true)},
-	CardPointe:  CardPointeConfig{Timeouts: CardPointeTimeouts{ConnectMS: 30000, ResponseMS: 40000, RecoveryMS: 60000}},
+	Events: EventsConfig{QueueSize: 1024, Dedupe: ptr(true)},
+	// gateway_ms: the Gateway answers by 32 s (spec §3), and a second for the network.
+	CardPointe:  CardPointeConfig{Timeouts: CardPointeTimeouts{ConnectMS: 30000, ResponseMS: 40000, RecoveryMS: 60000, GatewayMS: 33000}},
 	Idempotency: ptr(true),
 	LogLevel:    "info",
 }
@@ -574,6 +581,7 @@ type cardpointeSettings struct {
 	gateway, cardsecure         string
 	username, password, merchid string
 	connect, response, recovery time.Duration
+	window                      time.Duration // the Gateway's answer window
 }
 
 var (
@@ -586,10 +594,11 @@ var (
 func (p CardPointeConfig) resolve(environment, sandboxURL string) (cardpointeSettings, error) {
 	out := cardpointeSettings{username: p.Username, password: p.Password, merchid: p.MerchID}
 	if err := nonNegative("cardpointe.timeouts", "connect_ms", p.Timeouts.ConnectMS, "response_ms", p.Timeouts.ResponseMS,
-		"recovery_ms", p.Timeouts.RecoveryMS); err != nil {
+		"recovery_ms", p.Timeouts.RecoveryMS, "gateway_ms", p.Timeouts.GatewayMS); err != nil {
 		return out, err
 	}
 	out.connect, out.response, out.recovery = ms(p.Timeouts.ConnectMS), ms(p.Timeouts.ResponseMS), ms(p.Timeouts.RecoveryMS)
+	out.window = ms(p.Timeouts.GatewayMS)
 	out.enabled = p.URL != "" || p.Site != "" || p.UAT || p.CardSecureURL != "" || p.Username != "" || p.Password != "" || p.MerchID != ""
 	if !out.enabled {
 		return out, nil

@@ -209,7 +209,8 @@ typedef struct secucard_client secucard_client;
  *          routing="auto" ("auto" | "rest" | "stomp")},
  *   events {queue_size=1024, dedupe=true (see Events), fetch_changed=false},
  *   cardpointe {url, site, uat=false, cardsecure_url, username, password, merchid,
- *               timeouts {connect_ms=30000, response_ms=40000, recovery_ms=60000}}
+ *               timeouts {connect_ms=30000, response_ms=40000, recovery_ms=60000,
+ *                         gateway_ms=33000}}
  *               (the CardPointe Gateway; see "CardPointe" below),
  *   idempotency=true, allow_unknown_resources=false, log_level="info".
  * The credentials and a credential callback's answer pass the same check.
@@ -487,6 +488,9 @@ SECUCARD_API int secucard_cancel(secucard_client *client, uint64_t call_id);
  *   "recovered"        true when the answer was lost and this is the record
  *                      inquireByOrderid found (its fields are the inquire
  *                      record's: e.g. "setlstat", camelCase "orderId")
+ *   "voided_duplicate" present only when the recovery found a second
+ *                      approval under the orderid and voided it: that
+ *                      duplicate's retref (the answer is the one that stands)
  *
  * Outcomes.  The Gateway's respstat decides:
  *   "A"  success (SECUCARD_OK), also a partial approval.
@@ -523,10 +527,23 @@ SECUCARD_API int secucard_cancel(secucard_client *client, uint64_t call_id);
  *   1. inquireByOrderid. Found: that record is the call's answer (approved:
  *      SECUCARD_OK with "recovered": true; declined: the decline) - the auth
  *      is never sent twice.
- *   2. PPS 29 "Txn not found": the auth never arrived; it is sent once more
- *      (at most two attempts per call). Should that answer be lost too and
- *      the inquiry find nothing again, the call fails with outcome
- *      "not_sent", retryable true.
+ *   2. PPS 29 "Txn not found". The Gateway answers an auth within 32 s, so
+ *      29 proves that the auth never arrived only once
+ *      cardpointe.timeouts.gateway_ms (33 s) have passed since it was
+ *      written (or when it provably never left this machine). Before that
+ *      the library waits for the window and asks again; if timeout_ms of a
+ *      lost attempt already covered it (the default 40 s does), at once.
+ *      If the call's deadline or recovery_ms ends first, nothing is sent
+ *      again: outcome "unknown", retryable false, "orderid" - the auth may
+ *      still be approved; look it up. Proven absent, the auth is sent once
+ *      more (at most two attempts per call), and the repeat's answer is
+ *      checked with one more inquireByOrderid: should the first auth have
+ *      been approved after all, it is the answer ("recovered": true); an
+ *      approved repeat is then voided by its retref (never voidByOrderId,
+ *      which would void both; "voided_duplicate": the repeat's retref), and
+ *      if that void fails, outcome "unknown". Should the repeat's
+ *      answer be lost too and the inquiry prove it absent again, the call
+ *      fails with outcome "not_sent", retryable true.
  *   3. The inquiry gets no usable answer: voidByOrderId, up to three times.
  *      Approved: the call fails with outcome "voided", retryable TRUE -
  *      nothing stands, a new auth charges at most once. Otherwise: outcome
@@ -536,9 +553,8 @@ SECUCARD_API int secucard_cancel(secucard_client *client, uint64_t call_id);
  * A call the host cancels (secucard_cancel, client close) is not recovered:
  * SECUCARD_ERR_CANCELED, outcome "unknown", retryable false, "orderid".
  * So an auth call may take up to 2 x (timeout_ms + recovery_ms). The Gateway
- * has no idempotency key: the recovery trusts PPS 29 as "never arrived", as
- * the Gateway documents; an auth held inside the network longer than the
- * inquiry could still arrive afterwards - both then carry the same orderid.
+ * has no idempotency key: the recovery relies on the Gateway's documented
+ * 32 s answer (spec: it waits 31 s on the processor, answers PPS 62 at 32 s).
  * The host's orderid must be 1..19 letters, digits, ".", "_" or "-" and must
  * not look like a card number (the Gateway would mask it and the recovery
  * could not find the auth).

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -125,7 +124,8 @@ func TestCardPointeFaults(t *testing.T) {
 		assert.Equal(t, "A", a.JSON(t)["respstat"])
 	})
 	t.Run("delay past the client's deadline: the auth still happens", func(t *testing.T) {
-		c.s.AddFault(sandbox.Fault{Path: "/cardconnect/rest/auth", DelayMS: 60_000})
+		c.s.ResetRequests()
+		c.s.AddFault(sandbox.Fault{Path: "/cardconnect/rest/auth", DelayMS: 1000})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
@@ -133,17 +133,29 @@ func TestCardPointeFaults(t *testing.T) {
 			done <- err
 		}()
 		// Wait until the sandbox holds the request in its delay, then give up.
-		require.Eventually(t, func() bool {
-			for _, r := range c.s.Requests() {
-				if r.Path == "/cardconnect/rest/auth" && strings.HasPrefix(r.Fault, "delay 60000ms") {
-					return true
-				}
-			}
-			return false
-		}, 10*time.Second, 5*time.Millisecond)
+		waitFor(t, "the sandbox to hold the auth", func() bool {
+			recs := c.s.Requests()
+			return len(recs) > 0 && strings.HasPrefix(recs[0].Fault, "delay 1000ms")
+		})
 		cancel()
 		assert.ErrorIs(t, <-done, context.Canceled)
-		assert.False(t, found("F-3"), "the client left during the delay: the sandbox aborted, nothing executed")
+		// The Gateway received the auth: it runs when the delay is over, as
+		// the timeout recovery must expect (spec §3: an auth that reached
+		// the Gateway is recorded within its answer window).
+		waitFor(t, "the held auth to run", func() bool { return c.s.Requests()[0].Status != 0 })
+		assert.Equal(t, http.StatusOK, c.s.Requests()[0].Status)
+		assert.Equal(t, "delay 1000ms; client left", c.s.Requests()[0].Fault)
+		assert.True(t, found("F-3"), "the auth took effect although the client left")
+	})
+	t.Run("drop after_execute: approved, the answer lost", func(t *testing.T) {
+		c.s.ResetRequests()
+		c.s.AddFault(sandbox.Fault{Path: "/cardconnect/rest/auth", Drop: sandbox.DropAfterExecute})
+		_, err := cpTry(context.Background(), c, "PUT", "/cardconnect/rest/auth", cpAuth("F-4"))
+		require.Error(t, err, "the connection closes without an answer")
+		assert.True(t, found("F-4"), "inquireByOrderid finds the auth: it ran")
+		rec := c.s.Requests()[0]
+		assert.Equal(t, "drop after_execute (answer 200 lost)", rec.Fault)
+		assert.Equal(t, 0, rec.Status)
 	})
 	for _, mode := range []string{sandbox.DropBeforeRead, sandbox.DropAfterRead} {
 		t.Run("drop "+mode, func(t *testing.T) {

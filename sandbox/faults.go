@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,31 +9,56 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/libsecucard/libsecucard/sandbox/cardpointe"
 )
 
 // Fault is an injected failure. It is matched before normal handling.
+//
+// What the real services do when a connection breaks is not known from the
+// specs (secucard-wire.md, cardpointe.md say nothing about it), so the faults
+// model the cases a client must survive, and no more:
+//
+//   - delay_ms holds a request the sandbox has received (its body read)
+//     before it runs. When the delay is over the request runs whether or
+//     not the client is still there, as a server generally finishes what it
+//     received: a client that gave up during the delay leaves a request that
+//     takes effect later (the record's fault notes "client left"). Only
+//     closing the sandbox abandons a held request ("aborted").
+//   - drop before_read closes the connection without reading the request:
+//     nothing runs.
+//   - drop after_read reads the request and closes without running it.
+//   - drop after_execute runs the request (its effects stand), then closes
+//     without the answer: a lost answer. The record's status stays 0 (no
+//     answer left the sandbox); its fault notes the lost answer's status.
 type Fault struct {
 	Path       string          `json:"path"`           // prefix of the path after /api/v2 ("/smart/idents"), or absolute ("/oauth/token", "/cardconnect/rest/auth"); "" = every path
 	Method     string          `json:"method"`         // "" = any
 	Status     int             `json:"status"`         // e.g. 503; 0 when only delaying/dropping
 	RetryAfter int             `json:"retry_after"`    // seconds, sent as Retry-After with Status
 	Count      int             `json:"count"`          // how many matching requests it affects (default 1; negative: all until ClearFaults)
-	DelayMS    int             `json:"delay_ms"`       // delay before answering (then answer normally unless Status/Drop)
-	Drop       string          `json:"drop"`           // "" | "before_read" | "after_read"
+	DelayMS    int             `json:"delay_ms"`       // hold the request this long before it runs (then as normal unless Status/Drop)
+	Drop       string          `json:"drop"`           // "" | "before_read" | "after_read" | "after_execute"
 	Body       json.RawMessage `json:"body,omitempty"` // optional body for Status (default: the real error envelope)
 	// Channel selects what the fault hits: "" or "rest" = HTTP requests
-	// (REST and OAuth), "stomp" = STOMP SENDs, "any" = both. A STOMP SEND is
-	// matched by the REST path of its request (/smart/transactions/STX_1/start)
-	// and by the HTTP method of its verb (get GET, add POST, update PUT,
-	// delete DELETE, exec POST). On STOMP, status answers with the error
-	// envelope, delay_ms holds the reply back (a reply after the client's
-	// deadline is how a lost answer looks), drop before_read closes the
-	// connection on the SEND at once (no receipt, nothing executed, no
-	// delay) and after_read sends the receipt, executes nothing and closes.
+	// (REST, OAuth, CardPointe), "stomp" = STOMP SENDs, "any" = both. A
+	// STOMP SEND is matched by the REST path of its request
+	// (/smart/transactions/STX_1/start) and by the HTTP method of its verb
+	// (get GET, add POST, update PUT, delete DELETE, exec POST). On STOMP,
+	// status answers with the error envelope; delay_ms holds the request
+	// before it runs, so its reply comes late (past the client's deadline
+	// it is a lost answer); drop before_read closes the connection on the
+	// SEND at once (no receipt, nothing executed, no delay); after_read
+	// sends the receipt, executes nothing and closes; after_execute sends
+	// the receipt (at once, as for every SEND), executes, then closes
+	// without the reply.
 	Channel string `json:"channel,omitempty"`
+	// Hold (Go only) holds the request, after any delay, until the channel
+	// is closed, as delay_ms does: a test orders a held request against
+	// others by what it observes rather than by time.
+	Hold <-chan struct{} `json:"-"`
 }
 
 // Fault channels.
@@ -44,8 +70,9 @@ const (
 
 // Drop modes.
 const (
-	DropBeforeRead = "before_read" // close the connection without reading the body
-	DropAfterRead  = "after_read"  // read the request, execute nothing, close without answering
+	DropBeforeRead   = "before_read"   // close the connection without reading the body
+	DropAfterRead    = "after_read"    // read the request, execute nothing, close without answering
+	DropAfterExecute = "after_execute" // execute the request, then close without answering: a lost answer
 )
 
 // Limits of the fault API: far above what a test arms.
@@ -70,11 +97,11 @@ func (f *Fault) validate() *Error {
 		return invalid("delay_ms", "must not be negative")
 	case f.DelayMS > maxFaultDelayMS:
 		return invalid("delay_ms", "must be at most the limit of %d (10 minutes), got %d", maxFaultDelayMS, f.DelayMS)
-	case f.Drop != "" && f.Drop != DropBeforeRead && f.Drop != DropAfterRead:
-		return invalid("drop", `must be "", %q or %q, got %q`, DropBeforeRead, DropAfterRead, f.Drop)
+	case f.Drop != "" && f.Drop != DropBeforeRead && f.Drop != DropAfterRead && f.Drop != DropAfterExecute:
+		return invalid("drop", `must be "", %q, %q or %q, got %q`, DropBeforeRead, DropAfterRead, DropAfterExecute, f.Drop)
 	case f.Drop != "" && f.Status != 0:
 		return invalid("drop", "cannot be combined with status: a dropped connection has no answer")
-	case f.Status == 0 && f.Drop == "" && f.DelayMS == 0:
+	case f.Status == 0 && f.Drop == "" && f.DelayMS == 0 && f.Hold == nil:
 		return invalid("status", "a fault needs a status, a drop or a delay_ms")
 	case len(f.Body) > 0 && !json.Valid(f.Body):
 		return invalid("body", "is not valid JSON")
@@ -178,27 +205,49 @@ func pathPrefix(path, prefix string) bool {
 type faultOutcome int
 
 const (
-	faultPass    faultOutcome = iota // execute normally (a pure delay)
-	faultAborted                     // the caller or the sandbox gave up during the delay
-	faultDrop                        // close the connection without an answer
-	faultAnswer                      // answer with the fault's status and body
+	faultPass      faultOutcome = iota // execute normally (a pure delay)
+	faultAborted                       // the sandbox closed during the delay
+	faultDrop                          // close the connection without an answer, executing nothing
+	faultAnswer                        // answer with the fault's status and body
+	faultLoseReply                     // execute, then close the connection without the answer
 )
 
 // runFault waits out f's delay and records in rec what f does; the caller
-// carries that out on its transport (HTTP or STOMP). path picks the default
-// body of a status answer.
-func (s *Server) runFault(ctx context.Context, rec *RequestRecord, f *Fault, path string) (faultOutcome, []byte) {
+// carries that out on its transport (HTTP or STOMP). client ends when the
+// client leaves: the delay goes on (see Fault) and the record notes it. path
+// picks the default body of a status answer.
+func (s *Server) runFault(client context.Context, rec *RequestRecord, f *Fault, path string) (faultOutcome, []byte) {
+	var mu sync.Mutex // the note of a client leaving comes from another goroutine
 	var what []string
-	note := func(more ...string) { s.setFault(rec, strings.Join(append(what, more...), "; ")) }
-	if f.DelayMS > 0 {
-		what = append(what, fmt.Sprintf("delay %dms", f.DelayMS))
-		note()
-		if !s.sleep(ctx, time.Duration(f.DelayMS)*time.Millisecond) {
-			note("aborted")
+	note := func(more ...string) {
+		mu.Lock()
+		defer mu.Unlock()
+		what = append(what, more...)
+		s.setFault(rec, strings.Join(what, "; "))
+	}
+	if f.DelayMS > 0 || f.Hold != nil {
+		if f.DelayMS > 0 {
+			note(fmt.Sprintf("delay %dms", f.DelayMS))
+		}
+		if f.Hold != nil {
+			note("held")
+		}
+		left := context.AfterFunc(client, func() { note("client left") })
+		// A held request does not keep Close waiting for running requests:
+		// closing the sandbox abandons it at once.
+		s.active.Add(-1)
+		held := s.sleep(context.Background(), time.Duration(f.DelayMS)*time.Millisecond) && s.await(f.Hold)
+		s.active.Add(1)
+		left()
+		if !held {
+			note("aborted: the sandbox closed")
 			return faultAborted, nil
 		}
 	}
 	switch {
+	case f.Drop == DropAfterExecute:
+		note("drop " + f.Drop)
+		return faultLoseReply, nil
 	case f.Drop != "":
 		note("drop " + f.Drop)
 		return faultDrop, nil
@@ -213,32 +262,86 @@ func (s *Server) runFault(ctx context.Context, rec *RequestRecord, f *Fault, pat
 	return faultPass, nil
 }
 
-// applyFault handles r if a fault matches. It reports whether the request is
-// finished (answered or dropped); false means "continue normally" (after a
-// pure delay, or when no fault matched).
-func (s *Server) applyFault(w *recordingWriter, r *http.Request, rec *RequestRecord) bool {
+// await waits until hold is closed (nil: at once); false when the sandbox
+// closes first.
+func (s *Server) await(hold <-chan struct{}) bool {
+	if hold == nil {
+		return true
+	}
+	select {
+	case <-hold:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+// noteLostAnswer adds the status of the answer an after_execute fault kept
+// from the client to the record's fault.
+func (s *Server) noteLostAnswer(rec *RequestRecord, status int) {
+	s.reqMu.Lock()
+	rec.Fault += fmt.Sprintf(" (answer %d lost)", status)
+	s.reqMu.Unlock()
+}
+
+// applyFault runs the fault matching r, if any. It reports whether the
+// request is finished (answered or dropped), or, with execute, that serve
+// must run it and then drop the connection (after_execute); neither: go on
+// normally (a pure delay, or no fault). It reads the body before a delay:
+// the sandbox then holds a request it has received, and net/http watches
+// the connection, so a client that leaves is seen (r.Context ends).
+func (s *Server) applyFault(w *recordingWriter, r *http.Request, rec *RequestRecord) (finished, execute bool) {
 	f := s.takeFault(ChannelREST, r.Method, r.URL.Path)
 	if f == nil {
-		return false
+		return false, false
+	}
+	if f.Drop != DropBeforeRead {
+		received, _ := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		// The handler reads it again, with its own limits; a body cut short
+		// by a client that left reads as cut short there too.
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(received), r.Body), r.Body}
 	}
 	outcome, body := s.runFault(r.Context(), rec, f, r.URL.Path)
 	switch outcome {
 	case faultAborted:
-		return true
+		return true, false
 	case faultDrop:
-		if f.Drop == DropAfterRead {
-			_, _ = io.Copy(io.Discard, http.MaxBytesReader(nil, r.Body, maxBody))
-		}
 		dropConnection(w.ResponseWriter)
-		return true
+		return true, false
+	case faultLoseReply:
+		return false, true
 	case faultAnswer:
 		if f.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
 		}
 		writeJSON(w, f.Status, body)
-		return true
+		return true, false
 	}
-	return false
+	return false, false
+}
+
+// lostAnswer is the ResponseWriter of a request whose answer an
+// after_execute fault loses: the handler runs and answers into it; nothing
+// reaches the client.
+type lostAnswer struct {
+	header http.Header
+	status int
+}
+
+func (l *lostAnswer) Header() http.Header { return l.header }
+
+func (l *lostAnswer) WriteHeader(status int) {
+	if l.status == 0 {
+		l.status = status
+	}
+}
+
+func (l *lostAnswer) Write(b []byte) (int, error) {
+	l.WriteHeader(http.StatusOK)
+	return len(b), nil
 }
 
 // faultBody is the body a real server would plausibly send with status:
@@ -294,7 +397,7 @@ type RequestRecord struct {
 	XAction   string    `json:"x_action,omitempty"`
 	Status    int       `json:"status"` // 0 while running, or when the connection was dropped
 	Time      time.Time `json:"time"`
-	Fault     string    `json:"fault,omitempty"` // e.g. "status 503", "delay 200ms", "drop after_read"
+	Fault     string    `json:"fault,omitempty"` // e.g. "status 503", "delay 200ms; client left", "drop after_read", "drop after_execute (answer 200 lost)"
 }
 
 // maxRecords bounds the log of a long-running sandbox.

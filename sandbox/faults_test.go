@@ -174,13 +174,21 @@ func TestFaults(t *testing.T) {
 		assert.Equal(t, "delay 150ms", recs[0].Fault)
 		assert.Equal(t, 200, recs[0].Status)
 	})
-	t.Run("delay past the client's timeout", func(t *testing.T) {
-		c.s.AddFault(sandbox.Fault{Path: "/smart/idents", DelayMS: 5000})
+	t.Run("delay past the client's timeout: the held request still runs", func(t *testing.T) {
+		c.s.ResetRequests()
+		c.s.AddFault(sandbox.Fault{Path: "/general/contacts", Method: "POST", DelayMS: 1000})
 		impatient := &http.Client{Timeout: 100 * time.Millisecond}
-		req, _ := http.NewRequest("GET", c.s.URL()+"/api/v2/smart/idents", nil)
+		req, _ := http.NewRequest("POST", c.s.URL()+"/api/v2/general/contacts", strings.NewReader(`{"forename":"Patient"}`))
 		req.Header.Set("Authorization", "Bearer "+tok)
 		_, err := impatient.Do(req)
-		assert.Error(t, err)
+		require.Error(t, err, "the client gives up during the delay")
+		// The sandbox received the request: it runs when the delay is over.
+		waitFor(t, "the held request to run", func() bool { return c.s.Requests()[0].Status != 0 })
+		rec := c.s.Requests()[0]
+		assert.Equal(t, http.StatusOK, rec.Status)
+		assert.Equal(t, "delay 1000ms; client left", rec.Fault)
+		a := c.do("GET", "/api/v2/general/contacts?q=forename:Patient", tok, nil, nil)
+		assert.Equal(t, json.Number("1"), a.JSON(t)["count"], "it took effect")
 	})
 	drops := []struct{ mode, what string }{
 		{sandbox.DropBeforeRead, "drop before_read"},
@@ -207,6 +215,26 @@ func TestFaults(t *testing.T) {
 			assert.Equal(t, before+1, countOf(t, c, tok, "/api/v2/general/contacts"))
 		})
 	}
+	t.Run("drop after_execute: executed, the answer lost", func(t *testing.T) {
+		before := countOf(t, c, tok, "/api/v2/general/contacts")
+		c.s.ResetRequests()
+		c.s.AddFault(sandbox.Fault{Path: "/general/contacts", Method: "POST", Drop: sandbox.DropAfterExecute})
+		req, _ := http.NewRequest("POST", c.s.URL()+"/api/v2/general/contacts", strings.NewReader(`{"forename":"Executed"}`))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("X-Action", "drop-after-execute")
+		_, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		require.Error(t, err, "the connection closes without an answer")
+		assert.Equal(t, before+1, countOf(t, c, tok, "/api/v2/general/contacts"), "the request ran")
+		recs := c.s.Requests()
+		require.NotEmpty(t, recs)
+		assert.Equal(t, "drop after_execute (answer 200 lost)", recs[0].Fault)
+		assert.Equal(t, 0, recs[0].Status, "no answer left the sandbox")
+
+		a := c.do("POST", "/api/v2/general/contacts", tok, map[string]string{"forename": "Executed"}, map[string]string{"X-Action": "drop-after-execute"})
+		require.Equal(t, http.StatusOK, a.Status)
+		assert.Equal(t, "Executed", a.JSON(t)["forename"], "the repeat gets the first execution's answer")
+		assert.Equal(t, before+1, countOf(t, c, tok, "/api/v2/general/contacts"), "the repeat with the same X-Action ran nothing")
+	})
 	t.Run("admin api", func(t *testing.T) {
 		a := c.do("POST", "/sandbox/faults", "", map[string]any{"path": "/smart/idents", "status": 502, "retry_after": 1}, nil)
 		require.Equal(t, http.StatusOK, a.Status, "%s", a.Raw)
@@ -224,6 +252,7 @@ func TestFaults(t *testing.T) {
 			field string
 		}{
 			{map[string]any{"drop": "sideways"}, "drop"},
+			{map[string]any{"drop": "after_execute", "status": 502}, "drop"},
 			{map[string]any{"status": 42}, "status"},
 			{map[string]any{"path": "/x"}, "status"},
 			{map[string]any{"status": 503, "drop": "before_read"}, "drop"},

@@ -347,8 +347,9 @@ func (s *Server) Endpoints() Endpoints {
 const closeGrace = 2 * time.Second
 
 // Close stops listening, lets running requests finish for a short grace
-// period, then ends simulated terminal steps, delays and event delivery
-// (waiting for subscriber calls already running). It is idempotent.
+// period (a request a fault holds is abandoned at once), then ends simulated
+// terminal steps, delays and event delivery (waiting for subscriber calls
+// already running). It is idempotent.
 func (s *Server) Close() error {
 	s.lifeMu.Lock()
 	if s.closed {
@@ -471,16 +472,31 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := s.beginRecord(r)
 	rw := &recordingWriter{ResponseWriter: w, s: s, rec: rec}
 	defer s.logRequest(rec)
-	if s.applyFault(rw, r, rec) {
+	finished, loseAnswer := s.applyFault(rw, r, rec)
+	if finished {
 		return
 	}
+	if loseAnswer {
+		// after_execute: the request runs in full, its answer goes nowhere,
+		// and the connection closes (a lost answer).
+		lost := &lostAnswer{header: http.Header{}}
+		s.serveArea(a, lost, r, rec)
+		s.noteLostAnswer(rec, lost.status)
+		dropConnection(w)
+		return
+	}
+	s.serveArea(a, rw, r, rec)
+}
+
+// serveArea runs r in its area; nil: no area serves the path (404).
+func (s *Server) serveArea(a *area, w http.ResponseWriter, r *http.Request, rec *RequestRecord) {
 	if a == nil {
-		writeJSON(rw, http.StatusNotFound, s.envelope(http.StatusNotFound, excNotFound, codeNoRoute,
+		writeJSON(w, http.StatusNotFound, s.envelope(http.StatusNotFound, excNotFound, codeNoRoute,
 			"no such path: the sandbox serves /oauth/token, /api/v2/<product>/<resource>/... and /sandbox/...",
 			"The requested service does not exist.").Body)
 		return
 	}
-	a.serve(rw, r, rec)
+	a.serve(w, r, rec)
 }
 
 // Limits on what a request may send (the real service's are unknown): far

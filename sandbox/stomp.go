@@ -518,11 +518,16 @@ func (c *stompConn) serve(rec *RequestRecord, req DispatchRequest, bad *Dispatch
 	default:
 		outcome, body := faultPass, []byte(nil)
 		if fault != nil { // drop before_read was handled by onSend
+			// A delay goes on when the connection ends: the request was
+			// received (its receipt sent) and runs after the delay.
 			outcome, body = s.runFault(c.ctx, rec, fault, path)
 		}
 		switch outcome {
-		case faultAborted, faultDrop:
-			if outcome == faultDrop {
+		case faultAborted, faultDrop, faultLoseReply:
+			if outcome == faultLoseReply {
+				s.noteLostAnswer(rec, s.Dispatch(c.ctx, req).Status)
+			}
+			if outcome != faultAborted {
 				// Closed behind what is queued (the receipt at least); the
 				// nil frame goes out as a heart-beat EOL, which clients ignore.
 				c.enqueue(nil, "injected fault: drop "+fault.Drop)

@@ -549,6 +549,35 @@ func TestSTOMPFaults(t *testing.T) {
 		assert.Equal(t, json.Number("1"), a.JSON(t)["count"])
 	})
 
+	t.Run("drop after_execute: receipt, executed, closed without the reply", func(t *testing.T) {
+		c.s.AddFault(sandbox.Fault{Channel: sandbox.ChannelSTOMP, Path: "/general/contacts", Drop: sandbox.DropAfterExecute})
+		sc := dialSTOMP(t, addr, nil)
+		sc.login(tok)
+		sc.send(sendFrame("api:add:general.contacts", "e-1", `{"data":{"forename":"Ran"}}`, frame.Receipt, "r-e"))
+		assert.Equal(t, "r-e", sc.next().Header.Get(frame.ReceiptId))
+		sc.waitClosed()
+		a := c.do("GET", "/api/v2/general/contacts?q=forename:Ran", tok, nil, nil)
+		assert.Equal(t, json.Number("1"), a.JSON(t)["count"], "the add ran")
+		fault, status := faultOf("api:add:general.contacts")
+		assert.Equal(t, "drop after_execute (answer 200 lost)", fault)
+		assert.Equal(t, 0, status)
+	})
+
+	t.Run("delay: the connection ends, the request still runs", func(t *testing.T) {
+		c.s.AddFault(sandbox.Fault{Channel: sandbox.ChannelSTOMP, Path: "/general/contacts", DelayMS: 1000})
+		sc := dialSTOMP(t, addr, nil)
+		sc.login(tok)
+		sc.send(sendFrame("api:add:general.contacts", "h-1", `{"data":{"forename":"Held"}}`, frame.Receipt, "r-h"))
+		assert.Equal(t, "r-h", sc.next().Header.Get(frame.ReceiptId))
+		_ = sc.nc.Close()
+		waitFor(t, "the held add to run", func() bool { _, status := faultOf("api:add:general.contacts"); return status != 0 })
+		fault, status := faultOf("api:add:general.contacts")
+		assert.Equal(t, "delay 1000ms; client left", fault)
+		assert.Equal(t, 200, status)
+		a := c.do("GET", "/api/v2/general/contacts?q=forename:Held", tok, nil, nil)
+		assert.Equal(t, json.Number("1"), a.JSON(t)["count"], "the add ran after the client left")
+	})
+
 	t.Run("validation", func(t *testing.T) {
 		for _, tc := range []struct {
 			body  map[string]any

@@ -370,6 +370,61 @@ static void test_error_classes(void) {
     secucard_client_free(c);
 }
 
+/* A payment start whose answer is lost (the sandbox runs it, then closes
+ * the connection without the answer): the library looks the transaction up
+ * once and returns its final state - never a second start. Paid in cash:
+ * the demo terminal declines at random. */
+static void test_lost_start_answer(void) {
+    secucard_client *c = cc_client("");
+    char *res = NULL, *err = NULL;
+    int st = secucard_call(c, "{\"resource\":\"smart.transactions\",\"op\":\"create\","
+                              "\"data\":{\"basket_info\":{\"sum\":1250,\"currency\":\"EUR\"}}}", &res, &err);
+    CHECKF(st == SECUCARD_OK, "%d %s", st, err ? err : "");
+    char *id = res ? ex_json_top_str(res, "id") : NULL;
+    secucard_free(res);
+    secucard_free(err);
+    if (!id) {
+        secucard_client_free(c);
+        return;
+    }
+    admin("DELETE", "/requests", NULL);
+    char body[512];
+    snprintf(body, sizeof body, "{\"method\":\"POST\",\"path\":\"/smart/transactions/%s/start\",\"drop\":\"after_execute\"}", id);
+    admin("POST", "/faults", body);
+
+    char req[512];
+    snprintf(req, sizeof req, "{\"resource\":\"smart.transactions\",\"op\":\"execute\",\"id\":\"%s\","
+                              "\"action\":\"start\",\"arg\":\"cash\"}", id);
+    res = err = NULL;
+    st = secucard_call(c, req, &res, &err);
+    CHECKF(st == SECUCARD_OK && top_eq(res, "id", id) && top_eq(res, "status", "ok"), "%d %s", st, err ? err : res);
+    CHECKF(res && ex_json_member(res, "receipt"), "the final transaction carries its receipt: %s", res);
+    secucard_free(res);
+    secucard_free(err);
+
+    /* The sandbox's record: the start ran once, its answer was lost. */
+    static char log[1 << 16];
+    char url[512];
+    snprintf(url, sizeof url, "%s/requests", sb_admin);
+    CHECK(ex_http_body("GET", url, NULL, log, sizeof log) == 200);
+    int starts = 0, lost = 0;
+    const char *cur = log;
+    char *rec;
+    while ((rec = ex_array_next(&cur))) {
+        char *path = ex_json_top_str(rec, "path"), *fault = ex_json_top_str(rec, "fault");
+        if (path && strstr(path, "/start")) {
+            starts++;
+            lost += fault && strncmp(fault, "drop after_execute", 18) == 0;
+        }
+        free(path);
+        free(fault);
+        free(rec);
+    }
+    CHECKF(starts == 1 && lost == 1, "starts %d, answers lost %d: %s", starts, lost, log);
+    free(id);
+    secucard_client_free(c);
+}
+
 /* ---- async */
 
 struct async_rec {
@@ -1447,6 +1502,7 @@ int main(int argc, char **argv) {
         RUN(test_invalid_handles);
         RUN(test_calls);
         RUN(test_error_classes);
+        RUN(test_lost_start_answer);
         RUN(test_async);
         RUN(test_close_with_call_in_flight);
         RUN(test_client_release); /* early: its late-callback check is at the end of the run */

@@ -22,6 +22,7 @@ type HTTPResult struct {
 	Body    []byte
 	Err     error         // transport or body-read error
 	Written bool          // the whole request reached the connection
+	WroteAt time.Time     // when it did (zero when it did not)
 	TooBig  bool          // the body exceeded the cap (Body is nil)
 	Took    time.Duration // for logs
 }
@@ -31,11 +32,12 @@ type HTTPResult struct {
 // left" from "may have acted") and caps the answer body at maxBody bytes, so
 // a misbehaving proxy cannot exhaust a till's memory.
 func SendHTTP(client *http.Client, req *http.Request, maxBody int64) HTTPResult {
-	var written atomic.Bool
+	var wrote atomic.Pointer[time.Time] // nil: not written
 	trace := &httptrace.ClientTrace{
 		WroteRequest: func(i httptrace.WroteRequestInfo) {
 			if i.Err == nil {
-				written.Store(true)
+				now := time.Now()
+				wrote.Store(&now)
 			}
 		},
 	}
@@ -43,11 +45,19 @@ func SendHTTP(client *http.Client, req *http.Request, maxBody int64) HTTPResult 
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
-		return HTTPResult{Err: err, Written: written.Load(), Took: time.Since(start)}
+		res := HTTPResult{Err: err, Took: time.Since(start)}
+		if at := wrote.Load(); at != nil {
+			res.Written, res.WroteAt = true, *at
+		}
+		return res
 	}
 	defer resp.Body.Close()
+	wroteAt := time.Now() // an answer came: the request was written by now
+	if at := wrote.Load(); at != nil {
+		wroteAt = *at
+	}
 	data, err := readBody(resp, maxBody)
-	res := HTTPResult{Status: resp.StatusCode, Header: resp.Header, Body: data, Written: true, Took: time.Since(start)}
+	res := HTTPResult{Status: resp.StatusCode, Header: resp.Header, Body: data, Written: true, WroteAt: wroteAt, Took: time.Since(start)}
 	switch {
 	case err != nil:
 		res.Err = err

@@ -50,12 +50,16 @@ type Config struct {
 	Response time.Duration
 	// Recovery bounds the recovery of an auth whose answer was lost: the
 	// inquiry, the one resend or the voids.
-	Recovery   time.Duration
-	HTTPClient *http.Client
-	UserAgent  string
-	Policy     call.Policy
-	Pipeline   *call.Pipeline // shared with the secucard calls: one decision, one stats hook
-	Logger     *logging.Logger
+	Recovery time.Duration
+	// GatewayWindow is how long after an auth was written the Gateway may
+	// still be working on it (it answers by 32 s, spec §3): before then an
+	// inquiry's "Txn not found" does not prove that the auth never arrived.
+	GatewayWindow time.Duration
+	HTTPClient    *http.Client
+	UserAgent     string
+	Policy        call.Policy
+	Pipeline      *call.Pipeline // shared with the secucard calls: one decision, one stats hook
+	Logger        *logging.Logger
 	// NewOrderID generates orderids for auths without one; nil: NewOrderID.
 	NewOrderID func() string
 }
@@ -84,7 +88,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, errs.Invalid("cardpointe.username", `is required and must not contain ":"`)
 	case cfg.MerchID == "":
 		return nil, errs.Invalid("cardpointe.merchid", "is required")
-	case cfg.Response <= 0 || cfg.Recovery <= 0:
+	case cfg.Response <= 0 || cfg.Recovery <= 0 || cfg.GatewayWindow <= 0:
 		return nil, errs.Invalid("cardpointe.timeouts", "must be positive")
 	case cfg.Pipeline == nil || cfg.HTTPClient == nil:
 		return nil, errs.New(errs.Internal, "cardpointe", "the client needs a pipeline and an HTTP client")
@@ -145,7 +149,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (json.RawMessage, error) {
 		}
 		return nil, e
 	}
-	return enrich(r, x, o.Result, rec != nil && rec.recovered)
+	return enrich(r, x, o.Result, rec)
 }
 
 // exchange builds the wire form of r: method, URL, body.

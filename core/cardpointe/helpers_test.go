@@ -7,12 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,6 +66,9 @@ func start(t *testing.T, s setup) *env {
 	cfg := testkit.ClientConfig(t, srv)
 	cfg["stomp"] = map[string]any{"enabled": false}
 	section := testkit.CardPointeConfig(srv)
+	// The sandbox's Gateway answers at once, not within 32 s (spec §3): a
+	// short answer window keeps the recovery of a lost auth quick.
+	section["timeouts"] = map[string]any{"gateway_ms": 300}
 	if s.proxy != nil {
 		section["url"] = s.proxy(srv)
 	}
@@ -217,60 +218,6 @@ func (l *logs) text() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return strings.Join(l.lines, "\n")
-}
-
-// loser is a proxy in front of the sandbox that forwards every request and,
-// for the first n requests to path, lets the Gateway act and then does not
-// pass the answer on: it closes the connection at once, or with hold it
-// keeps the answer until the client gives up (an answer delayed past the
-// deadline). No sandbox fault produces this: its faults never execute the
-// request they hit.
-type loser struct {
-	srv    *httptest.Server
-	path   string
-	hold   bool
-	left   atomic.Int32
-	served atomic.Int32 // requests to path that reached the Gateway
-}
-
-func newLoser(t *testing.T, target string, path string, n int, hold bool) *loser {
-	t.Helper()
-	l := &loser{path: path, hold: hold}
-	l.left.Store(int32(n))
-	fwd := &http.Client{}
-	l.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		out, _ := http.NewRequest(r.Method, target+r.URL.RequestURI(), strings.NewReader(string(body)))
-		out.Header = r.Header.Clone()
-		resp, err := fwd.Do(out)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		answer, _ := io.ReadAll(resp.Body)
-		if r.URL.Path == l.path {
-			l.served.Add(1)
-			if l.left.Add(-1) >= 0 {
-				if l.hold {
-					<-r.Context().Done() // the body was read: a client that leaves cancels it
-				}
-				conn, _, err := w.(http.Hijacker).Hijack()
-				if err == nil {
-					_ = conn.(*net.TCPConn).SetLinger(0)
-					_ = conn.Close()
-				}
-				return
-			}
-		}
-		for k, v := range resp.Header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(resp.StatusCode)
-		_, _ = w.Write(answer)
-	}))
-	t.Cleanup(l.srv.Close)
-	return l
 }
 
 // newClient builds a client from a config map; the test fails on an error.

@@ -252,6 +252,7 @@ func TestConfigSection(t *testing.T) {
 		{map[string]any{"site": "fts", "username": "u", "password": "p"}, "cardpointe.merchid"},
 		{map[string]any{"site": "FTS!", "username": "u", "password": "p", "merchid": "1"}, "cardpointe.site"},
 		{map[string]any{"site": "fts", "username": "u", "password": "p", "merchid": "1", "timeouts": map[string]any{"response_ms": -1}}, "cardpointe.timeouts.response_ms"},
+		{map[string]any{"site": "fts", "username": "u", "password": "p", "merchid": "1", "timeouts": map[string]any{"gateway_ms": -1}}, "cardpointe.timeouts.gateway_ms"},
 		{map[string]any{"site": "fts", "username": "u", "password": "p", "merchid": "1", "bogus": 1}, "cardpointe.bogus"},
 	} {
 		_, err := newClientErr(map[string]any{"cardpointe": c.section})

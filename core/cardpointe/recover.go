@@ -6,31 +6,51 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
+	"github.com/libsecucard/libsecucard/core/retry"
 )
 
 // recovery is the transport of an auth: it sends the auth and, when the
 // answer is lost, settles what happened the way the spec's "Handling
-// Timed-out Transactions" prescribes (§3, §2.4, §2.6):
+// Timed-out Transactions" prescribes (§3, §2.4, §2.6), so that one logical
+// auth never ends with two approvals:
 //
 //   - inquireByOrderid finds the auth: its record is the call's answer
 //     (approved, declined or declined for now), never a second auth;
-//   - it answers PPS 29 "Txn not found": the auth never reached the
-//     Gateway; the attempt is reported as never sent, so call.Decide lets
-//     the pipeline send it once more;
+//   - it answers PPS 29 "Txn not found": that proves the auth never arrived
+//     only once the Gateway can no longer be working on it. It answers by
+//     32 s (spec §3), so an auth that reached it is on record by then:
+//     GatewayWindow after the auth was written. Before that the recovery
+//     waits for the window and asks again; if the call's deadline or the
+//     recovery budget ends first, it sends nothing and the outcome stays
+//     unknown. Proven absent, the attempt is reported as never sent and
+//     call.Decide lets the pipeline send it once more;
 //   - the inquiry itself gets no usable answer: voidByOrderId (up to three
 //     times); approved, nothing stands (outcome "voided"), otherwise the
 //     outcome stays "unknown" and the error names the orderid.
 //
+// The answer of a resend is checked with one more inquiry. Should the first
+// auth have been approved after all (a Gateway later than its own window),
+// it is the answer: an approved resend is voided by its retref -
+// voidByOrderId would void both - and the result names the voided
+// duplicate; a declined resend declined nothing that stands.
+//
 // It reports facts (Written, the Answer class) and leaves every decision to
 // call.Decide: nothing here sets retryable or outcome.
 type recovery struct {
-	c         *Client
-	auth      *exchange
-	orderid   string
-	recovered bool // the answer came from the inquiry
+	c       *Client
+	auth    *exchange
+	orderid string
+	sends   int         // attempts sent so far
+	failed  *errs.Error // the last failed attempt's error
+	// recovered: the answer is a record an inquiry found, not the answer
+	// of the auth request itself.
+	recovered bool
+	voided    string // the retref of the duplicate approval this call voided
 }
 
 // Invalidate implements call.Transport.
@@ -38,13 +58,22 @@ func (r *recovery) Invalidate(string) {}
 
 // Send implements call.Transport.
 func (r *recovery) Send(ctx context.Context, p *call.Plan) call.Outcome {
+	r.sends++
 	o := r.auth.Send(ctx, p)
-	if !lost(o) || ctx.Err() != nil {
-		// Answered, provably never sent, or the host canceled: a canceled
-		// call stops here, its outcome unknown, the orderid in its error.
-		return o
+	if o.Err != nil {
+		r.failed = o.Err
 	}
-	return r.recover(ctx, o)
+	switch {
+	case ctx.Err() != nil:
+		// The host canceled (or its deadline passed): the call stops here,
+		// its outcome unknown, the orderid in its error.
+		return o
+	case lost(o):
+		return r.recover(ctx, o, r.auth.wrote)
+	case r.sends > 1 && (o.Answer == call.Success || o.Answer == call.Refused || o.Answer == call.DeclinedForNow):
+		return r.confirm(ctx, o)
+	}
+	return o // answered, or provably never sent
 }
 
 // lost reports an attempt that may have reached the Gateway whose answer
@@ -58,18 +87,24 @@ func lost(o call.Outcome) bool {
 	return false
 }
 
-func (r *recovery) recover(ctx context.Context, lostO call.Outcome) call.Outcome {
+// recover settles an auth whose answer was lost; wrote is when the auth
+// was written.
+func (r *recovery) recover(ctx context.Context, lostO call.Outcome, wrote time.Time) call.Outcome {
 	ctx, cancel := context.WithTimeout(ctx, r.c.cfg.Recovery)
 	defer cancel()
 	log := r.c.log
+	if wrote.IsZero() {
+		wrote = time.Now() // not known: the latest it can have been
+	}
+	proven := wrote.Add(r.c.cfg.GatewayWindow) // from then on, "not found" means never arrived
 	log.Infof("auth orderid=%s: the answer was lost (%s); looking it up with inquireByOrderid", r.orderid, lostO.Err.Message)
-	recs, ierr := r.inquire(ctx)
-	if ierr == nil {
+	for {
+		recs, ierr := r.inquire(ctx)
+		if ierr != nil {
+			return r.voidLost(ctx, lostO, ierr)
+		}
 		switch len(recs) {
 		case 0:
-			log.Infof("auth orderid=%s: not found (PPS 29): it never reached the Gateway", r.orderid)
-			return call.Outcome{Answer: call.NoAnswer, Written: false, Err: annotate(lostO.Err,
-				"; inquireByOrderid found no auth with orderid %s: it never reached the Gateway", r.orderid)}
 		case 1:
 			r.recovered = true
 			o := r.auth.decode(http.StatusOK, recs[0])
@@ -78,18 +113,47 @@ func (r *recovery) recover(ctx context.Context, lostO call.Outcome) call.Outcome
 				o.Err.Message += "; the answer was lost and recovered with inquireByOrderid"
 			}
 			return o
+		default:
+			log.Warnf("auth orderid=%s: %d live transactions carry it; not voiding them blindly", r.orderid, len(recs))
+			return call.Outcome{Answer: call.NoAnswer, Written: true, Err: annotate(lostO.Err,
+				"; %d live transactions carry orderid %s: look them up (inquireByOrderid) before charging again", len(recs), r.orderid)}
 		}
-		log.Warnf("auth orderid=%s: %d live transactions carry it; not voiding them blindly", r.orderid, len(recs))
-		return call.Outcome{Answer: call.NoAnswer, Written: true, Err: annotate(lostO.Err,
-			"; %d live transactions carry orderid %s: look them up (inquireByOrderid) before charging again", len(recs), r.orderid)}
+		wait := time.Until(proven)
+		if wait <= 0 {
+			log.Infof("auth orderid=%s: not found (PPS 29) %s after it was written, past the Gateway's answer window: it never arrived",
+				r.orderid, time.Since(wrote).Round(time.Millisecond))
+			return call.Outcome{Answer: call.NoAnswer, Written: false, Err: annotate(lostO.Err,
+				"; inquireByOrderid found no auth with orderid %s after the Gateway's answer window: it never reached the Gateway", r.orderid)}
+		}
+		if dl, _ := ctx.Deadline(); !proven.Before(dl) {
+			log.Warnf("auth orderid=%s: not found (PPS 29), but the Gateway may still be working on it for %s; the call cannot wait that long: not sending it again",
+				r.orderid, wait.Round(time.Millisecond))
+			return call.Outcome{Answer: call.NoAnswer, Written: true, Err: annotate(lostO.Err,
+				"; inquireByOrderid found no auth with orderid %s yet, but the Gateway may still be working on it for %s "+
+					"(its answer window, cardpointe.timeouts.gateway_ms), longer than the call's deadline or "+
+					"cardpointe.timeouts.recovery_ms allow, so it was not sent again", r.orderid, wait.Round(time.Millisecond))}
+		}
+		log.Infof("auth orderid=%s: not found yet (PPS 29), but the Gateway may still be working on it: asking again in %s, after its answer window",
+			r.orderid, wait.Round(time.Millisecond))
+		if retry.Sleep(ctx, wait) != nil {
+			return call.Outcome{Answer: call.NoAnswer, Written: true, Err: annotate(lostO.Err,
+				"; the call ended while waiting for the Gateway's answer window to look orderid %s up again", r.orderid)}
+		}
 	}
+}
+
+// voidLost voids an auth whose answer was lost and whose inquiry failed
+// too (ierr), by its orderid.
+func (r *recovery) voidLost(ctx context.Context, lostO call.Outcome, ierr *errs.Error) call.Outcome {
+	log := r.c.log
 	if ctx.Err() != nil && errs.KindOf(ierr) == errs.Canceled {
 		return call.Outcome{Answer: call.NoAnswer, Written: true, Err: annotate(lostO.Err,
 			"; the call was canceled while looking the auth up (orderid %s)", r.orderid)}
 	}
 	log.Warnf("auth orderid=%s: the inquiry failed too (%s); voiding it by orderid", r.orderid, ierr.Message)
-	ans, verr := r.void(ctx)
+	o, verr := r.sub(ctx, "voidByOrderId", map[string]any{"orderid": r.orderid}, voidAttempts)
 	if verr == nil {
+		ans := gatewayText(o.Result)
 		log.Infof("auth orderid=%s: voided (%s)", r.orderid, ans)
 		return call.Outcome{Answer: call.Reversed, Written: true, Err: annotate(lostO.Err,
 			"; inquireByOrderid failed too (%s), so the library voided orderid %s: voidByOrderId answered %s; nothing stands",
@@ -105,6 +169,63 @@ func (r *recovery) recover(ctx context.Context, lostO call.Outcome) call.Outcome
 		ierr.Message, why, r.orderid)}
 }
 
+// confirm checks the answer of a resend (o: approved or declined) with one
+// more inquiry: the first auth must not stand beside it unseen.
+func (r *recovery) confirm(ctx context.Context, o call.Outcome) call.Outcome {
+	ctx, cancel := context.WithTimeout(ctx, r.c.cfg.Recovery)
+	defer cancel()
+	log := r.c.log
+	recs, ierr := r.inquire(ctx)
+	if ierr != nil {
+		log.Warnf("auth orderid=%s: the inquiry checking the repeat's answer failed (%s)", r.orderid, ierr.Message)
+		return o
+	}
+	approved := o.Answer == call.Success
+	repeat := ""
+	if approved {
+		repeat = headOf(o.Result).Retref
+	} else if o.Err != nil {
+		repeat = o.Err.Retref
+	}
+	var others []txnHead
+	for _, rec := range recs {
+		if h := headOf(rec); h.RespStat == "A" && h.Retref != repeat {
+			others = append(others, h)
+		}
+	}
+	if len(others) == 0 {
+		return o
+	}
+	failed := r.failed
+	if failed == nil {
+		failed = errs.New(errs.Network, "cardpointe.auth", "the first attempt got no answer")
+	}
+	if len(others) > 1 || (approved && repeat == "") {
+		log.Errorf("auth orderid=%s: %d other approvals carry it besides the repeat %s; not voiding blindly", r.orderid, len(others), orDash(repeat))
+		return call.Outcome{Answer: call.NoAnswer, Written: true, Err: annotate(failed,
+			"; the repeat (retref %s) was answered, and %d other approvals carry orderid %s (retrefs %s): look them up before charging again",
+			orDash(repeat), len(others), r.orderid, retrefs(others))}
+	}
+	first := others[0]
+	if !approved {
+		log.Warnf("auth orderid=%s: the repeat was declined, but the first auth was approved after all (retref %s): that is the answer",
+			r.orderid, first.Retref)
+		r.recovered = true
+		return r.auth.decode(http.StatusOK, first.raw)
+	}
+	log.Warnf("auth orderid=%s: the first auth was approved after all (retref %s), later than the Gateway's answer window: voiding the repeat %s",
+		r.orderid, first.Retref, repeat)
+	if _, verr := r.sub(ctx, "void", map[string]any{"retref": repeat}, voidAttempts); verr != nil {
+		log.Errorf("auth orderid=%s: voiding the repeat %s failed (%s): two approvals stand", r.orderid, repeat, verr.Message)
+		return call.Outcome{Answer: call.NoAnswer, Written: true, Err: annotate(failed,
+			"; two approvals carry orderid %s: retref %s (the first auth, which the Gateway had reported not found) and %s "+
+				"(the repeat); voiding the repeat failed (%s): void one of them before anything else",
+			r.orderid, first.Retref, repeat, verr.Message)}
+	}
+	r.recovered, r.voided = true, repeat
+	return r.auth.decode(http.StatusOK, first.raw)
+}
+
 // annotate returns a copy of e with more text (e may be shared by the
 // pipeline's bookkeeping).
 func annotate(e *errs.Error, format string, args ...any) *errs.Error {
@@ -114,10 +235,10 @@ func annotate(e *errs.Error, format string, args ...any) *errs.Error {
 }
 
 // sub runs a follow-up request of the recovery (inquiry or void) through the
-// same pipeline, each attempt bounded like the auth's.
-func (r *recovery) sub(ctx context.Context, op string, attempts int) (call.Outcome, *errs.Error) {
-	req := &Request{System: System, Op: op, spec: ops[op], merchid: r.auth.req.merchid,
-		fields: map[string]any{"orderid": r.orderid}}
+// same pipeline, each attempt bounded like the auth's; attempts > 0 replaces
+// the policy's.
+func (r *recovery) sub(ctx context.Context, op string, fields map[string]any, attempts int) (call.Outcome, *errs.Error) {
+	req := &Request{System: System, Op: op, spec: ops[op], merchid: r.auth.req.merchid, fields: fields}
 	x, err := r.c.exchange(req)
 	if err != nil {
 		return call.Outcome{}, errs.As(err)
@@ -130,11 +251,34 @@ func (r *recovery) sub(ctx context.Context, op string, attempts int) (call.Outco
 	return r.c.cfg.Pipeline.Run(ctx, p, x)
 }
 
+// txnHead is what the recovery reads of a transaction record.
+type txnHead struct {
+	Setlstat string `json:"setlstat"`
+	RespStat string `json:"respstat"`
+	Retref   string `json:"retref"`
+	raw      []byte
+}
+
+func headOf(rec []byte) txnHead {
+	var h txnHead
+	_ = json.Unmarshal(rec, &h)
+	h.raw = rec
+	return h
+}
+
+func retrefs(recs []txnHead) string {
+	var s []string
+	for _, r := range recs {
+		s = append(s, orDash(r.Retref))
+	}
+	return strings.Join(s, ", ")
+}
+
 // inquire looks the auth up by its orderid. It returns the records that
 // still stand (a voided one is an earlier attempt under the same orderid,
 // not this auth); none for PPS 29 "Txn not found".
 func (r *recovery) inquire(ctx context.Context) ([][]byte, *errs.Error) {
-	o, e := r.sub(ctx, "inquireByOrderid", 0)
+	o, e := r.sub(ctx, "inquireByOrderid", map[string]any{"orderid": r.orderid}, 0)
 	if e != nil {
 		if e.RespProc == "PPS" && e.RespCode == "29" {
 			return nil, nil
@@ -152,26 +296,18 @@ func (r *recovery) inquire(ctx context.Context) ([][]byte, *errs.Error) {
 	}
 	var live [][]byte
 	for _, rec := range all {
-		var head struct {
-			Setlstat string `json:"setlstat"`
-		}
-		_ = json.Unmarshal(rec, &head)
-		if head.Setlstat != "Voided" {
+		if headOf(rec).Setlstat != "Voided" {
 			live = append(live, rec)
 		}
 	}
 	return live, nil
 }
 
-// void voids the auth by orderid, up to voidAttempts times (a full void
-// repeats without further effect, spec §2.4). It returns the Gateway's text.
-func (r *recovery) void(ctx context.Context) (string, *errs.Error) {
-	o, e := r.sub(ctx, "voidByOrderId", voidAttempts)
-	if e != nil {
-		return "", e
-	}
+// gatewayText is "<respstat> <respcode> <resptext>" of an answer, for
+// messages.
+func gatewayText(answer []byte) string {
 	var m map[string]any
-	_ = json.Unmarshal(o.Result, &m)
+	_ = json.Unmarshal(answer, &m)
 	g := gatewayOf(m)
-	return fmt.Sprintf("%s %s %s", g.RespStat, orDash(g.RespCode), orDash(g.RespText)), nil
+	return fmt.Sprintf("%s %s %s", g.RespStat, orDash(g.RespCode), orDash(g.RespText))
 }

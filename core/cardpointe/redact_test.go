@@ -12,7 +12,6 @@ import (
 	"github.com/libsecucard/libsecucard/core"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/sandbox"
-	sbcp "github.com/libsecucard/libsecucard/sandbox/cardpointe"
 )
 
 // A full run at trace level - tokenize, sales, declines, a lost answer, a
@@ -20,12 +19,7 @@ import (
 // lines, error JSON) or returns carries a PAN, CVV, expiry or track data.
 func TestNoCardDataInOutput(t *testing.T) {
 	l := &logs{}
-	var lose *loser
-	e := start(t, setup{config: map[string]any{"log_level": "trace"}, opts: []core.Option{l.sink()},
-		proxy: func(srv *sandbox.Server) string {
-			lose = newLoser(t, srv.URL(), authPath, 0, false)
-			return lose.srv.URL + sbcp.GatewayPrefix
-		}})
+	e := start(t, setup{config: map[string]any{"log_level": "trace"}, opts: []core.Option{l.sink()}})
 	const (
 		cvv    = "7391"
 		expiry = "0931"
@@ -53,7 +47,7 @@ func TestNoCardDataInOutput(t *testing.T) {
 	}
 	m, err = e.call("auth", map[string]any{"track": track, "amount": 100})
 	keep(m, err)
-	lose.left.Store(1)
+	e.fault(sandbox.Fault{Path: authPath, Drop: sandbox.DropAfterExecute}) // the next auth's answer is lost
 	m, err = e.call("auth", map[string]any{"account": visa, "expiry": expiry, "cvv2": cvv, "amount": 100})
 	keep(m, err)
 	require.True(t, err == nil && m["recovered"] == true, "the lost answer was recovered: %v", err)

@@ -13,10 +13,11 @@ import (
 var amountKeys = []string{"amount", "chargetotal", "refundtotal", "setlamount"}
 
 // enrich adds the library's fields to an answer: the minor-unit amounts and,
-// for an auth, requested_minor, partial (approved below the requested
-// amount, spec §3 "Partial approval"), the orderid and whether the answer
-// was recovered from an inquiry after the original one was lost.
-func enrich(r *Request, x *exchange, body []byte, recovered bool) (json.RawMessage, error) {
+// for an auth (rec, its recovery), requested_minor, partial (approved below
+// the requested amount, spec §3 "Partial approval"), the orderid, whether
+// the answer was recovered from an inquiry after the original one was lost,
+// and the retref of a duplicate approval the recovery voided.
+func enrich(r *Request, x *exchange, body []byte, rec *recovery) (json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any
@@ -31,7 +32,10 @@ func enrich(r *Request, x *exchange, body []byte, recovered bool) (json.RawMessa
 		if _, has := m["orderid"]; !has {
 			m["orderid"] = x.orderid
 		}
-		m["recovered"] = recovered
+		m["recovered"] = rec != nil && rec.recovered
+		if rec != nil && rec.voided != "" {
+			m["voided_duplicate"] = rec.voided
+		}
 	}
 	out, err := json.Marshal(v)
 	if err != nil {

@@ -31,6 +31,7 @@ type exchange struct {
 	secure  bool
 	orderid string        // an auth's orderid
 	attempt time.Duration // bounds one attempt's wait for its answer; 0: the call's context does
+	wrote   time.Time     // when the last attempt was written; zero: it was not
 }
 
 // safety is what the spec says about repeating the request (opSpec). The
@@ -80,6 +81,7 @@ func (x *exchange) Send(ctx context.Context, p *call.Plan) call.Outcome {
 		hreq.SetBasicAuth(x.c.cfg.Username, x.c.cfg.Password)
 	}
 	res := call.SendHTTP(x.c.http, hreq, MaxBodyBytes)
+	x.wrote = res.WroteAt
 	x.logResult(res)
 	if res.Err != nil {
 		return call.Outcome{Written: res.Written, Err: call.HTTPError(ctx, x.name, res.Err)}

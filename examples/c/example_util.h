@@ -187,13 +187,15 @@ static inline char *ex_array_next(const char **cursor) {
 }
 
 #ifndef _WIN32
-/* ex_http sends a request with an optional JSON body to an
+/* ex_http_body sends a request with an optional JSON body to an
  * http://127.0.0.1:PORT/path URL (the sandbox's admin API) and returns the
- * HTTP status, or -1. Loopback only. */
-static inline int ex_http(const char *method, const char *url, const char *body) {
+ * HTTP status, or -1. With out (cap > 0) it also stores the response body
+ * there, NUL-terminated, cut at cap - 1 bytes. Loopback only. */
+static inline int ex_http_body(const char *method, const char *url, const char *body, char *out, size_t cap) {
     unsigned port = 0;
     char path[512];
     if (!body) body = "";
+    if (out && cap > 0) out[0] = '\0';
     if (sscanf(url, "http://127.0.0.1:%u%511s", &port, path) != 2 || port == 0 || port > 65535) return -1;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
@@ -209,12 +211,27 @@ static inline int ex_http(const char *method, const char *url, const char *body)
                      "Content-Length: %zu\r\nConnection: close\r\n\r\n", method, path, port, strlen(body));
     if (n <= 0 || (size_t)n >= sizeof head || write(fd, head, (size_t)n) != n ||
         write(fd, body, strlen(body)) != (ssize_t)strlen(body)) { close(fd); return -1; }
-    char resp[64] = {0};
-    ssize_t got = read(fd, resp, sizeof resp - 1);
+    /* The whole response (Connection: close ends it), or its first bytes. */
+    char small[64];
+    char *buf = out && cap > 64 ? out : small;
+    size_t room = buf == out ? cap - 1 : sizeof small - 1, got = 0;
+    ssize_t r;
+    while (got < room && (r = read(fd, buf + got, room - got)) > 0) got += (size_t)r;
     close(fd);
+    buf[got] = '\0';
     int status = -1;
-    if (got > 0) sscanf(resp, "HTTP/1.%*d %d", &status);
+    if (got > 0) sscanf(buf, "HTTP/1.%*d %d", &status);
+    if (buf == out) {
+        char *start = strstr(out, "\r\n\r\n");
+        if (start) memmove(out, start + 4, strlen(start + 4) + 1);
+        else out[0] = '\0';
+    }
     return status;
+}
+
+/* ex_http is ex_http_body without the body. */
+static inline int ex_http(const char *method, const char *url, const char *body) {
+    return ex_http_body(method, url, body, NULL, 0);
 }
 #endif
 

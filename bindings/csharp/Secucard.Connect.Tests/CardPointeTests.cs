@@ -44,10 +44,13 @@ namespace Secucard.Connect.Tests
             sandbox.ClearFaults();
         }
 
-        SecucardClient NewClient(string password)
+        // The sandbox's Gateway answers at once, not within the real one's 32 s: a
+        // short answer window keeps the recovery of a lost auth quick.
+        SecucardClient NewClient(string password, int gatewayMs = 500)
         {
-            var c = new SecucardClient(sandbox.Config(sandbox.CardPointeSection(password) +
-                                                      ",\"retry\":{\"initial_backoff_ms\":1,\"max_backoff_ms\":5}"));
+            string section = sandbox.CardPointeSection(password);
+            section = section.Substring(0, section.Length - 1) + ",\"timeouts\":{\"gateway_ms\":" + gatewayMs + "}}";
+            var c = new SecucardClient(sandbox.Config(section + ",\"retry\":{\"initial_backoff_ms\":1,\"max_backoff_ms\":5}"));
             c.LogLevel = LogLevel.Trace;
             c.LogReceived += (s, e) => { lock (emitted) emitted.AppendLine(e.Message); };
             return c;
@@ -62,10 +65,10 @@ namespace Secucard.Connect.Tests
 
         static long Minor(Dictionary<string, object> o, string key) { return (long)o[key]; }
 
-        int Approvals(string orderId)
+        int Approvals(string orderId, SecucardClient c = null)
         {
             string json;
-            try { json = client.CardPointe.InquireByOrderId(orderId); }
+            try { json = (c ?? client).CardPointe.InquireByOrderId(orderId); }
             catch (ApiException e)
             {
                 Assert.AreEqual("29", e.RespCode);
@@ -213,12 +216,26 @@ namespace Secucard.Connect.Tests
             Assert.AreEqual("A", T.Obj(client.CardPointe.Auth(1234, Token, Expiry, orderId: "CS-DROP-1"))["respstat"]);
             Assert.AreEqual(1, Approvals("CS-DROP-1"));
 
-            sandbox.AddFault("{\"path\":\"/cardconnect/rest/auth\",\"delay_ms\":60000}");
-            var late = client.CardPointe.Call("auth", "{\"account\":\"" + Token + "\",\"expiry\":\"" + Expiry + "\",\"amount\":1234,\"orderid\":\"CS-LATE-1\"}", 1000);
-            Assert.AreEqual("A", T.Obj(late)["respstat"]);
-            Assert.AreEqual(1, Approvals("CS-LATE-1"));
+            sandbox.AddFault("{\"path\":\"/cardconnect/rest/auth\",\"drop\":\"after_execute\"}");
+            var lost = T.Obj(client.CardPointe.Auth(1234, Token, Expiry, orderId: "CS-LOST-1"));
+            Assert.AreEqual("A", lost["respstat"]);
+            Assert.AreEqual(true, lost["recovered"], "the Gateway approved, the answer was lost: the inquiry's record");
+            Assert.AreEqual(1, Approvals("CS-LOST-1"));
 
-            sandbox.AddFault("{\"path\":\"/cardconnect/rest/auth\",\"drop\":\"before_read\"}");
+            // Held past the deadline before the Gateway recorded it: "Txn not found"
+            // proves nothing inside the Gateway's answer window; after it, the
+            // inquiry finds the held auth.
+            using (var patient = NewClient(null, 3000))
+            {
+                sandbox.AddFault("{\"path\":\"/cardconnect/rest/auth\",\"delay_ms\":1500}");
+                var late = T.Obj(patient.CardPointe.Call("auth", "{\"account\":\"" + Token + "\",\"expiry\":\"" + Expiry + "\",\"amount\":1234,\"orderid\":\"CS-LATE-1\"}", 300));
+                Assert.AreEqual("A", late["respstat"]);
+                Assert.AreEqual(true, late["recovered"]);
+                Assert.AreEqual(1, Approvals("CS-LATE-1", patient));
+            }
+
+            // The Gateway read the auth and ran nothing, the inquiry unanswered as well.
+            sandbox.AddFault("{\"path\":\"/cardconnect/rest/auth\",\"drop\":\"after_read\"}");
             sandbox.AddFault("{\"path\":\"/cardconnect/rest/inquireByOrderid\",\"status\":503,\"count\":-1}");
             var e = Throws<SecucardException>(() => client.CardPointe.Auth(1234, Token, Expiry, orderId: "CS-GONE-1"));
             Assert.AreEqual("unknown", e.Outcome);

@@ -358,6 +358,24 @@ namespace Secucard.Connect.Tests
         }
 
         [Test]
+        public void APaymentStartWhoseAnswerIsLostReturnsTheFinalTransaction()
+        {
+            // The sandbox runs the start, then closes the connection without the
+            // answer. The library looks the transaction up once and returns its
+            // final state. Cash: always paid (the demo terminal declines at random).
+            string id = (string)T.Obj(client.Smart.Transactions.Create(T.TransactionJson())).Get("id");
+            T.Sandbox.AddFault("{\"method\":\"POST\",\"path\":\"/smart/transactions/" + id + "/start\",\"drop\":\"after_execute\"}");
+            var paid = T.Obj(client.Smart.Transactions.Start(id, "cash"));
+            Assert.AreEqual(id, paid["id"]);
+            Assert.AreEqual("ok", paid["status"]);
+            Assert.Greater(((List<object>)paid["receipt"]).Count, 0, "the final transaction, with its receipt");
+            var starts = T.Sandbox.Requests().Cast<Dictionary<string, object>>()
+                          .Where(r => ((string)r["path"]).EndsWith("/" + id + "/start/cash")).ToList();
+            Assert.AreEqual(1, starts.Count, "the start is never repeated");
+            StringAssert.StartsWith("drop after_execute", (string)starts[0]["fault"], "its answer was lost");
+        }
+
+        [Test]
         public void RetryAfterIsReportedAlsoWhenNotWaitedFor()
         {
             client.Smart.Idents.List();

@@ -16,7 +16,8 @@ namespace Secucard.Connect
     /// The CardPointe Gateway of a client whose config has a "cardpointe" section.
     /// Amounts are <c>long</c> minor units (cents): 1999 is 19.99. Answers are the
     /// Gateway's JSON text plus "amount_minor" next to each decimal amount and, for
-    /// auths, "requested_minor", "partial", "orderid" and "recovered". A decline throws
+    /// auths, "requested_minor", "partial", "orderid", "recovered" and (when the timeout
+    /// recovery voided a second approval) "voided_duplicate". A decline throws
     /// <see cref="SecucardDeclinedException"/> carrying the Gateway's fields
     /// (<see cref="SecucardException.RespCode"/>, ...); a temporary one
     /// (<see cref="SecucardDeclinedException.Temporary"/>) is retryable. The

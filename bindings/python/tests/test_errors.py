@@ -267,6 +267,21 @@ def test_a_payment_start_that_may_have_run_is_not_retryable(faults, client):
     assert len(starts) == 1, "a payment start is never repeated by the library"
 
 
+def test_a_payment_start_whose_answer_is_lost_returns_the_final_transaction(faults, client):
+    # The sandbox runs the start, then closes the connection without the
+    # answer. The library looks the transaction up once and returns its final
+    # state. Cash: always paid (the demo terminal declines at random).
+    tx = client.smart.transactions.create({"basket_info": {"sum": 250, "currency": "EUR"}})
+    faults.fault(method="POST", path=f"/smart/transactions/{tx['id']}/start", drop="after_execute")
+    paid = client.smart.transactions.start(tx["id"], "cash")
+    assert paid["id"] == tx["id"]
+    assert paid["status"] == "ok"
+    assert paid["receipt"], "the final transaction, with its receipt"
+    starts = [r for r in faults.requests() if r["path"].endswith(f"/{tx['id']}/start/cash")]
+    assert len(starts) == 1, "the start is never repeated"
+    assert starts[0]["fault"].startswith("drop after_execute"), "its answer was lost"
+
+
 def test_retry_after_is_reported_also_when_not_waited_for(faults, client):
     client.smart.idents.get("smi_1")
     faults.fault(path="/smart/idents", status=429, retry_after=120)

@@ -9,8 +9,9 @@ minor units (cents): ``amount=1999`` is 19.99. Y/N flags take True/False.
 ``timeout`` (seconds) bounds the wait for one answer.
 
 Answers are the Gateway's dicts, plus ``amount_minor`` next to each decimal
-amount and, for ``auth``, ``requested_minor``, ``partial``, ``orderid`` and
-``recovered``. Declines raise ``DeclinedError`` (alias ``Declined``) with the
+amount and, for ``auth``, ``requested_minor``, ``partial``, ``orderid``,
+``recovered`` and (when the timeout recovery voided a second approval)
+``voided_duplicate``. Declines raise ``DeclinedError`` (alias ``Declined``) with the
 Gateway's fields; see ``secucard.errors``.
 """
 
