@@ -183,7 +183,7 @@ func TestFaults(t *testing.T) {
 		_, err := impatient.Do(req)
 		require.Error(t, err, "the client gives up during the delay")
 		// The sandbox received the request: it runs when the delay is over.
-		waitFor(t, "the held request to run", func() bool { return c.s.Requests()[0].Status != 0 })
+		testkit.WaitFor(t, 5*time.Second, "the held request to run", func() bool { return c.s.Requests()[0].Status != 0 })
 		rec := c.s.Requests()[0]
 		assert.Equal(t, http.StatusOK, rec.Status)
 		assert.Equal(t, "delay 1000ms; client left", rec.Fault)

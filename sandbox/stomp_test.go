@@ -570,7 +570,7 @@ func TestSTOMPFaults(t *testing.T) {
 		sc.send(sendFrame("api:add:general.contacts", "h-1", `{"data":{"forename":"Held"}}`, frame.Receipt, "r-h"))
 		assert.Equal(t, "r-h", sc.next().Header.Get(frame.ReceiptId))
 		_ = sc.nc.Close()
-		waitFor(t, "the held add to run", func() bool { _, status := faultOf("api:add:general.contacts"); return status != 0 })
+		testkit.WaitFor(t, 5*time.Second, "the held add to run", func() bool { _, status := faultOf("api:add:general.contacts"); return status != 0 })
 		fault, status := faultOf("api:add:general.contacts")
 		assert.Equal(t, "delay 1000ms; client left", fault)
 		assert.Equal(t, 200, status)
