@@ -70,7 +70,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 		cfg["stomp"] = testkit.STOMPConfig(t, srv)
 	}
 	if o.cardpointe {
-		cfg["cardpointe"] = testkit.CardPointeConfig(srv)
+		cp := testkit.CardPointeConfig(srv)
+		// The emulated Gateway answers at once: a 3 s answer window (the
+		// real one is 33 s) keeps the recovery's rule and a row short.
+		cp["timeouts"] = map[string]any{"gateway_ms": 3000, "recovery_ms": 10000}
+		cfg["cardpointe"] = cp
 	}
 	for k, v := range o.config {
 		if m, ok := v.(map[string]any); ok {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -28,9 +27,6 @@ import (
 type scenario struct {
 	fault, transport, op string
 	run                  func(t *testing.T, r *row)
-	// limit names a limitation the library documents for this row, and
-	// limitLets the broken invariant it explains (see row.limit).
-	limit, limitLets string
 }
 
 // The delay row holds an answer well past the call's deadline, so the
@@ -60,6 +56,7 @@ func scenarios() []scenario {
 	add(fmt.Sprintf("answer held %d ms, deadline %d ms", heldMS, deadlineMS), both, onOp(sandbox.Fault{DelayMS: heldMS}, deadlineMS))
 	add("dropped before the request was read", both, onOp(sandbox.Fault{Drop: sandbox.DropBeforeRead}, 0))
 	add("dropped after the request was read", both, onOp(sandbox.Fault{Drop: sandbox.DropAfterRead}, 0))
+	add("answer lost after the request ran", both, onOp(sandbox.Fault{Drop: sandbox.DropAfterExecute}, 0))
 	for _, f := range []struct {
 		name    string
 		fault   sandbox.Fault
@@ -70,18 +67,9 @@ func scenarios() []scenario {
 		{fmt.Sprintf("answer held %d ms, deadline %d ms", heldMS, deadlineMS), sandbox.Fault{DelayMS: heldMS}, deadlineMS},
 		{"dropped before the request was read", sandbox.Fault{Drop: sandbox.DropBeforeRead}, 0},
 		{"dropped after the request was read", sandbox.Fault{Drop: sandbox.DropAfterRead}, 0},
+		{"answer lost after the request ran", sandbox.Fault{Drop: sandbox.DropAfterExecute}, 0},
 	} {
-		sc := scenario{fault: f.name, transport: CardPointe, op: "auth", run: onOp(f.fault, f.timeout)}
-		if f.fault.DelayMS > 0 {
-			// The Gateway has no idempotency key; its recovery trusts an
-			// inquiry that finds nothing (PPS 29), so an auth held in
-			// the network past the call's timeout_ms and the inquiry is
-			// sent again and can run twice. secucard.h says so (CardPointe,
-			// "Recovery of a lost auth"); the default response_ms (40 s)
-			// is above the Gateway's 32 s answer window.
-			sc.limit, sc.limitLets = "secucard.h: CardPointe recovery trusts PPS 29", "executed"
-		}
-		s = append(s, sc)
+		s = append(s, scenario{fault: f.name, transport: CardPointe, op: "auth", run: onOp(f.fault, f.timeout)})
 	}
 	s = append(s,
 		scenario{fault: "answer lost after it ran, then 429 Retry-After 120 s", transport: REST, op: "create", run: lostThen("429")},
@@ -109,7 +97,7 @@ func TestFaultMatrix(t *testing.T) {
 	var order []string
 	t.Run("rows", func(t *testing.T) {
 		for _, sc := range scenarios() {
-			r := &row{Fault: sc.fault, Transport: sc.transport, Op: sc.op, limit: sc.limit, limitLets: sc.limitLets}
+			r := &row{Fault: sc.fault, Transport: sc.transport, Op: sc.op}
 			order = append(order, key(r))
 			m.add(r)
 			t.Run(sc.fault+"/"+sc.transport+"/"+sc.op, func(t *testing.T) {
@@ -144,42 +132,37 @@ type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// lostThen: the first create runs on the server but its answer dies on the
-// way back; the automatic repeat (same key) then meets then: a 429 asking
-// for two minutes, or a server that cannot be reached at all. Whatever the
-// last attempt saw, the first may have run: the outcome is unknown.
+// lostThen: the first create runs on the server but its answer is lost
+// (the sandbox's after_execute); the automatic repeat (same key) then
+// meets then: a 429 asking for two minutes, or a server the client cannot
+// reach at all (its own transport refuses both repeats before sending).
+// Whatever the last attempt saw, the first ran: the outcome is unknown.
 func lostThen(then string) func(t *testing.T, r *row) {
 	return func(t *testing.T, r *row) {
-		base := http.DefaultTransport.(*http.Transport).Clone()
-		t.Cleanup(base.CloseIdleConnections)
-		var creates atomic.Int32
-		rt := roundTripper(func(req *http.Request) (*http.Response, error) {
-			if req.Method != http.MethodPost || !strings.HasSuffix(req.URL.Path, "/smart/transactions") {
-				return base.RoundTrip(req)
-			}
-			switch k := creates.Add(1); {
-			case k == 1:
-				resp, err := base.RoundTrip(req)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					_ = resp.Body.Close()
+		var opts []core.Option
+		if then == "unreachable" {
+			base := http.DefaultTransport.(*http.Transport).Clone()
+			t.Cleanup(base.CloseIdleConnections)
+			var creates atomic.Int32
+			rt := roundTripper(func(req *http.Request) (*http.Response, error) {
+				if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/smart/transactions") {
+					if k := creates.Add(1); k == 2 || k == 3 { // both automatic repeats
+						return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+					}
 				}
-				return nil, &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
-			case k == 2 && then == "429": // not repeated: two minutes is too long to wait
-				_, _ = io.Copy(io.Discard, req.Body)
-				return &http.Response{StatusCode: http.StatusTooManyRequests, Request: req,
-					Header: http.Header{"Retry-After": {"120"}, "Content-Type": {"application/json"}},
-					Body:   io.NopCloser(strings.NewReader(`{"status":"error","error":"ProductTooManyRequestsException","error_details":"slow down"}`))}, nil
-			case k <= 3 && then == "unreachable": // both automatic repeats
-				return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
-			}
-			return base.RoundTrip(req)
-		})
-		e := newEnv(t, envOptions{opts: []core.Option{core.WithHTTPClient(&http.Client{Transport: rt})}})
-		o, _, _ := newOp(t, e, r, 0)
+				return base.RoundTrip(req)
+			})
+			opts = append(opts, core.WithHTTPClient(&http.Client{Transport: rt}))
+		}
+		e := newEnv(t, envOptions{opts: opts})
+		o, path, method := newOp(t, e, r, 0)
+		e.srv.AddFault(sandbox.Fault{Path: path, Method: method, Drop: sandbox.DropAfterExecute})
+		if then == "429" {
+			e.srv.AddFault(sandbox.Fault{Path: path, Method: method, Status: 429, RetryAfter: 120})
+		}
 		out, err := e.do(o.req)
+		e.srv.ClearFaults()
 		judge(t, e, r, o, out, err)
-		r.Note = "the client's own transport loses the first answer"
 	}
 }
 
