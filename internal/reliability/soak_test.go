@@ -41,6 +41,10 @@ const (
 	callers   = 8
 	callMS    = 2000 // each call's deadline
 	pushEvery = 20 * time.Millisecond
+	// callEvery paces each caller (20 calls a second at most): a busy till
+	// is far slower, and unbounded callers would grow the sandbox's store
+	// by hundreds of thousands of transactions in a 10-minute run.
+	callEvery = 50 * time.Millisecond
 )
 
 // TestSoak runs 8 callers, a push stream and random faults against a
@@ -390,7 +394,9 @@ func (s *soak) repeat(r *api.Request, e *errs.Error) outcome {
 func (s *soak) caller(id int) {
 	l := s.ops[id]
 	channels := []string{"rest", "stomp"}
-	for n := 0; time.Now().Before(s.deadline); n++ {
+	pace := time.NewTicker(callEvery)
+	defer pace.Stop()
+	for ; time.Now().Before(s.deadline); <-pace.C {
 		ch := channels[s.intn(2)]
 		switch k := s.intn(10); {
 		case k < 4: // create, and sometimes start it
@@ -549,9 +555,11 @@ func (s *soak) check() {
 	}
 	byRef := map[string]*txState{}
 	byID := map[string]*txState{}
+	// One scroll: the sandbox copies the transactions once and pages
+	// through that copy (offset paging would copy them for every page).
 	tok := s.oracleToken()
-	for offset := 0; ; offset += 500 {
-		q := url.Values{"count": {"500"}, "offset": {strconv.Itoa(offset)}, "fields": {"id,transactionRef,status"}}
+	q := url.Values{"count": {"1000"}, "scroll_expire": {"10m"}, "fields": {"id,transactionRef,status"}}
+	for {
 		req, _ := http.NewRequest("GET", s.sb.RESTURL+"/smart/transactions?"+q.Encode(), nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := s.sb.http.Do(req)
@@ -559,8 +567,8 @@ func (s *soak) check() {
 			s.t.Fatalf("oracle list: %v", err)
 		}
 		var page struct {
-			Count int `json:"count"`
-			Data  []struct {
+			ScrollID string `json:"scroll_id"`
+			Data     []struct {
 				ID     string `json:"id"`
 				Ref    string `json:"transactionRef"`
 				Status string `json:"status"`
@@ -568,8 +576,8 @@ func (s *soak) check() {
 		}
 		err = json.NewDecoder(resp.Body).Decode(&page)
 		resp.Body.Close()
-		if err != nil {
-			s.t.Fatalf("oracle list: %v", err)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			s.t.Fatalf("oracle list: HTTP %d: %v", resp.StatusCode, err)
 		}
 		for _, d := range page.Data {
 			st := byRef[d.Ref]
@@ -581,9 +589,10 @@ func (s *soak) check() {
 			st.status, st.id = d.Status, d.ID
 			byID[d.ID] = st
 		}
-		if len(page.Data) == 0 || offset+len(page.Data) >= page.Count {
+		if len(page.Data) == 0 || page.ScrollID == "" {
 			break
 		}
+		q = url.Values{"scroll_id": {page.ScrollID}}
 	}
 	for id, l := range s.ops {
 		for i, op := range l.ops {
@@ -660,7 +669,8 @@ func (s *soak) report(st core.Stats, samples []heapSample, heapEnd uint64, gBefo
 	}
 	sort.Strings(keys)
 	fmt.Printf("soak: %s, %d callers, GOMAXPROCS=%d (a shared 2-core machine: figures are what it allowed)\n", *soakFor, callers, runtime.GOMAXPROCS(0))
-	fmt.Printf("  calls: %d (%.1f/s), creates checked against the sandbox: %d\n", total, float64(total)/soakFor.Seconds(), logical)
+	fmt.Printf("  calls: %d (%.1f/s; each caller at most %d/s), creates checked against the sandbox: %d\n",
+		total, float64(total)/soakFor.Seconds(), int(time.Second/callEvery), logical)
 	for _, k := range keys {
 		fmt.Printf("    %-22s %d\n", k, calls[k])
 	}
