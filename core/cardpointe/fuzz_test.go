@@ -176,6 +176,7 @@ var cardpointeOps = []string{
 //     outcome; an auth's error names its orderid;
 //   - honesty: an answered call is never "not_sent"; an auth that may have
 //     run is never retryable (the Gateway has no idempotency key);
+//   - a rate-limit wait is within 0..24 h;
 //   - nothing secret repeats: no card number of the request or the answer,
 //     no secret of the answer, not the Gateway password.
 //
@@ -217,6 +218,9 @@ func FuzzCardPointeAnswer(f *testing.F) {
 			t.Fatalf("%s: HTTP %d %q: an auth that may have run is retryable: %v", req.Name(), status, body, err)
 		case req.Name() == "cardpointe.auth" && e.OrderID != "ORDER-7":
 			t.Fatalf("%s: HTTP %d %q: the error names the orderid %q: %v", req.Name(), status, body, e.OrderID, err)
+		}
+		if d, ok := e.RetryAfter(); ok && (d < 0 || d > 24*time.Hour) {
+			t.Fatalf("%s: rate-limit wait %q: retry_after %s", req.Name(), retryAfter, d)
 		}
 		if leak := testkit.Leak(testkit.ErrorText(err), doc+" "+string(body), append([]string{fuzzPassword}, testkit.SecretValues(body)...)...); leak != "" {
 			t.Fatalf("%s: HTTP %d %q: the error repeats %q: %s", req.Name(), status, body, leak, testkit.ErrorText(err))
