@@ -27,9 +27,11 @@ CC_linux-amd64   := x86_64-linux-gnu-gcc
 PYTOOLS  := build/pytools
 DIST     := build/dist
 NUGET    := build/nuget
+FUZZTIME ?= 60s
+SOAK     ?= 10m
 
 .PHONY: help deps build cross sandbox demo test test-go test-store-readonly test-rabbitmq test-c test-cross test-python test-csharp \
-        lint-python test-dist test-nuget check-js-sdk bench pytools python-wheel wheels csharp dist nuget clean
+        lint-python test-dist test-nuget fuzz faults soak check-js-sdk bench pytools python-wheel wheels csharp dist nuget clean
 
 help: ## Show this help
 	@echo "libsecucard - the secucard connect client as a C shared library"
@@ -104,6 +106,15 @@ test-dist: dist sandbox ## The archives: examples/c built with CMake and with Ma
 test-nuget: nuget sandbox ## The NuGet package: unpacked into a clean folder, a Mono program run from it
 	$(MAKE) -C bindings/csharp test-package NUPKG=$(CURDIR)/$(NUGET)/Secucard.Connect.$(VERSION).nupkg \
 	  SANDBOX_DIR=$(CURDIR)/$(BUILD)
+
+fuzz: ## Fuzz every target for FUZZTIME each (default 60s), one after the other (test runs their seeds)
+	GO=$(GO) ./.ci/fuzz $(FUZZTIME)
+
+faults: ## The fault matrix against the sandbox: prints fault x transport x operation, fails on a broken invariant
+	$(GO) test -count=1 -run '^TestFaultMatrix$$' -v ./internal/reliability/ | grep -vE '^(=== (RUN|PAUSE|CONT)|\s+--- PASS)'; exit $${PIPESTATUS[0]}
+
+soak: sandbox ## SOAK=10m of 8 callers, a push stream and random faults; flat memory, no goroutine growth (not part of test)
+	$(GO) test -count=1 -tags soak -timeout 0 -run '^TestSoak$$' -v ./internal/reliability/ -args -soak=$(SOAK) -sandbox=$(CURDIR)/$(SANDBOX)
 
 # The secucard JavaScript SDK 0.8.4 ("secucard-connect"), unmodified, against the sandbox: a real
 # client the sandbox must serve as the real service would. JS_SDK names an unpacked release; without

@@ -34,10 +34,10 @@ func TestClearTokensThenCall(t *testing.T) {
 	assert.Equal(t, errs.ReasonNotAuthorized, e.Reason)
 	assert.Contains(t, e.Message, "the stored token was cleared")
 	assert.Contains(t, e.Message, "call Open to authorize this device again")
-	assert.Empty(t, grants(srv), "the call started no device authorization")
+	assert.Empty(t, testkit.Grants(srv), "the call started no device authorization")
 
 	require.NoError(t, device.Open(context.Background()), "open runs a new device authorization")
-	assert.Equal(t, []string{"device", "device"}, grants(srv), "codes requested, then the token")
+	assert.Equal(t, []string{"device", "device"}, testkit.Grants(srv), "codes requested, then the token")
 	call(t, device, `{"resource":"smart.idents","op":"list"}`)
 
 	// client_credentials needs nobody: the next call authenticates by itself.
@@ -46,7 +46,7 @@ func TestClearTokensThenCall(t *testing.T) {
 	require.NoError(t, cc.ClearTokens(context.Background()))
 	srv.ResetRequests()
 	call(t, cc, `{"resource":"smart.idents","op":"list"}`)
-	assert.Equal(t, []string{"client_credentials"}, grants(srv))
+	assert.Equal(t, []string{"client_credentials"}, testkit.Grants(srv))
 }
 
 // TestHeaderSaysWhatClearTokensDoes keeps include/secucard.h in step with

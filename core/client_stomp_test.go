@@ -7,7 +7,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,27 +46,12 @@ func methods(srv *sandbox.Server) []string {
 	return out
 }
 
-// collector is an event handler that keeps everything, in order.
-type collector struct {
-	mu  sync.Mutex
-	all []event.Event
-}
-
-func (c *collector) handle(e event.Event) {
-	c.mu.Lock()
-	c.all = append(c.all, e)
-	c.mu.Unlock()
-}
-
-func (c *collector) snapshot() []event.Event {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]event.Event(nil), c.all...)
-}
+// collector is an event handler (Add) that keeps everything, in order.
+type collector struct{ testkit.Log[event.Event] }
 
 func (c *collector) kind(k string) []event.Event {
 	var out []event.Event
-	for _, e := range c.snapshot() {
+	for _, e := range c.All() {
 		if e.Kind == k {
 			out = append(out, e)
 		}
@@ -75,22 +59,11 @@ func (c *collector) kind(k string) []event.Event {
 	return out
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestCashierFlowOverSTOMP(t *testing.T) {
 	srv, stompCfg := stompSandbox(t, sandbox.Options{StartDelay: 10 * time.Millisecond, Seed: 7})
 	c := newClient(t, srv, `{`+stompCfg+`}`)
 	col := &collector{}
-	require.NoError(t, c.SetEventHandler(col.handle))
+	require.NoError(t, c.SetEventHandler(col.Add))
 	require.NoError(t, c.Open(context.Background()))
 	assert.True(t, c.Stats().STOMP.Connected)
 
@@ -110,7 +83,7 @@ func TestCashierFlowOverSTOMP(t *testing.T) {
 	// A marker pushed after the start lands behind whatever the start
 	// pushed, so waiting for it shows every start event.
 	srv.Push(sandbox.Event{Target: "general.notifications", Type: "display", Data: json.RawMessage(`{"text":"Ende"}`)})
-	waitUntil(t, "the marker event", func() bool { return len(col.kind(event.KindPush)) == 5 })
+	testkit.WaitFor(t, 10*time.Second, "the marker event", func() bool { return len(col.kind(event.KindPush)) == 5 })
 	var order []string
 	for _, e := range col.kind(event.KindPush) {
 		order = append(order, e.Target+"/"+e.Type)
@@ -130,7 +103,7 @@ func TestCashierFlowOverSTOMP(t *testing.T) {
 	assert.False(t, c.Stats().STOMP.Connected)
 	// The sandbox notes why the session ended before it closes the socket,
 	// but Close may return first: wait for the sandbox's state.
-	waitUntil(t, "the sandbox to end the session", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the sandbox to end the session", func() bool {
 		sessions := srv.STOMPSessions()
 		return len(sessions) == 1 && !sessions[0].Open
 	})
@@ -184,7 +157,7 @@ func TestSTOMPCallBeforeOpen(t *testing.T) {
 	e := callErr(t, d, `{"resource":"smart.checkins","op":"list"}`)
 	assert.Equal(t, errs.Auth, e.Kind)
 	assert.Equal(t, errs.ReasonNotAuthorized, e.Reason)
-	assert.Empty(t, grants(srv), "no device flow was started")
+	assert.Empty(t, testkit.Grants(srv), "no device flow was started")
 	assert.False(t, d.Stats().STOMP.Connected)
 }
 
@@ -226,14 +199,14 @@ func TestWebhookAndSTOMPPushesAreOneEnvelope(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newClient(t, srv, tc.config)
 			col := &collector{}
-			require.NoError(t, c.SetEventHandler(col.handle))
+			require.NoError(t, c.SetEventHandler(col.Add))
 			require.NoError(t, c.Open(context.Background()))
 			srv.Push(ev)
-			waitUntil(t, "the STOMP push", func() bool { return len(col.kind(event.KindPush)) == 1 })
+			testkit.WaitFor(t, 10*time.Second, "the STOMP push", func() bool { return len(col.kind(event.KindPush)) == 1 })
 			st := c.Stats().Events
 			before := st.Published + st.Deduplicated
 			require.NoError(t, c.HandleWebhook(body))
-			waitUntil(t, "the webhook to be handled", func() bool {
+			testkit.WaitFor(t, 10*time.Second, "the webhook to be handled", func() bool {
 				s := c.Stats().Events
 				return s.Published+s.Deduplicated == before+1 && s.Delivered == s.Published
 			})
@@ -259,7 +232,7 @@ func TestSTOMPQueueOverflow(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		srv.Push(sandbox.Event{Target: "general.notifications", Type: "display", Data: json.RawMessage(`{"text":"` + strconv.Itoa(i) + `"}`)})
 	}
-	waitUntil(t, "20 pushes", func() bool { return c.Stats().Events.Published == base+20 })
+	testkit.WaitFor(t, 10*time.Second, "20 pushes", func() bool { return c.Stats().Events.Published == base+20 })
 	lost := int(base) + 20 - 4
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -281,7 +254,7 @@ func TestSTOMPFetchChanged(t *testing.T) {
 	srv, stompCfg := stompSandbox(t, sandbox.Options{StartDelay: -1})
 	c := newClient(t, srv, `{"events":{"fetch_changed":true},`+stompCfg+`}`)
 	col := &collector{}
-	require.NoError(t, c.SetEventHandler(col.handle))
+	require.NoError(t, c.SetEventHandler(col.Add))
 	created := call(t, c, `{"resource":"smart.transactions","op":"create","data":{"basket_info":{"sum":100,"currency":"EUR"}}}`)
 	var tx struct{ ID string }
 	require.NoError(t, json.Unmarshal(created, &tx))
@@ -290,7 +263,7 @@ func TestSTOMPFetchChanged(t *testing.T) {
 	// service is not known to send one, spec §5.3): a test pushes it.
 	srv.Push(sandbox.Event{Target: "smart.transactions", Type: "changed",
 		Data: json.RawMessage(`[{"object":"smart.transactions","id":"` + tx.ID + `"}]`)})
-	waitUntil(t, "the changed event", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the changed event", func() bool {
 		for _, e := range col.kind(event.KindPush) {
 			if e.Target == "smart.transactions" {
 				return true
@@ -311,22 +284,22 @@ func TestSTOMPRecoversFromExpiryAndDrops(t *testing.T) {
 	srv, stompCfg := stompSandbox(t, sandbox.Options{StartDelay: -1})
 	c := newClient(t, srv, `{"retry":{"initial_backoff_ms":10,"max_backoff_ms":50},`+stompCfg+`}`)
 	col := &collector{}
-	require.NoError(t, c.SetEventHandler(col.handle))
+	require.NoError(t, c.SetEventHandler(col.Add))
 	require.NoError(t, c.Open(context.Background()))
 
 	srv.ExpireTokens()
 	call(t, c, `{"resource":"smart.checkins","op":"list"}`)
 	// The counters may trail the call's answer: wait for them (a known
 	// flake under load when read at once).
-	waitUntil(t, "the login with the refreshed token", func() bool { return c.Stats().STOMP.Reconnects >= 1 })
+	testkit.WaitFor(t, 10*time.Second, "the login with the refreshed token", func() bool { return c.Stats().STOMP.Reconnects >= 1 })
 	s := c.Stats()
 	assert.Equal(t, int64(1), s.STOMP.Reconnects, "logged in again with the refreshed token")
 	assert.Equal(t, int64(1), s.TokenRefreshes)
 
 	srv.DropSTOMPConnections()
-	waitUntil(t, "the reconnect", func() bool { return c.Stats().STOMP.Reconnects == 2 && c.Stats().STOMP.Connected })
+	testkit.WaitFor(t, 10*time.Second, "the reconnect", func() bool { return c.Stats().STOMP.Reconnects == 2 && c.Stats().STOMP.Connected })
 	call(t, c, `{"resource":"smart.checkins","op":"list"}`)
-	waitUntil(t, "every event delivered", func() bool { s := c.Stats().Events; return s.Delivered == s.Published })
+	testkit.WaitFor(t, 10*time.Second, "every event delivered", func() bool { s := c.Stats().Events; return s.Delivered == s.Published })
 	c.WaitEventsIdle()
 	var states []string
 	for _, e := range col.kind(event.KindConnection) {
@@ -363,7 +336,7 @@ func TestLostStartReplyOverSTOMP(t *testing.T) {
 	assert.NotEmpty(t, e.IdempotencyKey)
 	assert.Contains(t, e.Message, `is still "created"`)
 
-	waitUntil(t, "the sandbox to run the delayed start", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the sandbox to run the delayed start", func() bool {
 		got, err := c.SmartTransactions().Get(context.Background(), created.ID)
 		return err == nil && got.Status != "created"
 	})

@@ -70,16 +70,6 @@ func callErr(t *testing.T, c *core.Client, req string) *errs.Error {
 	return errs.As(err)
 }
 
-func grants(srv *sandbox.Server) []string {
-	var out []string
-	for _, r := range srv.Requests() {
-		if r.Path == "/oauth/token" {
-			out = append(out, r.GrantType)
-		}
-	}
-	return out
-}
-
 // basket is a realistic till basket: cents everywhere, one bundle child.
 const basket = `{
   "merchantRef": "till-7", "transactionRef": "bon-0815",
@@ -136,7 +126,7 @@ func TestCashierFlowOverHTTPS(t *testing.T) {
 	started, err := c.SmartTransactions().Start(context.Background(), created.ID, "cash")
 	require.NoError(t, err)
 	assert.Equal(t, "ok", started.Status)
-	assert.Equal(t, []string{"client_credentials"}, grants(srv))
+	assert.Equal(t, []string{"client_credentials"}, testkit.Grants(srv))
 
 	noCA := newClient(t, srv, `{"tls":{}}`)
 	e := callErr(t, noCA, `{"resource":"smart.idents","op":"list"}`)
@@ -227,7 +217,7 @@ func TestAnonymousCallsNeedNoToken(t *testing.T) {
 	out := call(t, c, `{"resource":"general.accounts","op":"execute","id":"null","action":"passwordreset","arg":"kasse@example.com","data":{"origin":"till"}}`)
 	assert.JSONEq(t, `{"livetime":3600}`, string(out))
 	call(t, c, `{"resource":"general.accounts","op":"create","data":{"username":"neu@example.com","password":"geheim"}}`)
-	assert.Empty(t, grants(srv), "no token was asked for")
+	assert.Empty(t, testkit.Grants(srv), "no token was asked for")
 
 	e := callErr(t, c, `{"resource":"general.accounts","op":"get","id":"me"}`)
 	assert.Equal(t, errs.Auth, e.Kind, "everything else needs the token the server refuses")
@@ -363,7 +353,7 @@ func TestDeviceFlowCancelDenyAndPersistedToken(t *testing.T) {
 		second := newClient(t, srv, over)
 		require.NoError(t, second.Open(context.Background()), "the stored token makes the device flow unnecessary")
 		call(t, second, `{"resource":"smart.idents","op":"list"}`)
-		assert.Empty(t, grants(srv), "no token request after the restart")
+		assert.Empty(t, testkit.Grants(srv), "no token request after the restart")
 
 		require.NoError(t, second.ClearTokens(context.Background()))
 		e := callErr(t, second, `{"resource":"smart.idents","op":"list"}`)
@@ -396,7 +386,7 @@ func TestSingleTokenRequestUnderConcurrencyAndExpiry(t *testing.T) {
 	}
 	// The server rejects the expired token (401); every caller waits for the
 	// one refresh and replays.
-	assert.Equal(t, []string{"refresh_token"}, grants(srv))
+	assert.Equal(t, []string{"refresh_token"}, testkit.Grants(srv))
 }
 
 func TestRetryAfterTimeoutAndClose(t *testing.T) {

@@ -168,6 +168,18 @@ func TestConfigErrorCapsEchoedKeys(t *testing.T) {
 	}
 }
 
+// An empty key is named too (found by FuzzRequestURL): the field is `""`,
+// never nothing.
+func TestConfigErrorNamesAnEmptyKey(t *testing.T) {
+	for in, field := range map[string]string{`{"":1}`: `""`, `{"stomp":{"":1}}`: `stomp.""`,
+		`{"credentials":{"device_info":{"":1}}}`: `credentials.device_info.""`} {
+		_, err := ParseConfig([]byte(in))
+		require.Error(t, err)
+		assert.Equal(t, field, errs.As(err).Field, in)
+		assert.Contains(t, err.Error(), field)
+	}
+}
+
 // Validation is pure: the CA file is read once, by New, not by ParseConfig.
 func TestCAFileIsReadOnceInNew(t *testing.T) {
 	dir := t.TempDir()

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/libsecucard/libsecucard/core/api"
 	"github.com/libsecucard/libsecucard/core/event"
+	"github.com/libsecucard/libsecucard/internal/testkit"
 	"github.com/libsecucard/libsecucard/sandbox"
 )
 
@@ -28,7 +30,7 @@ func holdSTOMPCall(t *testing.T, srv *sandbox.Server, call func(context.Context)
 		defer close(done)
 		_ = call(ctx)
 	}()
-	waitUntil(t, "the held call to reach the sandbox", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the held call to reach the sandbox", func() bool {
 		for _, m := range methods(srv) {
 			if m == "STOMP /exchange/connect.api/api:get:smart.checkins" {
 				return true
@@ -46,7 +48,7 @@ func TestPushIsDeliveredOnceAcrossATokenReconnect(t *testing.T) {
 	srv, stompCfg := stompSandbox(t, sandbox.Options{})
 	c := newClient(t, srv, `{`+stompCfg+`}`)
 	col := &collector{}
-	require.NoError(t, c.SetEventHandler(col.handle))
+	require.NoError(t, c.SetEventHandler(col.Add))
 	require.NoError(t, c.Open(context.Background()))
 
 	release := holdSTOMPCall(t, srv, func(ctx context.Context) error {
@@ -56,7 +58,7 @@ func TestPushIsDeliveredOnceAcrossATokenReconnect(t *testing.T) {
 	defer release()
 	srv.ExpireTokens()
 	call(t, c, `{"resource":"smart.idents","op":"list"}`) // refreshes the token: the channel logs in again
-	waitUntil(t, "the login with the new token", func() bool { return c.Stats().STOMP.Reconnects == 1 })
+	testkit.WaitFor(t, 10*time.Second, "the login with the new token", func() bool { return c.Stats().STOMP.Reconnects == 1 })
 
 	ev := sandbox.Event{ID: "EPS_TWICE0000000000000000000000001", Target: "general.notifications", Type: "display",
 		Data: json.RawMessage(`{"text":"Bitte Karte einstecken"}`)}
@@ -64,7 +66,7 @@ func TestPushIsDeliveredOnceAcrossATokenReconnect(t *testing.T) {
 	before := c.Stats().Events
 	srv.Push(ev)
 	// Both connections are subscribed: both copies reach the client.
-	waitUntil(t, "both copies", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "both copies", func() bool {
 		s := c.Stats().Events
 		return s.Published+s.Deduplicated == before.Published+before.Deduplicated+2 && s.Delivered == s.Published
 	})
@@ -85,14 +87,14 @@ func TestReconnectAsksTheHostToResync(t *testing.T) {
 	srv, stompCfg := stompSandbox(t, sandbox.Options{})
 	c := newClient(t, srv, `{"retry":{"initial_backoff_ms":10,"max_backoff_ms":50},`+stompCfg+`}`)
 	col := &collector{}
-	require.NoError(t, c.SetEventHandler(col.handle))
+	require.NoError(t, c.SetEventHandler(col.Add))
 	require.NoError(t, c.Open(context.Background()))
 
 	srv.DropSTOMPConnections()
-	waitUntil(t, "the reconnect", func() bool { return c.Stats().STOMP.Reconnects == 1 && c.Stats().STOMP.Connected })
+	testkit.WaitFor(t, 10*time.Second, "the reconnect", func() bool { return c.Stats().STOMP.Reconnects == 1 && c.Stats().STOMP.Connected })
 	srv.ExpireTokens()
 	call(t, c, `{"resource":"smart.idents","op":"list"}`)
-	waitUntil(t, "the token login", func() bool { return c.Stats().STOMP.Reconnects == 2 })
+	testkit.WaitFor(t, 10*time.Second, "the token login", func() bool { return c.Stats().STOMP.Reconnects == 2 })
 	c.WaitEventsIdle()
 
 	var connected []string
@@ -115,7 +117,7 @@ func TestCloseDeliversItsDisconnectedEvent(t *testing.T) {
 	srv, stompCfg := stompSandbox(t, sandbox.Options{})
 	c := newClient(t, srv, `{`+stompCfg+`}`)
 	col := &collector{}
-	require.NoError(t, c.SetEventHandler(col.handle))
+	require.NoError(t, c.SetEventHandler(col.Add))
 	require.NoError(t, c.Open(context.Background()))
 	require.NoError(t, c.Close())
 

@@ -17,6 +17,7 @@ import (
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/product"
+	"github.com/libsecucard/libsecucard/internal/testkit"
 	"github.com/libsecucard/libsecucard/sandbox"
 )
 
@@ -61,7 +62,7 @@ func TestRepeatingATimedOutCreateAsItsErrorSaysMakesOneObject(t *testing.T) {
 
 			// Whether the held-back first request ran or was dropped with its
 			// connection, there is one object.
-			waitUntil(t, "the held-back request to finish", func() bool {
+			testkit.WaitFor(t, 10*time.Second, "the held-back request to finish", func() bool {
 				for _, rec := range srv.Requests() {
 					if rec.Fault != "" && rec.Status == 0 && !strings.Contains(rec.Fault, "aborted") {
 						return false

@@ -52,6 +52,8 @@
  *                  "rejected": the server answered that it did not carry it
  *                  out (an error envelope, 4xx, 429); "unknown": the server
  *                  may have acted (answer lost or timed out, 5xx, unreadable).
+ *                  It covers every attempt the library made for the call:
+ *                  the most any of them may have done.
  *      "retryable" true promises that repeating this exact request WITH THE
  *                  SAME idempotency_key may succeed and cannot execute twice.
  *                  When the server may have acted and nothing makes a repeat

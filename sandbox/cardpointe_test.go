@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/libsecucard/libsecucard/internal/testkit"
 	"github.com/libsecucard/libsecucard/sandbox"
 	"github.com/libsecucard/libsecucard/sandbox/cardpointe"
 )
@@ -133,7 +135,7 @@ func TestCardPointeFaults(t *testing.T) {
 			done <- err
 		}()
 		// Wait until the sandbox holds the request in its delay, then give up.
-		waitFor(t, "the sandbox to hold the auth", func() bool {
+		testkit.WaitFor(t, 5*time.Second, "the sandbox to hold the auth", func() bool {
 			recs := c.s.Requests()
 			return len(recs) > 0 && strings.HasPrefix(recs[0].Fault, "delay 1000ms")
 		})
@@ -142,7 +144,7 @@ func TestCardPointeFaults(t *testing.T) {
 		// The Gateway received the auth: it runs when the delay is over, as
 		// the timeout recovery must expect (spec §3: an auth that reached
 		// the Gateway is recorded within its answer window).
-		waitFor(t, "the held auth to run", func() bool { return c.s.Requests()[0].Status != 0 })
+		testkit.WaitFor(t, 5*time.Second, "the held auth to run", func() bool { return c.s.Requests()[0].Status != 0 })
 		assert.Equal(t, http.StatusOK, c.s.Requests()[0].Status)
 		assert.Equal(t, "delay 1000ms; client left", c.s.Requests()[0].Fault)
 		assert.True(t, found("F-3"), "the auth took effect although the client left")

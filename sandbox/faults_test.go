@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/libsecucard/libsecucard/internal/testkit"
 	"github.com/libsecucard/libsecucard/sandbox"
 )
 
@@ -24,7 +25,7 @@ func countOf(t *testing.T, c *client, tok, path string) int64 {
 }
 
 func TestXActionIdempotency(t *testing.T) {
-	clock := newClock()
+	clock := testkit.NewClock()
 	c := start(t, sandbox.Options{StartDelay: -1})
 	c.s.SetClock(clock.Now)
 	tok := c.token()
@@ -182,7 +183,7 @@ func TestFaults(t *testing.T) {
 		_, err := impatient.Do(req)
 		require.Error(t, err, "the client gives up during the delay")
 		// The sandbox received the request: it runs when the delay is over.
-		waitFor(t, "the held request to run", func() bool { return c.s.Requests()[0].Status != 0 })
+		testkit.WaitFor(t, 5*time.Second, "the held request to run", func() bool { return c.s.Requests()[0].Status != 0 })
 		rec := c.s.Requests()[0]
 		assert.Equal(t, http.StatusOK, rec.Status)
 		assert.Equal(t, "delay 1000ms; client left", rec.Fault)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/libsecucard/libsecucard/internal/testkit"
 	"github.com/libsecucard/libsecucard/sandbox"
 )
 
@@ -109,7 +110,7 @@ func TestQueryLanguage(t *testing.T) {
 }
 
 func TestPagingSortFieldsScroll(t *testing.T) {
-	clock := newClock()
+	clock := testkit.NewClock()
 	c := start(t, sandbox.Options{})
 	c.s.SetClock(clock.Now)
 	tok := c.token()

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/libsecucard/libsecucard/internal/testkit"
 	"github.com/libsecucard/libsecucard/sandbox"
 )
 
@@ -100,7 +101,7 @@ func TestDeviceFlow(t *testing.T) {
 		assert.Equal(t, json.Number("3"), m["interval"])
 	})
 	t.Run("pending, slow_down, approved, consumed", func(t *testing.T) {
-		clock := newClock()
+		clock := testkit.NewClock()
 		c := start(t, sandbox.Options{DeviceAutoApprove: -1, DeviceInterval: 5})
 		c.s.SetClock(clock.Now)
 		m := deviceStep1(t, c)
@@ -149,7 +150,7 @@ func TestDeviceFlow(t *testing.T) {
 		})
 	}
 	t.Run("expires by itself", func(t *testing.T) {
-		clock := newClock()
+		clock := testkit.NewClock()
 		c := start(t, sandbox.Options{DeviceAutoApprove: -1, DeviceInterval: -1, DeviceCodeTTL: time.Minute})
 		c.s.SetClock(clock.Now)
 		m := deviceStep1(t, c)
@@ -165,7 +166,7 @@ func TestDeviceFlow(t *testing.T) {
 		assert.Error(t, c.s.ApproveDevice("zzzzzzzz"))
 	})
 	t.Run("auto approve", func(t *testing.T) {
-		clock := newClock()
+		clock := testkit.NewClock()
 		c := start(t, sandbox.Options{DeviceAutoApprove: 10 * time.Second, DeviceInterval: -1})
 		c.s.SetClock(clock.Now)
 		m := deviceStep1(t, c)
@@ -249,7 +250,7 @@ func TestRefreshToken(t *testing.T) {
 		assert.Equal(t, "invalid_grant", a.JSON(t)["error"])
 	})
 	t.Run("expired", func(t *testing.T) {
-		clock := newClock()
+		clock := testkit.NewClock()
 		c := start(t, sandbox.Options{RefreshTokenTTL: time.Hour})
 		c.s.SetClock(clock.Now)
 		rt := str(c.form(c.creds("grant_type", "client_credentials")).JSON(t)["refresh_token"])
@@ -317,7 +318,7 @@ func TestTokenExpiry(t *testing.T) {
 	assert.False(t, c.s.ValidToken(tok))
 
 	t.Run("ttl", func(t *testing.T) {
-		clock := newClock()
+		clock := testkit.NewClock()
 		c := start(t, sandbox.Options{TokenTTL: 1500 * time.Millisecond})
 		c.s.SetClock(clock.Now)
 		a := c.form(c.creds("grant_type", "client_credentials"))

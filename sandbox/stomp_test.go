@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/libsecucard/libsecucard/internal/testkit"
 	"github.com/libsecucard/libsecucard/sandbox"
 )
 
@@ -332,25 +333,13 @@ func session(t *testing.T, s *sandbox.Server, f *frame.Frame) sandbox.STOMPSessi
 	return sandbox.STOMPSession{}
 }
 
-// waitFor polls state the test can observe but is not told about.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func TestSTOMPHeartbeats(t *testing.T) {
 	t.Run("the endpoint beats as often as the client asks", func(t *testing.T) {
 		c, addr := startSTOMP(t, sandbox.Options{})
 		sc := dialSTOMP(t, addr, nil)
 		f := sc.login(c.token(), frame.HeartBeat, "0,100")
 		assert.Equal(t, "100,0", f.Header.Get(frame.HeartBeat))
-		waitFor(t, "three heart-beats from the endpoint", func() bool { return sc.heartbeats() >= 3 })
+		testkit.WaitFor(t, 5*time.Second, "three heart-beats from the endpoint", func() bool { return sc.heartbeats() >= 3 })
 	})
 	t.Run("intervals below 50ms are taken as 50ms", func(t *testing.T) {
 		c, addr := startSTOMP(t, sandbox.Options{})
@@ -365,7 +354,7 @@ func TestSTOMPHeartbeats(t *testing.T) {
 	// the test moves time and waits for what the endpoint does, it never
 	// sleeps against the limit.
 	t.Run("a client that beats stays, however long it runs", func(t *testing.T) {
-		clock := newClock()
+		clock := testkit.NewClock()
 		c, addr := startSTOMP(t, sandbox.Options{})
 		c.s.SetClock(clock.Now)
 		sc := dialSTOMP(t, addr, nil)
@@ -375,13 +364,13 @@ func TestSTOMPHeartbeats(t *testing.T) {
 			clock.Advance(240 * time.Millisecond) // just under 2.5x the interval
 			_, err := sc.nc.Write([]byte("\n"))
 			require.NoError(t, err)
-			waitFor(t, "the endpoint to hear beat "+strconv.Itoa(i), func() bool { return session(t, c.s, f).HeartBeats == int64(i) })
+			testkit.WaitFor(t, 5*time.Second, "the endpoint to hear beat "+strconv.Itoa(i), func() bool { return session(t, c.s, f).HeartBeats == int64(i) })
 		}
 		sc.send(sendFrame("api:get:general.stores", "alive", `{}`))
 		assert.Equal(t, "alive", sc.next().Header.Get("correlation-id"), "2.4s of sandbox time later, still open")
 	})
 	t.Run("a client silent for well over its interval is closed", func(t *testing.T) {
-		clock := newClock()
+		clock := testkit.NewClock()
 		c, addr := startSTOMP(t, sandbox.Options{})
 		c.s.SetClock(clock.Now)
 		sc := dialSTOMP(t, addr, nil)
@@ -391,7 +380,7 @@ func TestSTOMPHeartbeats(t *testing.T) {
 		assert.Equal(t, "the client was silent for more than 250ms (heart-beats)", session(t, c.s, f).Ended)
 	})
 	t.Run("a frame after too long a silence is not served", func(t *testing.T) {
-		clock := newClock()
+		clock := testkit.NewClock()
 		c, addr := startSTOMP(t, sandbox.Options{})
 		c.s.SetClock(clock.Now)
 		sc := dialSTOMP(t, addr, nil)
@@ -581,7 +570,7 @@ func TestSTOMPFaults(t *testing.T) {
 		sc.send(sendFrame("api:add:general.contacts", "h-1", `{"data":{"forename":"Held"}}`, frame.Receipt, "r-h"))
 		assert.Equal(t, "r-h", sc.next().Header.Get(frame.ReceiptId))
 		_ = sc.nc.Close()
-		waitFor(t, "the held add to run", func() bool { _, status := faultOf("api:add:general.contacts"); return status != 0 })
+		testkit.WaitFor(t, 5*time.Second, "the held add to run", func() bool { _, status := faultOf("api:add:general.contacts"); return status != 0 })
 		fault, status := faultOf("api:add:general.contacts")
 		assert.Equal(t, "delay 1000ms; client left", fault)
 		assert.Equal(t, 200, status)

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/libsecucard/libsecucard/core/errs"
@@ -59,6 +60,9 @@ func TestParseRequestErrorsNameTheField(t *testing.T) {
 		"neg timeout":      {`{"resource":"a.b","op":"get","id":"x","timeout_ms":-1}`, "timeout_ms"},
 		"timeout string":   {`{"resource":"a.b","op":"get","id":"x","timeout_ms":"5"}`, "timeout_ms"},
 		"list with id":     {`{"resource":"a.b","op":"list","id":"x"}`, "id"},
+		// Found by FuzzRequestURL: an empty key is named, never left out.
+		"empty key":       {`{"":""}`, `""`},
+		"empty query key": {`{"resource":"a.b","op":"list","query":{"":1}}`, `query.""`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -68,6 +72,19 @@ func TestParseRequestErrorsNameTheField(t *testing.T) {
 			assert.Equal(t, errs.InvalidArgument, e.Kind, e.Error())
 			assert.Equal(t, c.field, e.Field, e.Error())
 		})
+	}
+}
+
+// A key the host wrote is repeated in an error only so far: a 10 MB key
+// must not make a 10 MB error JSON (the config caps it the same way).
+func TestRequestErrorCapsEchoedKeys(t *testing.T) {
+	huge := strings.Repeat("k", 10<<20)
+	for _, in := range []string{`{"` + huge + `":1}`, `{"resource":"a.b","op":"list","query":{"` + huge + `":1}}`} {
+		_, err := ParseRequest([]byte(in))
+		require.Error(t, err)
+		b, _ := json.Marshal(errs.As(err))
+		assert.Less(t, len(b), 1024)
+		assert.Contains(t, errs.As(err).Field, "kkkk")
 	}
 }
 

@@ -95,11 +95,12 @@ func (env Envelope) Err(kind errs.Kind, op string, httpStatus int) *errs.Error {
 	}
 	e := errs.New(kind, op, "%s", msg)
 	e.Status = httpStatus
-	e.ErrorName = env.Error
+	// Every field is the server's text: all of them pass the redactor.
+	e.ErrorName = redact.String(env.Error)
 	e.Details = redact.String(details)
 	e.UserMessage = redact.String(env.ErrorUser)
 	e.Code = redact.String(env.Code)
-	e.SupportID = env.SupportID
+	e.SupportID = redact.String(env.SupportID)
 	return e
 }
 

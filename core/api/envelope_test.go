@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -38,6 +39,24 @@ func TestEnvelopeMapping(t *testing.T) {
 	m, _ = ParseObject([]byte(`{"status":"ERROR"}`))
 	assert.True(t, EnvelopeOf(m).IsError())
 	assert.Contains(t, EnvelopeOf(m).Err(errs.API, "op", 0).Message, "the API answered with an error")
+}
+
+// Every field of the error JSON passes the redactor, not only the message:
+// a server that puts a card number or a token into the error name, the
+// code or the support id does not make the library repeat it (found
+// while writing the answer fuzz targets).
+func TestEnvelopeFieldsAreRedacted(t *testing.T) {
+	m, ok := ParseObject([]byte(`{"status":"error","error":"card 4111111111111111","code":"5555555555554444",` +
+		`"supportId":"Bearer abc.def.ghi","error_user":"4000056655665556"}`))
+	require.True(t, ok)
+	e := EnvelopeOf(m).Err(errs.API, "op", 400)
+	b, err := json.Marshal(e)
+	require.NoError(t, err)
+	for _, pan := range []string{"4111111111111111", "5555555555554444", "4000056655665556", "abc.def.ghi"} {
+		assert.NotContains(t, string(b), pan)
+		assert.NotContains(t, e.Error(), pan)
+	}
+	assert.Contains(t, e.ErrorName, "1111", "the last four stay, as everywhere")
 }
 
 func TestHTTPErrorWithoutEnvelope(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/libsecucard/libsecucard/core/errs"
+	"github.com/libsecucard/libsecucard/internal/testkit"
 )
 
 const testDeviceCode = "dc-0123456789abcdef0123456789abcd"
@@ -50,7 +51,7 @@ func TestDeviceFlowPendingSlowDownOK(t *testing.T) {
 		c.Sleep = sl.Sleep
 	})
 
-	tok, err := m.Token(testCtx(t), true)
+	tok, err := m.Token(testkit.Context(t, 20*time.Second), true)
 	require.NoError(t, err)
 	assert.Equal(t, "at-device-ok-123", tok.AccessToken)
 	assert.Equal(t, "rt-device-ok-123", tok.RefreshToken)
@@ -76,7 +77,7 @@ func TestDeviceFlowDefaultInterval(t *testing.T) {
 	fe := newFakeEndpoint(t, deviceScript(codesBody(0), ok(tokenBody("at-device-int-12", "", 1200))))
 	sl := &sleeps{}
 	m := newManager(t, fe, deviceCreds(testUUID), func(c *Config) { c.Sleep = sl.Sleep })
-	_, err := m.Token(testCtx(t), true)
+	_, err := m.Token(testkit.Context(t, 20*time.Second), true)
 	require.NoError(t, err)
 	assert.Equal(t, []time.Duration{5 * time.Millisecond}, sl.all(), "interval <= 0 means 5 wire seconds")
 }
@@ -86,7 +87,7 @@ func TestDeviceFlowToleratesVerificationURI(t *testing.T) {
 	fe := newFakeEndpoint(t, deviceScript(codes, ok(tokenBody("at-device-uri-12", "", 1200))))
 	evs := newEvents()
 	m := newManager(t, fe, deviceCreds(testUUID), func(c *Config) { c.Observer = evs.observe })
-	_, err := m.Token(testCtx(t), true)
+	_, err := m.Token(testkit.Context(t, 20*time.Second), true)
 	require.NoError(t, err)
 	assert.Equal(t, "https://example.test/device", evs.all[0].VerificationURL)
 }
@@ -109,7 +110,7 @@ func TestDeviceFlowEndsWithTypedError(t *testing.T) {
 			fe := newFakeEndpoint(t, deviceScript(codesBody(1), pending, tt.poll))
 			evs := newEvents()
 			m := newManager(t, fe, deviceCreds(testUUID), func(c *Config) { c.Observer = evs.observe; c.Sleep = nil })
-			_, err := m.Token(testCtx(t), true)
+			_, err := m.Token(testkit.Context(t, 20*time.Second), true)
 			require.Error(t, err)
 			e := errs.As(err)
 			assert.Equal(t, errs.Auth, e.Kind)
@@ -139,7 +140,7 @@ func TestDeviceFlowRejectsIncompleteCodes(t *testing.T) {
 			fe := newFakeEndpoint(t, deviceScript(ok(tt.body), pending))
 			evs := newEvents()
 			m := newManager(t, fe, deviceCreds(testUUID), func(c *Config) { c.Observer = evs.observe })
-			_, err := m.Token(testCtx(t), true)
+			_, err := m.Token(testkit.Context(t, 20*time.Second), true)
 			require.Error(t, err)
 			assert.Equal(t, errs.Auth, errs.KindOf(err))
 			assert.Len(t, fe.Calls(), 1, "no poll without valid codes")
@@ -155,7 +156,7 @@ func TestDeviceFlowKeepsPollingThroughServerErrors(t *testing.T) {
 		ok(tokenBody("at-device-503-12", "", 1200)),
 	))
 	m := newManager(t, fe, deviceCreds(testUUID), func(c *Config) { c.Policy.MaxAttempts = 1; c.Sleep = nil })
-	tok, err := m.Token(testCtx(t), true)
+	tok, err := m.Token(testkit.Context(t, 20*time.Second), true)
 	require.NoError(t, err)
 	assert.Equal(t, "at-device-503-12", tok.AccessToken)
 	assert.Len(t, fe.Calls(), 4)
@@ -182,7 +183,7 @@ func TestDeviceFlowTimeout(t *testing.T) {
 				c.TimeUnit = 5 * time.Millisecond
 				tt.mutate(c)
 			})
-			_, err := m.Token(testCtx(t), true)
+			_, err := m.Token(testkit.Context(t, 20*time.Second), true)
 			require.Error(t, err)
 			e := errs.As(err)
 			assert.Equal(t, errs.Auth, e.Kind)
@@ -206,7 +207,7 @@ func TestDeviceFlowCancel(t *testing.T) {
 			fe := newFakeEndpoint(t, deviceScript(codesBody(1), pending))
 			evs := newEvents()
 			m := newManager(t, fe, deviceCreds(testUUID), func(c *Config) { c.Observer = evs.observe; c.Sleep = nil })
-			ctx, cancel := context.WithCancel(testCtx(t))
+			ctx, cancel := context.WithCancel(testkit.Context(t, 20*time.Second))
 			defer cancel()
 			go func() {
 				for ev := range evs.ch {
@@ -235,7 +236,7 @@ func TestCancelDeviceWithoutFlowIsNoOp(t *testing.T) {
 	fe := newFakeEndpoint(t, deviceScript(codesBody(1), ok(tokenBody("at-after-noop-12", "", 1200))))
 	m := newManager(t, fe, deviceCreds(testUUID), nil)
 	m.CancelDevice()
-	tok, err := m.Token(testCtx(t), true)
+	tok, err := m.Token(testkit.Context(t, 20*time.Second), true)
 	require.NoError(t, err, "an earlier CancelDevice does not cancel a later flow")
 	assert.Equal(t, "at-after-noop-12", tok.AccessToken)
 }
@@ -243,7 +244,7 @@ func TestCancelDeviceWithoutFlowIsNoOp(t *testing.T) {
 func TestDeviceNeedsInteractiveCaller(t *testing.T) {
 	fe := newFakeEndpoint(t, deviceScript(codesBody(1), pending))
 	m := newManager(t, fe, deviceCreds(testUUID), nil)
-	_, err := m.Token(testCtx(t), false)
+	_, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.Error(t, err)
 	e := errs.As(err)
 	assert.Equal(t, errs.Auth, e.Kind)
@@ -270,7 +271,7 @@ func TestCallersDuringDeviceFlow(t *testing.T) {
 	})
 	evs := newEvents()
 	m := newManager(t, fe, deviceCreds(testUUID), func(c *Config) { c.Observer = evs.observe; c.Sleep = nil })
-	ctx := testCtx(t)
+	ctx := testkit.Context(t, 20*time.Second)
 
 	type result struct {
 		tok string

@@ -184,7 +184,7 @@ func failure(op string, a *answer) *errs.Error {
 		e = errs.New(errs.API, op, "the token endpoint answered HTTP %d%s", a.status, detail)
 	}
 	e.Status = a.status
-	e.ErrorName = name
+	e.ErrorName = redact.String(name)
 	e.Details = redact.String(desc)
 	return e
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"log"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/retry"
 	"github.com/libsecucard/libsecucard/core/store"
+	"github.com/libsecucard/libsecucard/internal/testkit"
 )
 
 // Every grant is a form POST with the client credentials in the body and no
@@ -81,7 +83,7 @@ func TestGrantRequestEncoding(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fe := newFakeEndpoint(t, tt.answer)
 			m := newManager(t, fe, tt.creds, nil)
-			tok, err := m.Token(testCtx(t), true)
+			tok, err := m.Token(testkit.Context(t, 20*time.Second), true)
 			require.NoError(t, err)
 			assert.NotEmpty(t, tok.AccessToken)
 
@@ -105,13 +107,13 @@ func TestRefreshRequestEncoding(t *testing.T) {
 		}
 		return ok(tokenBody("at-second-123456", "", 100))
 	})
-	clk := newClock()
+	clk := testkit.NewClock()
 	m := newManager(t, fe, clientCreds(), func(c *Config) { c.Now = clk.Now })
-	_, err := m.Token(testCtx(t), false)
+	_, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 	clk.Advance(99 * time.Second)
 
-	tok, err := m.Token(testCtx(t), false)
+	tok, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 	assert.Equal(t, "at-second-123456", tok.AccessToken)
 	calls := fe.Calls()
@@ -167,7 +169,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fe := newFakeEndpoint(t, func(int, tokenCall) reply { return tt.answer })
 			m := newManager(t, fe, clientCreds(), nil)
-			tok, err := m.Token(testCtx(t), false)
+			tok, err := m.Token(testkit.Context(t, 20*time.Second), false)
 			require.Error(t, err)
 			assert.Nil(t, tok)
 			var e *errs.Error
@@ -188,6 +190,22 @@ func TestTokenEndpointErrors(t *testing.T) {
 	}
 }
 
+// An OAuth error name or description holding a card number or a token is
+// not repeated: every field of the error passes the redactor.
+func TestTokenEndpointErrorFieldsAreRedacted(t *testing.T) {
+	fe := newFakeEndpoint(t, func(int, tokenCall) reply {
+		return oauthErr(400, "4111111111111111", "refresh_token=Rt12Rt34Rt56 is bad")
+	})
+	m := newManager(t, fe, clientCreds(), nil)
+	_, err := m.Token(testkit.Context(t, 20*time.Second), false)
+	require.Error(t, err)
+	b, _ := json.Marshal(err)
+	for _, s := range []string{"4111111111111111", "Rt12Rt34Rt56"} {
+		assert.NotContains(t, string(b), s)
+		assert.NotContains(t, err.Error(), s)
+	}
+}
+
 // The form carries the client secret, so a redirect is never followed.
 func TestRedirectIsNotFollowed(t *testing.T) {
 	elsewhere := newFakeEndpoint(t, func(int, tokenCall) reply { return ok(tokenBody("at-elsewhere-123", "", 1200)) })
@@ -195,7 +213,7 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 		return reply{status: http.StatusTemporaryRedirect, header: map[string]string{"Location": elsewhere.URL()}}
 	})
 	m := newManager(t, fe, clientCreds(), func(c *Config) { c.HTTPClient = &http.Client{} })
-	_, err := m.Token(testCtx(t), false)
+	_, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.Error(t, err)
 	e := errs.As(err)
 	assert.Equal(t, errs.API, e.Kind)
@@ -212,7 +230,7 @@ func TestNetworkErrorIsRetriedThenNetworkKind(t *testing.T) {
 	cfg.Credentials, cfg.Sleep = clientCreds(), noSleepCount(&waits)
 	m, err := NewManager(cfg)
 	require.NoError(t, err)
-	_, err = m.Token(testCtx(t), false)
+	_, err = m.Token(testkit.Context(t, 20*time.Second), false)
 	require.Error(t, err)
 	assert.Equal(t, errs.Network, errs.KindOf(err))
 	assert.True(t, errs.As(err).Retryable)
@@ -246,7 +264,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 			m := newManager(t, fe, clientCreds(), func(c *Config) {
 				c.Sleep = func(ctx context.Context, d time.Duration) error { waits = append(waits, d); return nil }
 			})
-			tok, err := m.Token(testCtx(t), false)
+			tok, err := m.Token(testkit.Context(t, 20*time.Second), false)
 			require.NoError(t, err)
 			assert.Equal(t, "at-after-retry-1", tok.AccessToken)
 			assert.Equal(t, []time.Duration{tt.wantSleep}, waits)
@@ -292,9 +310,9 @@ func TestExpiresInDefaultsTo1200(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fe := newFakeEndpoint(t, func(int, tokenCall) reply { return ok(tt.body) })
-			clk := newClock()
+			clk := testkit.NewClock()
 			m := newManager(t, fe, clientCreds(), func(c *Config) { c.Now = clk.Now })
-			tok, err := m.Token(testCtx(t), false)
+			tok, err := m.Token(testkit.Context(t, 20*time.Second), false)
 			require.NoError(t, err)
 			assert.Equal(t, clk.Now().Add(tt.want), tok.Expiry)
 			assert.Equal(t, "bearer", tok.TokenType)
@@ -305,7 +323,7 @@ func TestExpiresInDefaultsTo1200(t *testing.T) {
 func TestTokenCarriesScopeAndGrant(t *testing.T) {
 	fe := newFakeEndpoint(t, func(int, tokenCall) reply { return ok(tokenBody("at-scope-1234567", "", 1200)) })
 	m := newManager(t, fe, clientCreds(), nil)
-	tok, err := m.Token(testCtx(t), false)
+	tok, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 	assert.Equal(t, "https://scope.secucard.com/e/api", tok.Extra("scope"))
 	assert.Equal(t, "client_credentials", tok.Extra("grant"))
@@ -411,7 +429,7 @@ func TestCertificateFailureIsNotRetried(t *testing.T) {
 	cfg.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12}}}
 	m, err := NewManager(cfg)
 	require.NoError(t, err)
-	_, err = m.Token(testCtx(t), false)
+	_, err = m.Token(testkit.Context(t, 20*time.Second), false)
 	e := errs.As(err)
 	require.NotNil(t, e)
 	assert.Equal(t, errs.Network, e.Kind)

@@ -109,26 +109,6 @@ func oauthErr(status int, name, desc string) reply {
 	return reply{status: status, body: fmt.Sprintf(`{"error":%q,"error_description":%q}`, name, desc)}
 }
 
-// clock is a settable time source for expiry tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // events records Observer calls.
 type events struct {
 	mu  sync.Mutex
@@ -244,10 +224,4 @@ var testPolicy = call.Policy{MaxAttempts: 3, Backoff: retry.Backoff{Initial: 200
 // testConfig is a manager config with the values the client would resolve.
 func testConfig(url string) Config {
 	return Config{TokenURL: url, RefreshMargin: time.Minute, WaitTimeout: 300 * time.Second, Policy: testPolicy}
-}
-
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }

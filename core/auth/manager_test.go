@@ -18,6 +18,7 @@ import (
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/store"
+	"github.com/libsecucard/libsecucard/internal/testkit"
 )
 
 // numbered answers client_credentials with at-cc-<n> and refreshes with
@@ -36,15 +37,15 @@ func numbered(expiresIn int) func(n int, c tokenCall) reply {
 func TestTokenIsKeptInMemory(t *testing.T) {
 	fe := newFakeEndpoint(t, numbered(1200))
 	m := newManager(t, fe, clientCreds(), nil)
-	first, err := m.Token(testCtx(t), false)
+	first, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
-	second, err := m.Token(testCtx(t), false)
+	second, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 	assert.Equal(t, first.AccessToken, second.AccessToken)
 	assert.Len(t, fe.Calls(), 1)
 
 	second.AccessToken = "tampered"
-	third, err := m.Token(testCtx(t), false)
+	third, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 	assert.Equal(t, first.AccessToken, third.AccessToken, "callers get copies")
 }
@@ -64,18 +65,18 @@ func TestRefreshMargin(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fe := newFakeEndpoint(t, numbered(tt.expiresIn))
-			clk := newClock()
+			clk := testkit.NewClock()
 			m := newManager(t, fe, clientCreds(), func(c *Config) { c.Now = clk.Now; c.RefreshMargin = tt.margin })
-			_, err := m.Token(testCtx(t), false)
+			_, err := m.Token(testkit.Context(t, 20*time.Second), false)
 			require.NoError(t, err)
 
 			clk.Advance(tt.fresh)
-			_, err = m.Token(testCtx(t), false)
+			_, err = m.Token(testkit.Context(t, 20*time.Second), false)
 			require.NoError(t, err)
 			assert.Equal(t, []string{"client_credentials"}, fe.grants())
 
 			clk.Advance(tt.stale - tt.fresh)
-			tok, err := m.Token(testCtx(t), false)
+			tok, err := m.Token(testkit.Context(t, 20*time.Second), false)
 			require.NoError(t, err)
 			assert.Equal(t, []string{"client_credentials", "refresh_token"}, fe.grants())
 			assert.Equal(t, "at-refreshed-1", tok.AccessToken)
@@ -86,7 +87,7 @@ func TestRefreshMargin(t *testing.T) {
 // callMany runs n goroutines calling Token at once and returns the tokens.
 func callMany(t *testing.T, m *Manager, n int, before func()) []string {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	tokens := make([]string, n)
@@ -158,7 +159,7 @@ func TestSingleFlightRefreshOfExpiredStoredToken(t *testing.T) {
 		awaitJoined(all)
 		return numbered(1200)(n, c)
 	})
-	clk := newClock()
+	clk := testkit.NewClock()
 	mem := store.NewMemory()
 	seedStore(t, mem, clientCreds(), storedToken{AccessToken: "at-old-expired-1", RefreshToken: "rt-old-stored-1",
 		Expiry: clk.Now().Add(-time.Minute), Grant: ClientCredentials, ExpiresIn: 1200})
@@ -184,11 +185,11 @@ func TestInvalidate(t *testing.T) {
 	})
 	m := newManager(t, fe, clientCreds(), nil)
 	all = joined(m, 49)
-	tok, err := m.Token(testCtx(t), false)
+	tok, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 
 	m.Invalidate("some-other-token")
-	again, err := m.Token(testCtx(t), false)
+	again, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 	assert.Equal(t, tok.AccessToken, again.AccessToken, "an unknown token is ignored")
 
@@ -199,7 +200,7 @@ func TestInvalidate(t *testing.T) {
 	assert.Equal(t, []string{"client_credentials", "refresh_token"}, fe.grants(), "50 concurrent 401s cause one refresh")
 
 	m.Invalidate(tok.AccessToken) // stale: the token was already replaced
-	latest, err := m.Token(testCtx(t), false)
+	latest, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 	assert.Equal(t, "at-refreshed-1", latest.AccessToken)
 	assert.Len(t, fe.Calls(), 2)
@@ -228,17 +229,17 @@ func TestRefreshRotation(t *testing.T) {
 			evs := newEvents()
 			mem := store.NewMemory()
 			m := newManager(t, fe, clientCreds(), func(c *Config) { c.Observer = evs.observe; c.Store = mem })
-			tok, err := m.Token(testCtx(t), false)
+			tok, err := m.Token(testkit.Context(t, 20*time.Second), false)
 			require.NoError(t, err)
 			m.Invalidate(tok.AccessToken)
-			tok, err = m.Token(testCtx(t), false)
+			tok, err = m.Token(testkit.Context(t, 20*time.Second), false)
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantRT, tok.RefreshToken)
 			assert.Equal(t, tt.wantRT, readStored(t, mem, m.StoreKey()).RefreshToken)
 			assert.Equal(t, Event{State: StateRefreshed, Grant: ClientCredentials}, evs.last(), "the refreshed event carries no token")
 
 			m.Invalidate(tok.AccessToken)
-			_, err = m.Token(testCtx(t), false)
+			_, err = m.Token(testkit.Context(t, 20*time.Second), false)
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantRT, fe.Calls()[2].Form.Get("refresh_token"))
 		})
@@ -246,7 +247,7 @@ func TestRefreshRotation(t *testing.T) {
 }
 
 func TestRefreshRefusedRunsGrantAgain(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock()
 	t.Run("client_credentials", func(t *testing.T) {
 		fe := newFakeEndpoint(t, func(n int, c tokenCall) reply {
 			if c.Form.Get("grant_type") == "refresh_token" {
@@ -258,7 +259,7 @@ func TestRefreshRefusedRunsGrantAgain(t *testing.T) {
 		seedStore(t, mem, clientCreds(), storedToken{AccessToken: "at-dead-1234567", RefreshToken: "rt-dead-1234567",
 			Expiry: clk.Now().Add(-time.Hour), Grant: ClientCredentials})
 		m := newManager(t, fe, clientCreds(), func(c *Config) { c.Now = clk.Now; c.Store = mem })
-		tok, err := m.Token(testCtx(t), false)
+		tok, err := m.Token(testkit.Context(t, 20*time.Second), false)
 		require.NoError(t, err)
 		assert.Equal(t, "at-cc-1-fallback", tok.AccessToken)
 		assert.Equal(t, []string{"refresh_token", "client_credentials"}, fe.grants())
@@ -273,13 +274,13 @@ func TestRefreshRefusedRunsGrantAgain(t *testing.T) {
 		seedStore(t, mem, creds, storedToken{AccessToken: "at-dead-device-1", RefreshToken: "rt-dead-device-1",
 			Expiry: clk.Now().Add(-time.Hour), Grant: Device})
 		m := newManager(t, fe, creds, func(c *Config) { c.Now = clk.Now; c.Store = mem })
-		_, err := m.Token(testCtx(t), false)
+		_, err := m.Token(testkit.Context(t, 20*time.Second), false)
 		require.Error(t, err)
 		assert.Equal(t, errs.ReasonNotAuthorized, errs.As(err).Reason)
 		_, err = mem.Get(context.Background(), m.StoreKey())
 		assert.ErrorIs(t, err, store.ErrNotFound, "the refused refresh token is deleted")
 
-		_, err = m.Token(testCtx(t), false)
+		_, err = m.Token(testkit.Context(t, 20*time.Second), false)
 		require.Error(t, err)
 		assert.Equal(t, []string{"refresh_token"}, fe.grants(), "a dead refresh token is not tried twice")
 	})
@@ -298,7 +299,7 @@ func TestRefreshRefusedRunsGrantAgain(t *testing.T) {
 		seedStore(t, mem, creds, storedToken{AccessToken: "at-dead-device-2", RefreshToken: "rt-dead-device-2",
 			Expiry: clk.Now().Add(-time.Hour), Grant: Device})
 		m := newManager(t, fe, creds, func(c *Config) { c.Now = clk.Now; c.Store = mem })
-		tok, err := m.Token(testCtx(t), true)
+		tok, err := m.Token(testkit.Context(t, 20*time.Second), true)
 		require.NoError(t, err)
 		assert.Equal(t, "at-new-device-12", tok.AccessToken)
 		assert.Equal(t, []string{"refresh_token", "device", "device"}, fe.grants())
@@ -314,18 +315,18 @@ func TestRefreshNetworkFailureKeepsRefreshToken(t *testing.T) {
 		}
 		return ok(tokenBody("at-after-outage-1", "", 1200))
 	})
-	clk := newClock()
+	clk := testkit.NewClock()
 	mem := store.NewMemory()
 	seedStore(t, mem, clientCreds(), storedToken{AccessToken: "at-expired-kept-1", RefreshToken: "rt-kept-1234567",
 		Expiry: clk.Now().Add(-time.Minute), Grant: ClientCredentials})
 	m := newManager(t, fe, clientCreds(), func(c *Config) { c.Now = clk.Now; c.Store = mem; c.Policy.MaxAttempts = 1 })
-	_, err := m.Token(testCtx(t), false)
+	_, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.Error(t, err)
 	assert.Equal(t, errs.API, errs.KindOf(err))
 	assert.Equal(t, "rt-kept-1234567", readStored(t, mem, m.StoreKey()).RefreshToken)
 
 	fail.Store(false)
-	tok, err := m.Token(testCtx(t), false)
+	tok, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 	assert.Equal(t, "at-after-outage-1", tok.AccessToken)
 	assert.Equal(t, []string{"refresh_token", "refresh_token"}, fe.grants())
@@ -351,10 +352,10 @@ func readStored(t *testing.T, s store.Store, key string) storedToken {
 
 func TestStorePersistsToken(t *testing.T) {
 	fe := newFakeEndpoint(t, numbered(1200))
-	clk := newClock()
+	clk := testkit.NewClock()
 	mem := store.NewMemory()
 	m := newManager(t, fe, clientCreds(), func(c *Config) { c.Now = clk.Now; c.Store = mem })
-	tok, err := m.Token(testCtx(t), false)
+	tok, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 
 	raw, err := mem.Get(context.Background(), m.StoreKey())
@@ -372,7 +373,7 @@ func TestStorePersistsToken(t *testing.T) {
 
 	// A new manager (the till restarted) uses the stored token without a request.
 	m2 := newManager(t, fe, clientCreds(), func(c *Config) { c.Now = clk.Now; c.Store = mem })
-	tok2, err := m2.Token(testCtx(t), false)
+	tok2, err := m2.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 	assert.Equal(t, tok.AccessToken, tok2.AccessToken)
 	assert.Len(t, fe.Calls(), 1)
@@ -389,9 +390,9 @@ func TestStoreKeyedByIdentity(t *testing.T) {
 	mem := store.NewMemory()
 	a := newManager(t, fe, deviceCreds("/vendor/acme/pos/1"), func(c *Config) { c.Store = mem })
 	b := newManager(t, fe, deviceCreds("/vendor/acme/pos/2"), func(c *Config) { c.Store = mem })
-	ta, err := a.Token(testCtx(t), true)
+	ta, err := a.Token(testkit.Context(t, 20*time.Second), true)
 	require.NoError(t, err)
-	tb, err := b.Token(testCtx(t), true)
+	tb, err := b.Token(testkit.Context(t, 20*time.Second), true)
 	require.NoError(t, err)
 	assert.NotEqual(t, a.StoreKey(), b.StoreKey())
 	assert.NotEqual(t, ta.AccessToken, tb.AccessToken)
@@ -459,14 +460,14 @@ func TestUnreadableStoreMeansReauthenticate(t *testing.T) {
 			var lg logs
 			s := tt.setup(t)
 			m := newManager(t, fe, clientCreds(), func(c *Config) { c.Store = s; c.Logger = lg.logger(logging.Warn) })
-			tok, err := m.Token(testCtx(t), false)
+			tok, err := m.Token(testkit.Context(t, 20*time.Second), false)
 			require.NoError(t, err)
 			assert.Equal(t, "at-cc-0-xyz", tok.AccessToken)
 			assert.Equal(t, 1, lg.count(logging.Warn), "logged once: %s", lg.text())
 			assert.Contains(t, lg.text(), "authenticating again")
 
 			m.Invalidate(tok.AccessToken)
-			_, err = m.Token(testCtx(t), false)
+			_, err = m.Token(testkit.Context(t, 20*time.Second), false)
 			require.NoError(t, err)
 			assert.Equal(t, 1, lg.count(logging.Warn), "still once")
 		})
@@ -478,13 +479,13 @@ func TestStoreWriteFailureKeepsTokenInMemory(t *testing.T) {
 	var lg logs
 	s := &failingStore{putErr: errors.New("read-only file system")}
 	m := newManager(t, fe, clientCreds(), func(c *Config) { c.Store = s; c.Logger = lg.logger(logging.Warn) })
-	tok, err := m.Token(testCtx(t), false)
+	tok, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
-	again, err := m.Token(testCtx(t), false)
+	again, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 	assert.Equal(t, tok.AccessToken, again.AccessToken)
 	m.Invalidate(tok.AccessToken)
-	_, err = m.Token(testCtx(t), false)
+	_, err = m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 	assert.Equal(t, 1, lg.count(logging.Error), "logged once: %s", lg.text())
 	assert.Contains(t, lg.text(), "kept in memory")
@@ -494,15 +495,15 @@ func TestClear(t *testing.T) {
 	fe := newFakeEndpoint(t, numbered(1200))
 	mem := store.NewMemory()
 	m := newManager(t, fe, clientCreds(), func(c *Config) { c.Store = mem })
-	require.NoError(t, m.Clear(testCtx(t)), "Clear before any token is fine")
-	first, err := m.Token(testCtx(t), false)
+	require.NoError(t, m.Clear(testkit.Context(t, 20*time.Second)), "Clear before any token is fine")
+	first, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 
-	require.NoError(t, m.Clear(testCtx(t)))
+	require.NoError(t, m.Clear(testkit.Context(t, 20*time.Second)))
 	_, err = mem.Get(context.Background(), m.StoreKey())
 	assert.ErrorIs(t, err, store.ErrNotFound)
 
-	second, err := m.Token(testCtx(t), false)
+	second, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 	assert.NotEqual(t, first.AccessToken, second.AccessToken)
 	assert.Equal(t, []string{"client_credentials", "client_credentials"}, fe.grants(), "Clear forces a new authentication, not a refresh")
@@ -515,7 +516,7 @@ func (s *deleteFailStore) Delete(context.Context, string) error { return errors.
 func TestClearReportsStorageError(t *testing.T) {
 	fe := newFakeEndpoint(t, numbered(1200))
 	m := newManager(t, fe, clientCreds(), func(c *Config) { c.Store = &deleteFailStore{} })
-	err := m.Clear(testCtx(t))
+	err := m.Clear(testkit.Context(t, 20*time.Second))
 	require.Error(t, err)
 	assert.Equal(t, errs.Storage, errs.KindOf(err))
 }
@@ -530,17 +531,17 @@ func TestOnTokenChange(t *testing.T) {
 		defer mu.Unlock()
 		seen = append(seen, tok.AccessToken)
 	})
-	tok, err := m.Token(testCtx(t), false)
+	tok, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
-	_, err = m.Token(testCtx(t), false) // unchanged: no call
+	_, err = m.Token(testkit.Context(t, 20*time.Second), false) // unchanged: no call
 	require.NoError(t, err)
 	m.Invalidate(tok.AccessToken)
-	_, err = m.Token(testCtx(t), false)
+	_, err = m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 
 	unsubscribe()
-	require.NoError(t, m.Clear(testCtx(t)))
-	_, err = m.Token(testCtx(t), false)
+	require.NoError(t, m.Clear(testkit.Context(t, 20*time.Second)))
+	_, err = m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 
 	mu.Lock()
@@ -559,7 +560,7 @@ func TestOnTokenChangeMayCallManager(t *testing.T) {
 			got <- tok.AccessToken
 		}
 	})
-	_, err := m.Token(testCtx(t), false)
+	_, err := m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 	assert.Equal(t, "at-cc-0-xyz", <-got)
 }
@@ -577,7 +578,7 @@ func TestWaiterSurvivesLeaderCancel(t *testing.T) {
 	})
 	m := newManager(t, fe, clientCreds(), nil)
 	waiting := joined(m, 1)
-	leaderCtx, cancelLeader := context.WithCancel(testCtx(t))
+	leaderCtx, cancelLeader := context.WithCancel(testkit.Context(t, 20*time.Second))
 	leaderErr := make(chan error, 1)
 	go func() {
 		_, err := m.Token(leaderCtx, false)
@@ -586,7 +587,7 @@ func TestWaiterSurvivesLeaderCancel(t *testing.T) {
 	<-arrived
 	waiter := make(chan *oauth2.Token, 1)
 	go func() {
-		tok, err := m.Token(testCtx(t), false)
+		tok, err := m.Token(testkit.Context(t, 20*time.Second), false)
 		if err != nil {
 			t.Errorf("waiter: %v", err)
 		}
@@ -611,7 +612,7 @@ func TestProvider(t *testing.T) {
 			})
 		})
 		assert.Empty(t, m.StoreKey(), "no identity before the provider answered")
-		tok, err := m.Token(testCtx(t), false)
+		tok, err := m.Token(testkit.Context(t, 20*time.Second), false)
 		require.NoError(t, err)
 		assert.Equal(t, "at-cc-0-xyz", tok.AccessToken)
 		require.Len(t, asks, 1)
@@ -621,7 +622,7 @@ func TestProvider(t *testing.T) {
 		assert.NotEmpty(t, m.StoreKey())
 
 		m.Invalidate(tok.AccessToken)
-		_, err = m.Token(testCtx(t), false)
+		_, err = m.Token(testkit.Context(t, 20*time.Second), false)
 		require.NoError(t, err)
 		assert.Len(t, asks, 1, "credentials are kept for refreshes")
 	})
@@ -632,7 +633,7 @@ func TestProvider(t *testing.T) {
 				return Credentials{}, errors.New("cashier pressed cancel")
 			})
 		})
-		_, err := m.Token(testCtx(t), false)
+		_, err := m.Token(testkit.Context(t, 20*time.Second), false)
 		require.Error(t, err)
 		e := errs.As(err)
 		assert.Equal(t, errs.Auth, e.Kind)
@@ -646,7 +647,7 @@ func TestProvider(t *testing.T) {
 				return Credentials{}, errs.AuthError("host", errs.ReasonNoCredentials, "nobody to ask")
 			})
 		})
-		_, err := m.Token(testCtx(t), false)
+		_, err := m.Token(testkit.Context(t, 20*time.Second), false)
 		assert.Equal(t, errs.ReasonNoCredentials, errs.As(err).Reason, "a provider that has nothing says so; it did not decline")
 		assert.Empty(t, fe.Calls())
 	})
@@ -657,14 +658,14 @@ func TestProvider(t *testing.T) {
 				return Credentials{ClientID: testClientID}, nil
 			})
 		})
-		_, err := m.Token(testCtx(t), false)
+		_, err := m.Token(testkit.Context(t, 20*time.Second), false)
 		require.Error(t, err)
 		assert.Equal(t, "credentials.client_secret", errs.As(err).Field)
 	})
 	t.Run("no provider", func(t *testing.T) {
 		fe := newFakeEndpoint(t, numbered(1200))
 		m := newManager(t, fe, nil, nil)
-		_, err := m.Token(testCtx(t), false)
+		_, err := m.Token(testkit.Context(t, 20*time.Second), false)
 		require.Error(t, err)
 		e := errs.As(err)
 		assert.Equal(t, errs.Auth, e.Kind)
@@ -687,7 +688,7 @@ func TestAppUserPasswordPrompt(t *testing.T) {
 				return Credentials{Password: testPassword}, nil
 			})
 		})
-		_, err := m.Token(testCtx(t), true)
+		_, err := m.Token(testkit.Context(t, 20*time.Second), true)
 		require.NoError(t, err)
 		require.Len(t, asks, 1)
 		assert.Equal(t, PromptRequest{Grant: AppUser, Fields: []string{"password"}, Reason: asks[0].Reason}, asks[0])
@@ -695,8 +696,8 @@ func TestAppUserPasswordPrompt(t *testing.T) {
 		assert.Equal(t, testPassword, fe.Calls()[0].Form.Get("password"))
 		assert.Equal(t, []string{StateOK}, evs.states())
 
-		require.NoError(t, m.Clear(testCtx(t)))
-		_, err = m.Token(testCtx(t), true)
+		require.NoError(t, m.Clear(testkit.Context(t, 20*time.Second)))
+		_, err = m.Token(testkit.Context(t, 20*time.Second), true)
 		require.NoError(t, err)
 		assert.Len(t, asks, 2, "a prompted password is not kept")
 	})
@@ -709,7 +710,7 @@ func TestAppUserPasswordPrompt(t *testing.T) {
 				return Credentials{Password: testPassword}, nil
 			})
 		})
-		_, err := m.Token(testCtx(t), false)
+		_, err := m.Token(testkit.Context(t, 20*time.Second), false)
 		require.Error(t, err)
 		assert.Equal(t, errs.ReasonNotAuthorized, errs.As(err).Reason)
 		assert.False(t, asked)
@@ -724,7 +725,7 @@ func TestAppUserPasswordPrompt(t *testing.T) {
 				return Credentials{}, errors.New("no")
 			})
 		})
-		_, err := m.Token(testCtx(t), true)
+		_, err := m.Token(testkit.Context(t, 20*time.Second), true)
 		require.Error(t, err)
 		assert.Equal(t, errs.ReasonCanceled, errs.As(err).Reason)
 		assert.Equal(t, []string{StateCanceled}, evs.states())
@@ -736,7 +737,7 @@ func TestAppUserPasswordPrompt(t *testing.T) {
 		withPW := *creds
 		withPW.Password = testPassword
 		m := newManager(t, fe, &withPW, func(c *Config) { c.Observer = evs.observe })
-		_, err := m.Token(testCtx(t), true)
+		_, err := m.Token(testkit.Context(t, 20*time.Second), true)
 		require.Error(t, err)
 		assert.Equal(t, errs.Auth, errs.KindOf(err))
 		assert.Equal(t, []string{StateFailed}, evs.states())
@@ -746,12 +747,12 @@ func TestAppUserPasswordPrompt(t *testing.T) {
 func TestTokenSource(t *testing.T) {
 	fe := newFakeEndpoint(t, numbered(1200))
 	m := newManager(t, fe, clientCreds(), nil)
-	tok, err := m.TokenSource(testCtx(t)).Token()
+	tok, err := m.TokenSource(testkit.Context(t, 20*time.Second)).Token()
 	require.NoError(t, err)
 	assert.Equal(t, "at-cc-0-xyz", tok.AccessToken)
 
 	dm := newManager(t, fe, deviceCreds(testUUID), nil)
-	_, err = dm.TokenSource(testCtx(t)).Token()
+	_, err = dm.TokenSource(testkit.Context(t, 20*time.Second)).Token()
 	require.Error(t, err)
 	assert.Equal(t, errs.ReasonNotAuthorized, errs.As(err).Reason, "the token source is never interactive")
 }
@@ -799,14 +800,14 @@ func TestLogsNeverCarrySecrets(t *testing.T) {
 		c.Sleep = nil
 	})
 	var collected []string
-	tok, err := m.Token(testCtx(t), true)
+	tok, err := m.Token(testkit.Context(t, 20*time.Second), true)
 	require.NoError(t, err)
 	m.Invalidate(tok.AccessToken)
-	tok, err = m.Token(testCtx(t), false)
+	tok, err = m.Token(testkit.Context(t, 20*time.Second), false)
 	require.NoError(t, err)
 	require.Equal(t, access2, tok.AccessToken)
 	m.Invalidate(tok.AccessToken)
-	_, err = m.Token(testCtx(t), false) // refresh refused -> not_authorized
+	_, err = m.Token(testkit.Context(t, 20*time.Second), false) // refresh refused -> not_authorized
 	require.Error(t, err)
 	collected = append(collected, err.Error())
 
@@ -815,7 +816,7 @@ func TestLogsNeverCarrySecrets(t *testing.T) {
 		c.Logger = lg.logger(logging.Trace)
 		c.Observer = evs.observe
 	})
-	_, err = app.Token(testCtx(t), true)
+	_, err = app.Token(testkit.Context(t, 20*time.Second), true)
 	require.Error(t, err)
 	collected = append(collected, err.Error())
 	for _, ev := range evs.all {

@@ -16,23 +16,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/libsecucard/libsecucard/core/auth"
-	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
-	"github.com/libsecucard/libsecucard/core/retry"
 	"github.com/libsecucard/libsecucard/core/store"
 	"github.com/libsecucard/libsecucard/internal/testkit"
+	"github.com/libsecucard/libsecucard/internal/testkit/authkit"
 	"github.com/libsecucard/libsecucard/sandbox"
 )
 
 // These tests run the manager against the local sandbox (loopback only).
 
-// offsetClock lets a test move the manager's clock forward so that a token is
-// due for refresh without waiting for it.
-type offsetClock struct{ offset atomic.Int64 }
-
-func (c *offsetClock) Now() time.Time           { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *offsetClock) Advance(d time.Duration)  { c.offset.Add(int64(d)) }
 func startSandbox(t *testing.T) *sandbox.Server { return startSandboxWith(t, sandbox.Options{}) }
 
 func startSandboxWith(t *testing.T, opts sandbox.Options) *sandbox.Server {
@@ -75,45 +68,6 @@ func (o *observer) states() []string {
 	return out
 }
 
-func creds(srv *sandbox.Server, grant auth.Grant, uuid string) *auth.Credentials {
-	return &auth.Credentials{Grant: grant, ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(), DeviceUUID: uuid}
-}
-
-func manager(t *testing.T, srv *sandbox.Server, c *auth.Credentials, mutate func(*auth.Config)) *auth.Manager {
-	t.Helper()
-	cfg := auth.Config{
-		TokenURL:      srv.URL() + "/oauth/token",
-		Credentials:   c,
-		TimeUnit:      10 * time.Millisecond,
-		WaitTimeout:   10 * time.Second,
-		RefreshMargin: time.Minute,
-		Policy:        call.Policy{MaxAttempts: 3, Backoff: retry.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}, MaxWait: 30 * time.Second},
-	}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	m, err := auth.NewManager(cfg)
-	require.NoError(t, err)
-	return m
-}
-
-func ctxFor(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// tokenGrants lists the grant_type of every token request the sandbox saw.
-func tokenGrants(srv *sandbox.Server) []string {
-	var out []string
-	for _, r := range srv.Requests() {
-		if r.Path == "/oauth/token" {
-			out = append(out, r.GrantType)
-		}
-	}
-	return out
-}
-
 func tokenStatuses(srv *sandbox.Server) []int {
 	var out []int
 	for _, r := range srv.Requests() {
@@ -138,20 +92,20 @@ func onDeviceCode(obs *observer, fn func(userCode string)) {
 
 func TestSandboxClientCredentials(t *testing.T) {
 	srv := startSandbox(t)
-	m := manager(t, srv, creds(srv, auth.ClientCredentials, ""), nil)
-	tok, err := m.Token(ctxFor(t), false)
+	m := authkit.Manager(t, srv, authkit.Credentials(srv, auth.ClientCredentials, ""), nil)
+	tok, err := m.Token(testkit.Context(t, 30*time.Second), false)
 	require.NoError(t, err)
 	assert.True(t, srv.ValidToken(tok.AccessToken))
 	assert.NotEmpty(t, tok.RefreshToken)
-	assert.Equal(t, []string{"client_credentials"}, tokenGrants(srv))
+	assert.Equal(t, []string{"client_credentials"}, testkit.Grants(srv))
 }
 
 func TestSandboxWrongClientSecret(t *testing.T) {
 	srv := startSandbox(t)
-	c := creds(srv, auth.ClientCredentials, "")
+	c := authkit.Credentials(srv, auth.ClientCredentials, "")
 	c.ClientSecret = strings.Repeat("0", 64)
-	m := manager(t, srv, c, nil)
-	_, err := m.Token(ctxFor(t), false)
+	m := authkit.Manager(t, srv, c, nil)
+	_, err := m.Token(testkit.Context(t, 30*time.Second), false)
 	require.Error(t, err)
 	e := errs.As(err)
 	assert.Equal(t, errs.Auth, e.Kind)
@@ -166,7 +120,7 @@ func TestSandboxDevicePendingSlowDownOK(t *testing.T) {
 	// poll comes too fast, and after slow_down (+5) the next one is in time.
 	srv := startSandboxWith(t, sandbox.Options{DeviceInterval: 1})
 	obs := newObserver()
-	m := manager(t, srv, creds(srv, auth.Device, "/vendor/acme/pos/17"), func(c *auth.Config) {
+	m := authkit.Manager(t, srv, authkit.Credentials(srv, auth.Device, "/vendor/acme/pos/17"), func(c *auth.Config) {
 		c.Observer = obs.observe
 		c.TimeUnit = 150 * time.Millisecond
 	})
@@ -182,12 +136,12 @@ func TestSandboxDevicePendingSlowDownOK(t *testing.T) {
 			}
 		}
 	}()
-	tok, err := m.Token(ctxFor(t), true)
+	tok, err := m.Token(testkit.Context(t, 30*time.Second), true)
 	require.NoError(t, err)
 	assert.True(t, srv.ValidToken(tok.AccessToken))
 	assert.Equal(t, []string{auth.StateDeviceCode, auth.StatePending, auth.StatePending, auth.StateOK}, obs.states())
 	assert.Equal(t, []int{200, 401, 400, 200}, tokenStatuses(srv), "codes, pending, slow_down, token")
-	assert.Equal(t, []string{"device", "device", "device", "device"}, tokenGrants(srv))
+	assert.Equal(t, []string{"device", "device", "device", "device"}, testkit.Grants(srv))
 }
 
 func TestSandboxDeviceOutcomes(t *testing.T) {
@@ -208,9 +162,9 @@ func TestSandboxDeviceOutcomes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := startSandbox(t)
 			obs := newObserver()
-			m := manager(t, srv, creds(srv, auth.Device, "/vendor/acme/pos/17"), func(c *auth.Config) { c.Observer = obs.observe })
+			m := authkit.Manager(t, srv, authkit.Credentials(srv, auth.Device, "/vendor/acme/pos/17"), func(c *auth.Config) { c.Observer = obs.observe })
 			onDeviceCode(obs, func(code string) { tt.act(srv, m, code) })
-			_, err := m.Token(ctxFor(t), true)
+			_, err := m.Token(testkit.Context(t, 30*time.Second), true)
 			require.Error(t, err)
 			e := errs.As(err)
 			assert.Equal(t, errs.Auth, e.Kind)
@@ -223,13 +177,13 @@ func TestSandboxDeviceOutcomes(t *testing.T) {
 
 func TestSandboxDeviceTimeout(t *testing.T) {
 	srv := startSandbox(t)
-	m := manager(t, srv, creds(srv, auth.Device, "/vendor/acme/pos/17"), func(c *auth.Config) { c.WaitTimeout = 300 * time.Millisecond })
-	_, err := m.Token(ctxFor(t), true)
+	m := authkit.Manager(t, srv, authkit.Credentials(srv, auth.Device, "/vendor/acme/pos/17"), func(c *auth.Config) { c.WaitTimeout = 300 * time.Millisecond })
+	_, err := m.Token(testkit.Context(t, 30*time.Second), true)
 	require.Error(t, err)
 	e := errs.As(err)
 	assert.Equal(t, errs.Auth, e.Kind)
 	assert.Equal(t, errs.ReasonTimeout, e.Reason)
-	assert.Greater(t, len(tokenGrants(srv)), 1, "it polled before the deadline")
+	assert.Greater(t, len(testkit.Grants(srv)), 1, "it polled before the deadline")
 }
 
 func TestSandboxAppUser(t *testing.T) {
@@ -245,14 +199,14 @@ func TestSandboxAppUser(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := startSandbox(t)
 			var asked []auth.PromptRequest
-			m := manager(t, srv, &auth.Credentials{Grant: auth.AppUser, ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(),
+			m := authkit.Manager(t, srv, &auth.Credentials{Grant: auth.AppUser, ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(),
 				Username: "cashier", DeviceID: "till-3", DeviceInfo: map[string]string{"os": "linux"}}, func(c *auth.Config) {
 				c.Provider = auth.ProviderFunc(func(_ context.Context, req auth.PromptRequest) (auth.Credentials, error) {
 					asked = append(asked, req)
 					return auth.Credentials{Password: tt.password}, nil
 				})
 			})
-			tok, err := m.Token(ctxFor(t), true)
+			tok, err := m.Token(testkit.Context(t, 30*time.Second), true)
 			require.Len(t, asked, 1)
 			assert.Equal(t, []string{"password"}, asked[0].Fields)
 			if tt.reason == "" {
@@ -270,13 +224,13 @@ func TestSandboxAppUser(t *testing.T) {
 func TestSandboxProviderGivesCredentials(t *testing.T) {
 	srv := startSandbox(t)
 	var asks atomic.Int32
-	m := manager(t, srv, nil, func(c *auth.Config) {
+	m := authkit.Manager(t, srv, nil, func(c *auth.Config) {
 		c.Provider = auth.ProviderFunc(func(context.Context, auth.PromptRequest) (auth.Credentials, error) {
 			asks.Add(1)
 			return auth.Credentials{ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret()}, nil
 		})
 	})
-	tok, err := m.Token(ctxFor(t), false)
+	tok, err := m.Token(testkit.Context(t, 30*time.Second), false)
 	require.NoError(t, err)
 	assert.True(t, srv.ValidToken(tok.AccessToken))
 	assert.Equal(t, int32(1), asks.Load())
@@ -284,9 +238,9 @@ func TestSandboxProviderGivesCredentials(t *testing.T) {
 
 func TestSandboxHundredCallersOneRefresh(t *testing.T) {
 	srv := startSandbox(t)
-	clk := &offsetClock{}
-	m := manager(t, srv, creds(srv, auth.ClientCredentials, ""), func(c *auth.Config) { c.Now = clk.Now })
-	first, err := m.Token(ctxFor(t), false)
+	clk := testkit.OffsetClock()
+	m := authkit.Manager(t, srv, authkit.Credentials(srv, auth.ClientCredentials, ""), func(c *auth.Config) { c.Now = clk.Now })
+	first, err := m.Token(testkit.Context(t, 30*time.Second), false)
 	require.NoError(t, err)
 	srv.ResetRequests()
 
@@ -297,14 +251,14 @@ func TestSandboxHundredCallersOneRefresh(t *testing.T) {
 		assert.NotEqual(t, first.AccessToken, tok)
 	}
 	assert.True(t, srv.ValidToken(tokens[0]))
-	assert.Equal(t, []string{"refresh_token"}, tokenGrants(srv), "exactly one token request")
+	assert.Equal(t, []string{"refresh_token"}, testkit.Grants(srv), "exactly one token request")
 	assert.Equal(t, int64(1), m.Stats().Refreshes)
 }
 
 func TestSandboxConcurrentInvalidateOneRefresh(t *testing.T) {
 	srv := startSandbox(t)
-	m := manager(t, srv, creds(srv, auth.ClientCredentials, ""), nil)
-	stale, err := m.Token(ctxFor(t), false)
+	m := authkit.Manager(t, srv, authkit.Credentials(srv, auth.ClientCredentials, ""), nil)
+	stale, err := m.Token(testkit.Context(t, 30*time.Second), false)
 	require.NoError(t, err)
 	srv.ExpireTokens() // the API now answers 401 to this token
 	srv.ResetRequests()
@@ -314,41 +268,41 @@ func TestSandboxConcurrentInvalidateOneRefresh(t *testing.T) {
 		assert.NotEqual(t, stale.AccessToken, tok)
 		assert.True(t, srv.ValidToken(tok))
 	}
-	assert.Equal(t, []string{"refresh_token"}, tokenGrants(srv), "50 concurrent 401s cause one refresh")
+	assert.Equal(t, []string{"refresh_token"}, testkit.Grants(srv), "50 concurrent 401s cause one refresh")
 }
 
 func TestSandboxRefreshRotation(t *testing.T) {
 	srv := startSandbox(t)
-	clk := &offsetClock{}
-	m := manager(t, srv, creds(srv, auth.ClientCredentials, ""), func(c *auth.Config) { c.Now = clk.Now })
-	first, err := m.Token(ctxFor(t), false)
+	clk := testkit.OffsetClock()
+	m := authkit.Manager(t, srv, authkit.Credentials(srv, auth.ClientCredentials, ""), func(c *auth.Config) { c.Now = clk.Now })
+	first, err := m.Token(testkit.Context(t, 30*time.Second), false)
 	require.NoError(t, err)
 	for i := 0; i < 2; i++ {
 		clk.Advance(3 * time.Second)
-		tok, err := m.Token(ctxFor(t), false)
+		tok, err := m.Token(testkit.Context(t, 30*time.Second), false)
 		require.NoError(t, err)
 		assert.NotEqual(t, first.RefreshToken, tok.RefreshToken, "the rotated refresh token is kept")
 	}
 	// The sandbox kills a refresh token on first use: a second refresh with
 	// the old one would have failed and fallen back to client_credentials.
-	assert.Equal(t, []string{"client_credentials", "refresh_token", "refresh_token"}, tokenGrants(srv))
+	assert.Equal(t, []string{"client_credentials", "refresh_token", "refresh_token"}, testkit.Grants(srv))
 }
 
 func TestSandboxRevokedRefreshTokenRunsGrantAgain(t *testing.T) {
 	srv := startSandbox(t)
-	clk := &offsetClock{}
+	clk := testkit.OffsetClock()
 	mem := store.NewMemory()
-	m := manager(t, srv, creds(srv, auth.ClientCredentials, ""), func(c *auth.Config) { c.Now = clk.Now; c.Store = mem })
-	first, err := m.Token(ctxFor(t), false)
+	m := authkit.Manager(t, srv, authkit.Credentials(srv, auth.ClientCredentials, ""), func(c *auth.Config) { c.Now = clk.Now; c.Store = mem })
+	first, err := m.Token(testkit.Context(t, 30*time.Second), false)
 	require.NoError(t, err)
 	srv.RevokeRefreshTokens()
 	srv.ResetRequests()
 	clk.Advance(3 * time.Second)
 
-	tok, err := m.Token(ctxFor(t), false)
+	tok, err := m.Token(testkit.Context(t, 30*time.Second), false)
 	require.NoError(t, err)
 	assert.True(t, srv.ValidToken(tok.AccessToken))
-	assert.Equal(t, []string{"refresh_token", "client_credentials"}, tokenGrants(srv))
+	assert.Equal(t, []string{"refresh_token", "client_credentials"}, testkit.Grants(srv))
 	raw, err := mem.Get(context.Background(), m.StoreKey())
 	require.NoError(t, err)
 	assert.NotContains(t, string(raw), first.RefreshToken, "the refused refresh token is gone from the store")
@@ -357,21 +311,21 @@ func TestSandboxRevokedRefreshTokenRunsGrantAgain(t *testing.T) {
 
 func TestSandboxRevokedRefreshTokenNeedsOpenForDevice(t *testing.T) {
 	srv := startSandbox(t)
-	clk := &offsetClock{}
+	clk := testkit.OffsetClock()
 	obs := newObserver()
 	mem := store.NewMemory()
-	m := manager(t, srv, creds(srv, auth.Device, "/vendor/acme/pos/17"), func(c *auth.Config) {
+	m := authkit.Manager(t, srv, authkit.Credentials(srv, auth.Device, "/vendor/acme/pos/17"), func(c *auth.Config) {
 		c.Now = clk.Now
 		c.Store = mem
 		c.Observer = obs.observe
 	})
 	onDeviceCode(obs, func(code string) { _ = srv.ApproveDevice(code) })
-	_, err := m.Token(ctxFor(t), true)
+	_, err := m.Token(testkit.Context(t, 30*time.Second), true)
 	require.NoError(t, err)
 	srv.RevokeRefreshTokens()
 	clk.Advance(3 * time.Second)
 
-	_, err = m.Token(ctxFor(t), false)
+	_, err = m.Token(testkit.Context(t, 30*time.Second), false)
 	require.Error(t, err)
 	assert.Equal(t, errs.ReasonNotAuthorized, errs.As(err).Reason)
 	_, err = mem.Get(context.Background(), m.StoreKey())
@@ -385,9 +339,9 @@ func TestSandboxStoreKeyedByDevice(t *testing.T) {
 	var keys []string
 	for _, uuid := range []string{"/vendor/acme/pos/1", "/vendor/acme/pos/2"} {
 		obs := newObserver()
-		m := manager(t, srv, creds(srv, auth.Device, uuid), func(c *auth.Config) { c.Store = mem; c.Observer = obs.observe })
+		m := authkit.Manager(t, srv, authkit.Credentials(srv, auth.Device, uuid), func(c *auth.Config) { c.Store = mem; c.Observer = obs.observe })
 		onDeviceCode(obs, func(code string) { _ = srv.ApproveDevice(code) })
-		tok, err := m.Token(ctxFor(t), true)
+		tok, err := m.Token(testkit.Context(t, 30*time.Second), true)
 		require.NoError(t, err)
 		tokens = append(tokens, tok.AccessToken)
 		keys = append(keys, m.StoreKey())
@@ -400,21 +354,21 @@ func TestSandboxStoreKeyedByDevice(t *testing.T) {
 
 	// A restarted till finds its own device's token.
 	srv.ResetRequests()
-	again := manager(t, srv, creds(srv, auth.Device, "/vendor/acme/pos/2"), func(c *auth.Config) { c.Store = mem })
-	tok, err := again.Token(ctxFor(t), false)
+	again := authkit.Manager(t, srv, authkit.Credentials(srv, auth.Device, "/vendor/acme/pos/2"), func(c *auth.Config) { c.Store = mem })
+	tok, err := again.Token(testkit.Context(t, 30*time.Second), false)
 	require.NoError(t, err)
 	assert.Equal(t, tokens[1], tok.AccessToken)
-	assert.Empty(t, tokenGrants(srv))
+	assert.Empty(t, testkit.Grants(srv))
 }
 
 func TestSandboxRetryAfterFault(t *testing.T) {
 	srv := startSandbox(t)
 	srv.AddFault(sandbox.Fault{Path: "/oauth/token", Status: 503, RetryAfter: 1, Count: 1})
 	var waits []time.Duration
-	m := manager(t, srv, creds(srv, auth.ClientCredentials, ""), func(c *auth.Config) {
+	m := authkit.Manager(t, srv, authkit.Credentials(srv, auth.ClientCredentials, ""), func(c *auth.Config) {
 		c.Sleep = func(ctx context.Context, d time.Duration) error { waits = append(waits, d); return ctx.Err() }
 	})
-	tok, err := m.Token(ctxFor(t), false)
+	tok, err := m.Token(testkit.Context(t, 30*time.Second), false)
 	require.NoError(t, err)
 	assert.True(t, srv.ValidToken(tok.AccessToken))
 	assert.Equal(t, []time.Duration{time.Second}, waits, "Retry-After is honoured")
@@ -432,29 +386,29 @@ func TestSandboxLogsCarryNoSecrets(t *testing.T) {
 		defer mu.Unlock()
 		lines = append(lines, msg)
 	}), logging.Trace)
-	clk := &offsetClock{}
+	clk := testkit.OffsetClock()
 	obs := newObserver()
 	spy := &deviceCodeSpy{}
-	m := manager(t, srv, creds(srv, auth.Device, "/vendor/acme/pos/17"), func(c *auth.Config) {
+	m := authkit.Manager(t, srv, authkit.Credentials(srv, auth.Device, "/vendor/acme/pos/17"), func(c *auth.Config) {
 		c.HTTPClient = &http.Client{Transport: spy}
 		c.Logger = lg
 		c.Now = clk.Now
 		c.Observer = obs.observe
 	})
 	onDeviceCode(obs, func(code string) { _ = srv.ApproveDevice(code) })
-	tok1, err := m.Token(ctxFor(t), true)
+	tok1, err := m.Token(testkit.Context(t, 30*time.Second), true)
 	require.NoError(t, err)
 	clk.Advance(3 * time.Second)
-	tok2, err := m.Token(ctxFor(t), false)
+	tok2, err := m.Token(testkit.Context(t, 30*time.Second), false)
 	require.NoError(t, err)
 	srv.RevokeRefreshTokens()
 	clk.Advance(3 * time.Second)
-	_, err = m.Token(ctxFor(t), false)
+	_, err = m.Token(testkit.Context(t, 30*time.Second), false)
 	require.Error(t, err)
 
-	app := manager(t, srv, &auth.Credentials{Grant: auth.AppUser, ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(),
+	app := authkit.Manager(t, srv, &auth.Credentials{Grant: auth.AppUser, ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(),
 		Username: "cashier", Password: "cashier-password"}, func(c *auth.Config) { c.Logger = lg })
-	_, err = app.Token(ctxFor(t), true)
+	_, err = app.Token(testkit.Context(t, 30*time.Second), true)
 	require.NoError(t, err)
 
 	mu.Lock()

@@ -110,7 +110,8 @@ func HTTPError(ctx context.Context, op string, err error) *errs.Error {
 	return e
 }
 
-// maxRetryAfterValue bounds an absurd Retry-After (delay-seconds) at a day.
+// maxRetryAfterValue bounds an absurd Retry-After (delay-seconds or a date)
+// at a day.
 const maxRetryAfterValue = 24 * time.Hour
 
 // RetryAfter reads Retry-After as delay-seconds or an HTTP date (RFC 9110
@@ -131,7 +132,7 @@ func RetryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
 		return time.Duration(n) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
+		return min(max(t.Sub(now), 0), maxRetryAfterValue), true
 	}
 	return 0, false
 }

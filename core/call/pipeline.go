@@ -33,12 +33,17 @@ type Pipeline struct {
 // Run sends p through t until an attempt succeeds or Decide says stop, and
 // returns the successful outcome or the finished error. The plan's deadline
 // is taken from ctx. A refused access token is invalidated and the request
-// replayed once with a fresh one; that replay is not a repeat.
+// replayed once with a fresh one; that replay is not a repeat. The error's
+// outcome covers every attempt: what an earlier one may have done on the
+// server, a later one cannot undo.
 func (pl *Pipeline) Run(ctx context.Context, p *Plan, t Transport) (Outcome, *errs.Error) {
 	if dl, ok := ctx.Deadline(); ok {
 		p.Deadline = dl
 	}
 	replayed := false
+	// before is what the earlier attempts may have done on the server: a
+	// later attempt that never left, or was refused, does not undo it.
+	before := ""
 	for attempt := 1; ; {
 		o := t.Send(ctx, p)
 		if o.Answer == Success {
@@ -47,6 +52,7 @@ func (pl *Pipeline) Run(ctx context.Context, p *Plan, t Transport) (Outcome, *er
 		if o.RefusedToken != "" {
 			if !replayed {
 				replayed = true
+				before = worse(before, outcomeOf(o))
 				t.Invalidate(o.RefusedToken)
 				pl.Log.Debugf("%s: the token was refused; replaying once with a new one", p.Name)
 				continue
@@ -54,6 +60,8 @@ func (pl *Pipeline) Run(ctx context.Context, p *Plan, t Transport) (Outcome, *er
 			o.Err = tokenRejected(o)
 		}
 		d := Decide(p, o, attempt)
+		d.Outcome = worse(before, d.Outcome)
+		before = d.Outcome
 		if !d.Repeat {
 			if attempt > 1 || d.Retryable {
 				pl.Log.Debugf("%s: not repeated after attempt %d: %s", p.Name, attempt, d.Reason)
@@ -81,6 +89,27 @@ func (pl *Pipeline) Run(ctx context.Context, p *Plan, t Transport) (Outcome, *er
 		}
 		attempt++
 	}
+}
+
+// worse is the outcome that says more may have happened on the server:
+// unknown over rejected over not_sent ("" is no attempt yet). A call's
+// outcome is the worst of its attempts'.
+func worse(a, b string) string {
+	rank := func(o string) int {
+		switch o {
+		case errs.OutcomeUnknown:
+			return 3
+		case errs.OutcomeRejected:
+			return 2
+		case errs.OutcomeNotSent:
+			return 1
+		}
+		return 0
+	}
+	if rank(a) > rank(b) {
+		return a
+	}
+	return b
 }
 
 // tokenRejected is the error of a request whose fresh token was refused too.

@@ -311,6 +311,9 @@ func TestRetryAfterHeader(t *testing.T) {
 		{now.Add(90 * time.Second).Format("Mon, 02 Jan 2006 15:04:05 GMT"), 90 * time.Second, true},
 		{now.Add(-time.Minute).Format("Mon, 02 Jan 2006 15:04:05 GMT"), 0, true},
 		{"99999999999", 24 * time.Hour, true},
+		// Found by FuzzRESTAnswer: a date far ahead gave retry_after_ms of
+		// 292 years (the duration's limit); it is capped like the seconds.
+		{"Wed, 01 Oct 7000 00:00:00 GMT", 24 * time.Hour, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.in, func(t *testing.T) {

@@ -236,6 +236,11 @@ const maxText = 64 << 10
 // segmentRe is what a value placed in a URL path may hold.
 var segmentRe = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,64}$`)
 
+// pathSafe: a value fit for one URL path segment. "." and ".." are made of
+// allowed characters but a server or proxy resolves them to another
+// resource, and two lead out of the Gateway's base path.
+func pathSafe(v string) bool { return segmentRe.MatchString(v) && v != "." && v != ".." }
+
 // ParseRequest decodes the host's request JSON strictly and checks it
 // completely (fields, types, amounts); nothing is sent for a bad request.
 func ParseRequest(b []byte) (*Request, error) {
@@ -292,7 +297,7 @@ func (r *Request) check() error {
 				return errs.Invalid("data.merchid", "is not a CardSecure field (tokenize needs no merchant)")
 			}
 			s, ok := v.(string)
-			if !ok || !segmentRe.MatchString(s) {
+			if !ok || !pathSafe(s) {
 				return errs.Invalid("data.merchid", "must be the merchant ID as a string of letters and digits")
 			}
 			r.merchid = s
@@ -345,8 +350,8 @@ func (r *Request) check() error {
 func (r *Request) checkOp() error {
 	for _, name := range append(append([]string{}, r.spec.path...), r.spec.query...) {
 		v, ok := r.fields[name].(string)
-		if ok && !segmentRe.MatchString(v) {
-			return errs.Invalid("data."+name, `must be 1 to 64 letters, digits, ".", "_", "~" or "-" (it goes into the URL)`)
+		if ok && !pathSafe(v) {
+			return errs.Invalid("data."+name, `must be 1 to 64 letters, digits, ".", "_", "~" or "-", and not "." or ".." (it goes into the URL)`)
 		}
 	}
 	switch r.Op {

@@ -33,6 +33,11 @@ func TestParseRequestRefusals(t *testing.T) {
 		{"orderid slash", `{"system":"cardpointe","op":"auth","data":{"amount":1,"account":"x","orderid":"a/b"}}`, "data.orderid", "letters"},
 		{"negative refund", `{"system":"cardpointe","op":"refund","data":{"retref":"1","amount":-5}}`, "data.amount", "negative"},
 		{"path unsafe", `{"system":"cardpointe","op":"inquire","data":{"retref":"../x"}}`, "data.retref", "URL"},
+		// Found by FuzzCardPointeRequest: a dot segment is made of allowed
+		// characters, and two of them lead out of /cardconnect/rest.
+		{"dot segment", `{"system":"cardpointe","op":"inquire","data":{"retref":".."}}`, "data.retref", "URL"},
+		{"dot segments out of the base", `{"system":"cardpointe","op":"profileGet","data":{"profileid":"..","acctid":".."}}`, "data.profileid", "URL"},
+		{"dot merchid", `{"system":"cardpointe","op":"inquireMerchant","data":{"merchid":"."}}`, "data.merchid", "merchant ID"},
 		{"both date and batch", `{"system":"cardpointe","op":"settlestat","data":{"date":"0101","batchid":"1"}}`, "data.batchid", "by date or by batch"},
 		{"profile update ref", `{"system":"cardpointe","op":"profileUpdate","data":{"profile":"123"}}`, "data.profile", "<acctid>"},
 		{"extra on GET", `{"system":"cardpointe","op":"inquire","data":{"retref":"1","extra":{"x":"y"}}}`, "data.extra", "no body"},

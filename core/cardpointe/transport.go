@@ -115,8 +115,10 @@ func (x *exchange) logResult(res call.HTTPResult) {
 // a standard Retry-After.
 func rateLimitWait(h http.Header) (time.Duration, bool) {
 	if v := strings.TrimSpace(h.Get("X-Rate-Limit-Retry-After-Seconds")); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-			return time.Duration(n) * time.Second, true
+		// Seconds, as in Retry-After: read by the one parser, which caps
+		// an absurd value (a huge count of seconds overflowed here).
+		if d, ok := call.RetryAfter(http.Header{"Retry-After": {v}}, time.Now()); ok {
+			return d, true
 		}
 	}
 	return call.RetryAfter(h, time.Now())
@@ -127,9 +129,11 @@ func rateLimitWait(h http.Header) (time.Duration, bool) {
 // 404, 5xx (and 429 in UAT).
 func (x *exchange) decode(status int, body []byte) call.Outcome {
 	body = bytes.TrimSpace(body)
-	if status != http.StatusOK {
+	if status/100 != 2 {
 		return x.httpFailure(status, body)
 	}
+	// The Gateway answers 200; another 2xx (a proxy's 204, say) is read the
+	// same way, never taken for a success without an answer.
 	if len(body) == 0 || (body[0] != '{' && body[0] != '[') {
 		return x.decodeText(body)
 	}

@@ -69,6 +69,7 @@ type Dispatcher struct {
 	pendingDrop int        // drops not yet reported to the host
 	handler     func(Event)
 	delivering  bool // the goroutine is inside handler
+	waiting     int  // callers of Next waiting for an event (observable state for tests)
 	closed      bool
 	seen        map[string]*list.Element
 	seenOrder   *list.List
@@ -176,7 +177,9 @@ func (d *Dispatcher) Next(ctx context.Context) (Event, error) {
 			d.mu.Unlock()
 			return Event{}, errs.Wrap(errs.Timeout, "events", ctx.Err(), "no event arrived in time")
 		}
+		d.waiting++
 		d.changed.Wait()
+		d.waiting--
 	}
 }
 

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/logging"
+	"github.com/libsecucard/libsecucard/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -164,9 +166,16 @@ func TestNextPullMode(t *testing.T) {
 	assert.Equal(t, "event_callback", errs.As(err).Field)
 	require.NoError(t, d.SetHandler(nil))
 
-	go func() { time.Sleep(10 * time.Millisecond); d.Close() }()
-	_, err = d.Next(context.Background())
-	assert.Equal(t, errs.Closed, errs.KindOf(err), "Close wakes a waiting Next")
+	next := make(chan error, 1)
+	go func() { _, err := d.Next(context.Background()); next <- err }()
+	testkit.WaitFor(t, 5*time.Second, "Next to wait for an event", func() bool { return d.waitingNexts() == 1 })
+	d.Close()
+	select {
+	case err := <-next:
+		assert.Equal(t, errs.Closed, errs.KindOf(err), "Close wakes a waiting Next")
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not wake the waiting Next")
+	}
 	assert.Equal(t, errs.Closed, errs.KindOf(d.SetHandler(nil)))
 	d.Publish(push(8)) // ignored, no panic
 	d.Close()          // twice is harmless
@@ -243,25 +252,31 @@ func TestCloseWaitsForHandlerAndWaitIdle(t *testing.T) {
 	d := New(Options{})
 	entered := make(chan struct{})
 	release := make(chan struct{})
-	var finished bool
+	var finished atomic.Bool
 	require.NoError(t, d.SetHandler(func(Event) {
 		close(entered)
 		<-release
-		finished = true
+		finished.Store(true)
 	}))
 	d.Publish(push(1))
 	<-entered
+	var sawFinished atomic.Bool
 	idle := make(chan struct{})
-	go func() { d.WaitIdle(); close(idle) }()
-	select {
-	case <-idle:
-		t.Fatal("WaitIdle returned while the handler ran")
-	case <-time.After(20 * time.Millisecond):
-	}
+	go func() { d.WaitIdle(); sawFinished.Store(finished.Load()); close(idle) }()
 	close(release)
 	<-idle
+	// The handler is held until release: had WaitIdle returned while it
+	// ran, it would have seen it unfinished, however the goroutines ran.
+	assert.True(t, sawFinished.Load(), "WaitIdle returned while the handler ran")
 	d.Close()
-	assert.True(t, finished)
+	assert.True(t, finished.Load())
+}
+
+// waitingNexts is how many Next calls wait for an event.
+func (d *Dispatcher) waitingNexts() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.waiting
 }
 
 func TestHandlerPanicDoesNotStopDelivery(t *testing.T) {

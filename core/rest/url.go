@@ -54,9 +54,14 @@ func buildURL(base string, req *api.Request) (*url.URL, error) {
 	var b strings.Builder
 	b.WriteString(strings.TrimRight(base, "/"))
 	for _, s := range segs {
-		// "." and ".." would be resolved by proxies into another resource.
+		// "." and ".." would be resolved by proxies into another resource,
+		// and so would "..\": servers and proxies that take a backslash for
+		// a slash exist, and no secucard id or action holds one.
 		if s == "." || s == ".." {
 			return nil, errs.Invalid(segmentField(req, s), "must not be %q", s)
+		}
+		if strings.Contains(s, `\`) {
+			return nil, errs.Invalid(segmentField(req, s), `must not contain a backslash (servers may read it as "/")`)
 		}
 		b.WriteByte('/')
 		b.WriteString(url.PathEscape(s))

@@ -97,6 +97,11 @@ func TestURLRejectsBadSegments(t *testing.T) {
 		{"dot-dot id", api.Request{Resource: "smart.transactions", Op: api.Get, ID: ".."}, "id"},
 		{"dot arg", api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_1", Action: "start", Arg: "a/."}, "arg"},
 		{"slash in id", api.Request{Resource: "smart.transactions", Op: api.Get, ID: "a/b"}, "id"},
+		// Found by FuzzRequestURL: servers and proxies that take "\" for
+		// "/" (IIS, some path normalisers) would read ..\ as a step up.
+		{"backslash in id", api.Request{Resource: "smart.transactions", Op: api.Get, ID: `..\..\admin`}, "id"},
+		{"backslash in action", api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_1", Action: `a\b`}, "action"},
+		{"backslash in arg", api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_1", Action: "start", Arg: `demo/..\x`}, "arg"},
 		{"app call with id", api.Request{Resource: "general.apps", Op: api.Execute, AppID: "APP_1", ID: "x", Action: "a"}, "id"},
 	}
 	for _, tc := range cases {

@@ -19,6 +19,7 @@ import (
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
 	"github.com/libsecucard/libsecucard/core/retry"
+	"github.com/libsecucard/libsecucard/internal/testkit"
 )
 
 const fakeToken = "tok-0123456789abcdef0123456789"
@@ -138,7 +139,7 @@ func TestErrorFrameForASend(t *testing.T) {
 	assert.Contains(t, e.Message, `the broker refused the request with ERROR "not_found": "NOT_FOUND - no exchange`)
 	assert.False(t, e.Retryable)
 	assert.Equal(t, errs.OutcomeRejected, e.Outcome)
-	waitFor(t, 5*time.Second, "the reconnect after ERROR", func() bool { return c.Reconnects() == 1 })
+	testkit.WaitFor(t, 5*time.Second, "the reconnect after ERROR", func() bool { return c.Reconnects() == 1 })
 	states := ev.connection()
 	require.GreaterOrEqual(t, len(states), 2)
 	assert.Equal(t, event.Disconnected, states[1].State)
@@ -156,7 +157,7 @@ func TestHeartbeats(t *testing.T) {
 		cfg := b.config(staticTokens(fakeToken), &events{})
 		cfg.Heartbeat = 100 * time.Millisecond
 		c := open(t, cfg)
-		waitFor(t, 5*time.Second, "heart-beats", func() bool { return b.heartbeats() >= 3 })
+		testkit.WaitFor(t, 5*time.Second, "heart-beats", func() bool { return b.heartbeats() >= 3 })
 		assert.True(t, c.Connected())
 	})
 	t.Run("a silent broker is declared dead after 2x its interval", func(t *testing.T) {
@@ -183,11 +184,11 @@ func TestHeartbeats(t *testing.T) {
 		cfg.Heartbeat = 100 * time.Millisecond
 		cfg.SessionRefreshTimeout = 2 * time.Second
 		c := open(t, cfg)
-		waitFor(t, 5*time.Second, "the dead broker to be noticed", func() bool { return len(ev.connection()) >= 2 })
+		testkit.WaitFor(t, 5*time.Second, "the dead broker to be noticed", func() bool { return len(ev.connection()) >= 2 })
 		down := ev.connection()[1]
 		assert.Equal(t, event.Disconnected, down.State)
 		assert.Contains(t, down.Reason, "the broker sent nothing (not even a heart-beat) for")
-		waitFor(t, 5*time.Second, "the reconnect", func() bool { return c.Reconnects() >= 1 })
+		testkit.WaitFor(t, 5*time.Second, "the reconnect", func() bool { return c.Reconnects() >= 1 })
 	})
 }
 
@@ -229,7 +230,7 @@ func TestCloseFailsWaitingCalls(t *testing.T) {
 		_, err := do(c, context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: "STX_1", Action: "start", Arg: "cash", IdempotencyKey: "k1"})
 		done <- err
 	}()
-	waitFor(t, 5*time.Second, "the call to wait", func() bool { return c.inFlight() == 1 })
+	testkit.WaitFor(t, 5*time.Second, "the call to wait", func() bool { return c.inFlight() == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	require.NoError(t, c.Close(ctx))
@@ -280,8 +281,8 @@ func TestPushThatIsNotAnEvent(t *testing.T) {
 	b.start()
 	ev := &events{}
 	c := open(t, b.config(staticTokens(fakeToken), ev))
-	waitFor(t, 5*time.Second, "the error event", func() bool {
-		for _, e := range ev.snapshot() {
+	testkit.WaitFor(t, 5*time.Second, "the error event", func() bool {
+		for _, e := range ev.All() {
 			if e.Kind == event.KindError {
 				return true
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/libsecucard/libsecucard/core/event"
+	"github.com/libsecucard/libsecucard/internal/testkit"
 )
 
 // wire writes frames (nil = heart-beat EOL) the way a broker would.
@@ -134,7 +135,7 @@ func TestOversizedFrameDropsTheConnection(t *testing.T) {
 	ev := &events{}
 	c := open(t, b.config(staticTokens(fakeToken), ev))
 	var reason string
-	waitFor(t, 10*time.Second, "the drop and the reconnect", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the drop and the reconnect", func() bool {
 		for _, e := range ev.connection() {
 			if e.State == event.Disconnected || e.State == event.Reconnecting {
 				if strings.Contains(e.Reason, "3221225472") {

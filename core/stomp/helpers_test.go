@@ -143,27 +143,12 @@ func sandboxToken(s *sandbox.Server) (string, error) {
 	return body.AccessToken, nil
 }
 
-// events collects what the channel emits.
-type events struct {
-	mu  sync.Mutex
-	all []event.Event
-}
-
-func (e *events) add(ev event.Event) {
-	e.mu.Lock()
-	e.all = append(e.all, ev)
-	e.mu.Unlock()
-}
-
-func (e *events) snapshot() []event.Event {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]event.Event(nil), e.all...)
-}
+// events collects what the channel emits (Add).
+type events struct{ testkit.Log[event.Event] }
 
 func (e *events) states() []string {
 	var out []string
-	for _, ev := range e.snapshot() {
+	for _, ev := range e.All() {
 		if ev.Kind == event.KindConnection {
 			out = append(out, ev.State)
 		}
@@ -173,7 +158,7 @@ func (e *events) states() []string {
 
 func (e *events) connection() []event.Event {
 	var out []event.Event
-	for _, ev := range e.snapshot() {
+	for _, ev := range e.All() {
 		if ev.Kind == event.KindConnection {
 			out = append(out, ev)
 		}
@@ -183,24 +168,12 @@ func (e *events) connection() []event.Event {
 
 func (e *events) pushes() []event.Event {
 	var out []event.Event
-	for _, ev := range e.snapshot() {
+	for _, ev := range e.All() {
 		if ev.Kind == event.KindPush {
 			out = append(out, ev)
 		}
 	}
 	return out
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // fastBackoff keeps reconnect tests quick.
@@ -228,7 +201,7 @@ func startSandbox(t *testing.T, opts sandbox.Options) *sandboxSetup {
 // config is a channel config for the sandbox; adjust it before New.
 func (sb *sandboxSetup) config() Config {
 	return Config{
-		Host: sb.host, Port: sb.port, Tokens: sb.tokens, OnEvent: sb.events.add,
+		Host: sb.host, Port: sb.port, Tokens: sb.tokens, OnEvent: sb.events.Add,
 		Destination: "/exchange/connect.api/", ReplyQueue: "/temp-queue/main", Heartbeat: 30 * time.Second,
 		Backoff: fastBackoff, ConnectTimeout: 5 * time.Second, ReceiptTimeout: 5 * time.Second,
 		MessageTimeout: 10 * time.Second, SessionRefreshTimeout: 5 * time.Second, DisconnectTimeout: 2 * time.Second,
@@ -398,7 +371,7 @@ func (b *fakeBroker) heartbeats() int {
 
 func (b *fakeBroker) config(tokens TokenSource, ev *events) Config {
 	return Config{
-		Host: "127.0.0.1", Port: b.port, Tokens: tokens, OnEvent: ev.add, Backoff: fastBackoff,
+		Host: "127.0.0.1", Port: b.port, Tokens: tokens, OnEvent: ev.Add, Backoff: fastBackoff,
 		Destination: "/exchange/connect.api/", ReplyQueue: "/temp-queue/main",
 		ConnectTimeout: 3 * time.Second, ReceiptTimeout: 3 * time.Second, MessageTimeout: 5 * time.Second,
 		SessionRefreshTimeout: 3 * time.Second, Heartbeat: -1, DisconnectTimeout: 200 * time.Millisecond,

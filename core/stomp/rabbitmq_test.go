@@ -23,6 +23,7 @@ import (
 	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/errs"
 	"github.com/libsecucard/libsecucard/core/event"
+	"github.com/libsecucard/libsecucard/internal/testkit"
 )
 
 // This file proves the channel against a real RabbitMQ broker with the STOMP
@@ -50,7 +51,7 @@ func TestRabbitMQConformance(t *testing.T) {
 	port, err := strconv.Atoi(portText)
 	require.NoError(t, err)
 	c, err := New(Config{
-		Host: host, Port: port, Tokens: staticTokens(token), OnEvent: ev.add,
+		Host: host, Port: port, Tokens: staticTokens(token), OnEvent: ev.Add,
 		Destination: "/exchange/connect.api/", ReplyQueue: "/temp-queue/main",
 		Heartbeat: time.Second, Backoff: fastBackoff, ConnectTimeout: 5 * time.Second,
 		ReceiptTimeout: 5 * time.Second, MessageTimeout: 10 * time.Second, SessionRefreshTimeout: 5 * time.Second,
@@ -119,7 +120,7 @@ func TestRabbitMQConformance(t *testing.T) {
 	t.Run("a message without correlation-id is a push event", func(t *testing.T) {
 		require.NoError(t, resp.push(`{"object":"event.pushs","id":"EPS_RABBIT1","created":"2026-01-01T10:00:00+01:00",`+
 			`"target":"general.notifications","type":"display","data":{"text":"Bitte Karte einstecken"}}`))
-		waitFor(t, 10*time.Second, "the push event", func() bool { return len(ev.pushes()) > 0 })
+		testkit.WaitFor(t, 10*time.Second, "the push event", func() bool { return len(ev.pushes()) > 0 })
 		p := ev.pushes()[0]
 		assert.Equal(t, "EPS_RABBIT1", p.ID)
 		assert.Equal(t, "general.notifications", p.Target)
@@ -140,14 +141,14 @@ func TestRabbitMQConformance(t *testing.T) {
 		reconnects := c.Reconnects()
 		gen := resp.generation()
 		rabbit.ctl(t, "close_all_connections", "libsecucard conformance test")
-		waitFor(t, 20*time.Second, "the client to reconnect", func() bool { return c.Reconnects() > reconnects && c.Connected() })
-		waitFor(t, 20*time.Second, "the responder to resubscribe", func() bool { return resp.generation() > gen })
+		testkit.WaitFor(t, 20*time.Second, "the client to reconnect", func() bool { return c.Reconnects() > reconnects && c.Connected() })
+		testkit.WaitFor(t, 20*time.Second, "the responder to resubscribe", func() bool { return resp.generation() > gen })
 		// connected, then disconnected with the broker's reason, one
 		// reconnecting per attempt (the first may time out while the
 		// responder is not back yet), connected.
 		var reasons []string
 		var states []string
-		for _, e := range ev.snapshot() {
+		for _, e := range ev.All() {
 			if e.Kind == event.KindConnection {
 				states = append(states, e.State)
 				reasons = append(reasons, e.Reason)
@@ -286,7 +287,7 @@ func startResponder(t *testing.T, addr string) *responder {
 			}
 		}
 	}()
-	waitFor(t, 30*time.Second, "the responder to subscribe to connect.api", func() bool { return r.generation() > 0 })
+	testkit.WaitFor(t, 30*time.Second, "the responder to subscribe to connect.api", func() bool { return r.generation() > 0 })
 	return r
 }
 

@@ -182,7 +182,7 @@ func TestLateReplyIsDiscarded(t *testing.T) {
 	assert.False(t, e.Retryable)
 	assert.Equal(t, 0, c.inFlight(), "the waiter is gone at once")
 
-	waitFor(t, 5*time.Second, "the late reply", func() bool { return c.late.Load() == 1 })
+	testkit.WaitFor(t, 5*time.Second, "the late reply", func() bool { return c.late.Load() == 1 })
 	assert.Equal(t, 0, c.inFlight())
 	res, err := do(c, context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Get, ID: id})
 	require.NoError(t, err, "the channel still works")
@@ -230,7 +230,7 @@ func TestDropMidRequest(t *testing.T) {
 				res, err = doWith(testCaller(tc.idem), c, context.Background(), &req)
 				done <- err
 			}()
-			waitFor(t, 5*time.Second, "the request to reach the sandbox", func() bool {
+			testkit.WaitFor(t, 5*time.Second, "the request to reach the sandbox", func() bool {
 				return len(stompRecords(sb.s, tc.dest)) == 1
 			})
 			require.Equal(t, 1, sb.s.DropSTOMPConnections())
@@ -247,7 +247,7 @@ func TestDropMidRequest(t *testing.T) {
 				require.NoError(t, err)
 				assert.Contains(t, string(res), `"forename":"Ada"`)
 			}
-			waitFor(t, 5*time.Second, "the reconnect", func() bool { return c.Reconnects() == 1 && c.Connected() })
+			testkit.WaitFor(t, 5*time.Second, "the reconnect", func() bool { return c.Reconnects() == 1 && c.Connected() })
 			sends := stompRecords(sb.s, tc.dest)
 			assert.Len(t, sends, tc.wantSends)
 			for _, r := range sends {
@@ -258,7 +258,7 @@ func TestDropMidRequest(t *testing.T) {
 
 			if req.Action == "start" {
 				// The next call works, and the one start ran to its end.
-				waitFor(t, 5*time.Second, "the start to finish", func() bool {
+				testkit.WaitFor(t, 5*time.Second, "the start to finish", func() bool {
 					got, err := do(c, context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Get, ID: id})
 					require.NoError(t, err)
 					return strings.Contains(string(got), `"status":"ok"`)
@@ -289,7 +289,7 @@ func TestTokenExpiryReconnects(t *testing.T) {
 	assert.Equal(t, 2, fetches)
 	assert.Equal(t, 1, invalidations)
 	assert.Equal(t, int64(1), c.Reconnects())
-	waitFor(t, 5*time.Second, "the old connection to be drained", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the old connection to be drained", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return len(c.conns) == 1
@@ -307,10 +307,10 @@ func TestTokenChangeKeepsCallsInFlight(t *testing.T) {
 		_, err := do(c, context.Background(), &api.Request{Resource: "smart.transactions", Op: api.Execute, ID: id, Action: "start", Arg: "cash"})
 		done <- err
 	}()
-	waitFor(t, 5*time.Second, "the start to run", func() bool { return len(stompRecords(sb.s, ".start")) == 1 })
+	testkit.WaitFor(t, 5*time.Second, "the start to run", func() bool { return len(stompRecords(sb.s, ".start")) == 1 })
 	_, err := sb.tokens.rotate(context.Background())
 	require.NoError(t, err)
-	waitFor(t, 5*time.Second, "the login with the new token", func() bool { return c.Reconnects() == 1 })
+	testkit.WaitFor(t, 5*time.Second, "the login with the new token", func() bool { return c.Reconnects() == 1 })
 	require.NoError(t, <-done, "the start on the old connection got its answer")
 	cn := c.current()
 	require.NotNil(t, cn)
@@ -393,7 +393,7 @@ func TestEventsInOrder(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		sb.s.Push(sandbox.Event{Target: "general.notifications", Type: "display", Data: json.RawMessage(`{"text":"` + strconv.Itoa(i) + `"}`)})
 	}
-	waitFor(t, 5*time.Second, "200 pushes", func() bool { return len(sb.events.pushes()) == before+200 })
+	testkit.WaitFor(t, 5*time.Second, "200 pushes", func() bool { return len(sb.events.pushes()) == before+200 })
 	for i, ev := range sb.events.pushes()[before:] {
 		assert.JSONEq(t, `{"text":"`+strconv.Itoa(i)+`"}`, string(ev.Data))
 	}
@@ -406,7 +406,7 @@ func TestPushMatchesWebhook(t *testing.T) {
 	sent := sandbox.Event{ID: "EPS_SAME0000000000000000000000000001", Created: "2026-11-23T10:00:00+01:00",
 		Target: "Payment.SecupayDebits", Type: "changed", Data: json.RawMessage(`[{"object":"payment.secupaydebits","id":"PCI_1"}]`)}
 	sb.s.Push(sent)
-	waitFor(t, 5*time.Second, "the push", func() bool { return len(sb.events.pushes()) == 1 })
+	testkit.WaitFor(t, 5*time.Second, "the push", func() bool { return len(sb.events.pushes()) == 1 })
 	viaSTOMP := sb.events.pushes()[0]
 
 	webhook := sent
@@ -518,7 +518,7 @@ func TestReconnectWithRefusedToken(t *testing.T) {
 	mu.Unlock()
 	sb.s.ExpireTokens()
 	sb.s.DropSTOMPConnections()
-	waitFor(t, 5*time.Second, "several refused attempts", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "several refused attempts", func() bool {
 		n := 0
 		for _, e := range sb.events.connection() {
 			if e.State == event.Reconnecting && strings.Contains(e.Reason, "Bad CONNECT") {
@@ -528,7 +528,7 @@ func TestReconnectWithRefusedToken(t *testing.T) {
 		return n >= 3
 	})
 	var authErrors int
-	for _, e := range sb.events.snapshot() {
+	for _, e := range sb.events.All() {
 		if e.Kind == event.KindError {
 			authErrors++
 			assert.Equal(t, errs.Auth, e.Error.Kind)
@@ -541,7 +541,7 @@ func TestReconnectWithRefusedToken(t *testing.T) {
 	mu.Lock()
 	bogus = false
 	mu.Unlock()
-	waitFor(t, 5*time.Second, "the reconnect with a good token", func() bool { return c.Connected() })
+	testkit.WaitFor(t, 5*time.Second, "the reconnect with a good token", func() bool { return c.Connected() })
 	_, err := do(c, context.Background(), &api.Request{Resource: "general.stores", Op: api.Get, ID: "STO_SANDBOX00000000000000000000001"})
 	require.NoError(t, err)
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,6 +116,39 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// Grants lists the grant_type of every token request srv saw, in order.
+func Grants(srv *sandbox.Server) []string {
+	var out []string
+	for _, r := range srv.Requests() {
+		if r.Path == "/oauth/token" {
+			out = append(out, r.GrantType)
+		}
+	}
+	return out
+}
+
+// Log keeps what a callback is handed (events, auth progress), in order;
+// safe for concurrent use. Embed it in a recorder with the filters a test
+// needs.
+type Log[T any] struct {
+	mu  sync.Mutex
+	all []T
+}
+
+// Add records v (pass it as the callback).
+func (l *Log[T]) Add(v T) {
+	l.mu.Lock()
+	l.all = append(l.all, v)
+	l.mu.Unlock()
+}
+
+// All returns a copy of everything recorded so far.
+func (l *Log[T]) All() []T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]T(nil), l.all...)
 }
 
 // CardPointeConfig is the "cardpointe" section of a client config that uses

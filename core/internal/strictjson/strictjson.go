@@ -411,9 +411,13 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-// echoKey is a key the host wrote, made safe to repeat: cut to maxKeyEcho
-// runes (errs.Invalid redacts what remains).
+// echoKey is a key the host wrote, made safe and useful to repeat: cut to
+// maxKeyEcho runes (errs.Invalid redacts what remains), and the empty key
+// written as `""`, so the error still names it.
 func echoKey(key string) string {
+	if key == "" {
+		return `""`
+	}
 	if !utf8.ValidString(key) {
 		return "(a key that is not valid UTF-8)"
 	}

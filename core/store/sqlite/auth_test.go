@@ -2,7 +2,6 @@ package sqlite_test
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,11 +13,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/libsecucard/libsecucard/core/auth"
-	"github.com/libsecucard/libsecucard/core/call"
 	"github.com/libsecucard/libsecucard/core/logging"
 	"github.com/libsecucard/libsecucard/core/store"
 	"github.com/libsecucard/libsecucard/core/store/sqlite"
 	"github.com/libsecucard/libsecucard/internal/testkit"
+	"github.com/libsecucard/libsecucard/internal/testkit/authkit"
 	"github.com/libsecucard/libsecucard/sandbox"
 )
 
@@ -55,55 +54,14 @@ func (l *lineLog) count(prefix, contains string) int {
 	return n
 }
 
-func tokenRequests(srv *sandbox.Server) []string {
-	var out []string
-	for _, r := range srv.Requests() {
-		if r.Path == "/oauth/token" {
-			out = append(out, r.GrantType)
-		}
-	}
-	return out
-}
-
-type offsetClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *offsetClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *offsetClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
-
+// newManager is the sandbox's client_credentials manager on store s.
 func newManager(t *testing.T, srv *sandbox.Server, s store.Store, mutate func(*auth.Config)) *auth.Manager {
-	t.Helper()
-	cfg := auth.Config{
-		TokenURL:    srv.URL() + "/oauth/token",
-		Credentials: &auth.Credentials{Grant: auth.ClientCredentials, ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret()},
-		Store:       s,
-		TimeUnit:    10 * time.Millisecond,
-		// What the client resolves from an empty config.
-		WaitTimeout: 300 * time.Second, RefreshMargin: time.Minute, Policy: call.Policy{MaxAttempts: 3},
-	}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	m, err := auth.NewManager(cfg)
-	require.NoError(t, err)
-	return m
-}
-
-func ctxFor(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	return authkit.Manager(t, srv, authkit.Credentials(srv, auth.ClientCredentials, ""), func(c *auth.Config) {
+		c.Store = s
+		if mutate != nil {
+			mutate(c)
+		}
+	})
 }
 
 func TestSealedFileHoldsNoTokenInClear(t *testing.T) {
@@ -112,15 +70,15 @@ func TestSealedFileHoldsNoTokenInClear(t *testing.T) {
 	s, err := sqlite.OpenSealed(path, keyA, nil)
 	require.NoError(t, err)
 	defer s.Close()
-	clk := &offsetClock{}
+	clk := testkit.OffsetClock()
 	m := newManager(t, srv, s, func(c *auth.Config) {
 		c.Credentials = &auth.Credentials{Grant: auth.Device, ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(), DeviceUUID: "/vendor/acme/pos/17"}
 		c.Now = clk.Now
 	})
-	first, err := m.Token(ctxFor(t), true) // the sandbox approves at once
+	first, err := m.Token(testkit.Context(t, 30*time.Second), true) // the sandbox approves at once
 	require.NoError(t, err)
 	clk.Advance(3 * time.Second)
-	second, err := m.Token(ctxFor(t), false)
+	second, err := m.Token(testkit.Context(t, 30*time.Second), false)
 	require.NoError(t, err)
 	require.NotEqual(t, first.AccessToken, second.AccessToken, "refreshed")
 
@@ -143,10 +101,10 @@ func TestSealedFileHoldsNoTokenInClear(t *testing.T) {
 		c.Credentials = &auth.Credentials{Grant: auth.Device, ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(), DeviceUUID: "/vendor/acme/pos/17"}
 		c.Now = clk.Now
 	})
-	tok, err := m2.Token(ctxFor(t), false)
+	tok, err := m2.Token(testkit.Context(t, 30*time.Second), false)
 	require.NoError(t, err)
 	assert.Equal(t, second.AccessToken, tok.AccessToken)
-	assert.Empty(t, tokenRequests(srv))
+	assert.Empty(t, testkit.Grants(srv))
 }
 
 func TestCorruptedFileLeadsToReauthentication(t *testing.T) {
@@ -154,7 +112,7 @@ func TestCorruptedFileLeadsToReauthentication(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens.db")
 	s, err := sqlite.OpenSealed(path, keyA, nil)
 	require.NoError(t, err)
-	first, err := newManager(t, srv, s, nil).Token(ctxFor(t), false)
+	first, err := newManager(t, srv, s, nil).Token(testkit.Context(t, 30*time.Second), false)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 
@@ -165,10 +123,10 @@ func TestCorruptedFileLeadsToReauthentication(t *testing.T) {
 	s, err = sqlite.OpenSealed(path, keyA, lg.logger())
 	require.NoError(t, err, "a corrupted file never stops the till")
 	defer s.Close()
-	tok, err := newManager(t, srv, s, nil).Token(ctxFor(t), false)
+	tok, err := newManager(t, srv, s, nil).Token(testkit.Context(t, 30*time.Second), false)
 	require.NoError(t, err)
 	assert.NotEqual(t, first.AccessToken, tok.AccessToken)
-	assert.Equal(t, []string{"client_credentials"}, tokenRequests(srv), "authenticated again")
+	assert.Equal(t, []string{"client_credentials"}, testkit.Grants(srv), "authenticated again")
 	assert.Equal(t, 1, lg.count("warn", "moved it to"))
 }
 
@@ -177,7 +135,7 @@ func TestUndecryptableEntryLeadsToReauthentication(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens.db")
 	s, err := sqlite.OpenSealed(path, keyA, nil)
 	require.NoError(t, err)
-	first, err := newManager(t, srv, s, nil).Token(ctxFor(t), false)
+	first, err := newManager(t, srv, s, nil).Token(testkit.Context(t, 30*time.Second), false)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	srv.ResetRequests()
@@ -188,16 +146,16 @@ func TestUndecryptableEntryLeadsToReauthentication(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Close()
 	m := newManager(t, srv, s, func(c *auth.Config) { c.Logger = lg.logger() })
-	tok, err := m.Token(ctxFor(t), false)
+	tok, err := m.Token(testkit.Context(t, 30*time.Second), false)
 	require.NoError(t, err)
 	assert.NotEqual(t, first.AccessToken, tok.AccessToken)
-	assert.Equal(t, []string{"client_credentials"}, tokenRequests(srv))
+	assert.Equal(t, []string{"client_credentials"}, testkit.Grants(srv))
 	assert.Equal(t, 1, lg.count("warn", "could not be read"), "logged once")
 
 	// The new token replaced the unreadable one, sealed with the new key.
 	srv.ResetRequests()
-	again, err := newManager(t, srv, s, nil).Token(ctxFor(t), false)
+	again, err := newManager(t, srv, s, nil).Token(testkit.Context(t, 30*time.Second), false)
 	require.NoError(t, err)
 	assert.Equal(t, tok.AccessToken, again.AccessToken)
-	assert.Empty(t, tokenRequests(srv))
+	assert.Empty(t, testkit.Grants(srv))
 }

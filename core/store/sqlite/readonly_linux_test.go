@@ -139,7 +139,7 @@ func TestStoreTurnsReadOnly(t *testing.T) {
 			defer s.Close()
 			var lg lineLog
 			m := newManager(t, srv, s, func(c *auth.Config) { c.Logger = lg.logger() })
-			first, err := m.Token(ctxFor(t), false)
+			first, err := m.Token(testkit.Context(t, 30*time.Second), false)
 			require.NoError(t, err)
 			require.NoError(t, s.Put(ctx, "probe", []byte("before")))
 
@@ -164,11 +164,11 @@ func TestStoreTurnsReadOnly(t *testing.T) {
 
 			// The next token is fetched and kept in memory, and the loss is
 			// logged once.
-			second, err := m.Token(ctxFor(t), false)
+			second, err := m.Token(testkit.Context(t, 30*time.Second), false)
 			require.NoError(t, err, "a read-only store never takes the till out of service")
 			assert.NotEqual(t, first.AccessToken, second.AccessToken)
 			assert.Equal(t, errs.Storage, errs.KindOf(m.Clear(ctx)))
-			_, err = m.Token(ctxFor(t), false)
+			_, err = m.Token(testkit.Context(t, 30*time.Second), false)
 			require.NoError(t, err)
 			assert.Equal(t, 1, lg.count("error", "kept in memory only"), "logged once")
 		})
