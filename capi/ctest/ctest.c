@@ -9,6 +9,9 @@
  *   ./ctest --leak     the same flow, but one result is deliberately not freed:
  *                      valgrind must report it (proves the suppressions do not
  *                      hide leaks of library-returned memory)
+ *   ./ctest --use-after-free  the same flow, but one result is read after it
+ *                      was freed: valgrind must report it (proves the
+ *                      suppressions do not hide a host's invalid read)
  *   ./ctest --panic    run with LIBSECUCARD_TEST_PANIC=secucard_call: the
  *                      export's panic must come back as SECUCARD_ERR_INTERNAL
  *
@@ -1419,14 +1422,23 @@ static void test_client_release(void) {
 
 /* -------------------------------------------------- memcheck / leak / panic */
 
-/* One pass over every kind of memory the library returns. leak=1 keeps one
- * result unfreed on purpose. */
-static int memcheck_flow(int leak) {
+enum flaw { NO_FLAW, LEAK, USE_AFTER_FREE };
+
+/* One pass over every kind of memory the library returns, with one flaw on
+ * purpose when asked: a result left unfreed, or read after it was freed. */
+static int memcheck_flow(enum flaw flaw) {
     secucard_client *c = cc_client("");
     char *res = NULL, *err = NULL, *ev = NULL, *text = NULL, *stats = NULL;
     int st = secucard_call(c, "{\"resource\":\"smart.idents\",\"op\":\"list\"}", &res, &err);
     CHECKF(st == SECUCARD_OK, "%d", st);
-    if (!leak) secucard_free(res);
+    if (flaw != LEAK) {
+        const volatile char *freed = res;
+        secucard_free(res);
+        if (flaw == USE_AFTER_FREE) {
+            volatile char first = freed[0]; /* the flaw: valgrind must see it */
+            (void)first;
+        }
+    }
     CHECK(secucard_call(c, "{\"resource\":\"nope.nope\",\"op\":\"list\"}", &res, &err) == SECUCARD_ERR_INVALID_ARGUMENT);
     secucard_free(err);
     struct async_rec r = {WAITER_INIT, -1, 0, 0, 0};
@@ -1490,10 +1502,13 @@ int main(int argc, char **argv) {
     int rc;
     if (argc > 1 && strcmp(argv[1], "--memcheck") == 0) {
         current = "memcheck";
-        rc = memcheck_flow(0);
+        rc = memcheck_flow(NO_FLAW);
     } else if (argc > 1 && strcmp(argv[1], "--leak") == 0) {
         current = "leak";
-        rc = memcheck_flow(1);
+        rc = memcheck_flow(LEAK);
+    } else if (argc > 1 && strcmp(argv[1], "--use-after-free") == 0) {
+        current = "use-after-free";
+        rc = memcheck_flow(USE_AFTER_FREE);
     } else if (argc > 1 && strcmp(argv[1], "--panic") == 0) {
         rc = panic_mode();
     } else {
