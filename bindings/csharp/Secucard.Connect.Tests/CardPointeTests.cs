@@ -8,6 +8,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Text;
+using System.Text.RegularExpressions;
 using System.Threading;
 using NUnit.Framework;
 
@@ -272,8 +273,24 @@ namespace Secucard.Connect.Tests
             string all;
             lock (emitted) all = emitted.ToString();
             StringAssert.Contains("request body", all, "trace lines were delivered");
-            foreach (var secret in new[] { Pan, "4387751111111038", "4111111111111112", "4788250000121443", "MUSTERMANN", Cvv, Expiry, sandbox.CardPointePassword })
+            foreach (var secret in new[] { Pan, "4387751111111038", "4111111111111112", "4788250000121443", "MUSTERMANN", sandbox.CardPointePassword })
                 StringAssert.DoesNotContain(secret, all);
+            foreach (var shortSecret in new[] { Cvv, Expiry })
+                Assert.IsFalse(Standalone(shortSecret).IsMatch(all), shortSecret + " was emitted");
+        }
+
+        // A short secret (CVV, expiry) where a leak would put it: a value of
+        // its own, not four digits inside a random retref, token or orderid.
+        static Regex Standalone(string secret) =>
+            new Regex("(?<![0-9A-Za-z])" + Regex.Escape(secret) + "(?![0-9A-Za-z])");
+
+        [Test]
+        public void StandaloneFindsALeakNotAnId()
+        {
+            foreach (var leak in new[] { "{\"cvv2\":\"7391\"}", "cvv2=7391&x", "7391", "expiry 7391." })
+                Assert.IsTrue(Standalone("7391").IsMatch(leak), leak);
+            foreach (var id in new[] { "\"retref\":\"173910000012\"", "\"orderid\":\"LSC7391ABC\"", "\"token\":\"9417391111111111\"" })
+                Assert.IsFalse(Standalone("7391").IsMatch(id), id);
         }
     }
 }

@@ -4,6 +4,7 @@ recovery of a lost auth, and no card data in anything the library emits."""
 
 import json
 import logging
+import re
 import time
 
 import pytest
@@ -241,6 +242,20 @@ def test_no_card_data_in_logs_or_errors(sandbox, caplog):
     logs = "\n".join(r.getMessage() for r in caplog.records if r.name == "secucard")
     assert "request body" in logs  # trace lines were forwarded
     everything = logs + "\n" + "\n".join(emitted)
-    for secret in (PAN, "4387751111111038", "4111111111111112", "4788250000121443", "MUSTERMANN", CVV, EXPIRY,
-                   password):
+    for secret in (PAN, "4387751111111038", "4111111111111112", "4788250000121443", "MUSTERMANN", password):
         assert secret not in everything, secret
+    for short in (CVV, EXPIRY):
+        assert not standalone(short).search(everything), short
+
+
+def standalone(secret):
+    """A short secret (CVV, expiry) where a leak would put it: a value of its
+    own, not four digits inside a random retref, token or orderid."""
+    return re.compile(r"(?<![0-9A-Za-z])" + re.escape(secret) + r"(?![0-9A-Za-z])")
+
+
+def test_standalone_finds_a_leak_not_an_id():
+    for leak in ('{"cvv2":"7391"}', "cvv2=7391&x", "7391", "expiry 7391."):
+        assert standalone("7391").search(leak), leak
+    for ident in ('"retref":"173910000012"', '"orderid":"LSC7391ABC"', '"token":"9417391111111111"'):
+        assert not standalone("7391").search(ident), ident
