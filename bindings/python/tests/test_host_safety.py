@@ -99,9 +99,10 @@ def test_ctrl_c_interrupts_a_blocking_call_and_cancels_it_on_the_wire(own_sandbo
     sent = child.interrupt()
     latency = _ended_in(child, child.line(10), sent)
     print(f"KeyboardInterrupt {latency * 1000:.1f} ms after SIGINT")
-    # The design bound is 100 ms (a 50 ms wait slice); the assertion leaves
-    # room for a loaded machine and is still far below the held 60 s.
-    assert latency < 1.0
+    # The design bound is 100 ms (a 50 ms wait slice, the printed figure).
+    # The assertion tells "interrupted" from "deaf until the answer" (60 s)
+    # and leaves a loaded 2-core CI room to schedule the child.
+    assert latency < 5.0
     wait_for(lambda: "client left" in held()[0].get("fault", ""), 10,
              "the sandbox to see the request abandoned")
     child.finish()
@@ -120,7 +121,7 @@ def test_ctrl_c_interrupts_open_waiting_for_approval(own_sandbox):
     sent = child.interrupt()
     latency = _ended_in(child, child.line(10), sent)
     print(f"KeyboardInterrupt {latency * 1000:.1f} ms after SIGINT")
-    assert latency < 1.0  # the code is valid for 20 minutes
+    assert latency < 5.0  # the code is valid for 20 minutes; see the test above
     child.finish()
 
 
