@@ -440,7 +440,7 @@ static void test_recovery(void) {
     /* the auth held past the deadline before the Gateway recorded it: the
      * first inquiry says 29, but inside the Gateway's answer window that
      * proves nothing; the inquiry after the window finds it */
-    c = client(WINDOW(3000), "");
+    c = client(WINDOW(5000), "");
     fault("{\"path\":\"/cardconnect/rest/auth\",\"delay_ms\":1500}");
     st = cp(c, "auth", "{\"account\":\"" TOKEN "\",\"expiry\":\"" EXPIRY "\",\"amount\":1234,\"orderid\":\"C-LATE-1\"}",
             ",\"timeout_ms\":300", &res, &err);

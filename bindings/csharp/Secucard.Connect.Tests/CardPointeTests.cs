@@ -226,7 +226,7 @@ namespace Secucard.Connect.Tests
             // Held past the deadline before the Gateway recorded it: "Txn not found"
             // proves nothing inside the Gateway's answer window; after it, the
             // inquiry finds the held auth.
-            using (var patient = NewClient(null, 3000))
+            using (var patient = NewClient(null, 5000))
             {
                 sandbox.AddFault("{\"path\":\"/cardconnect/rest/auth\",\"delay_ms\":1500}");
                 var late = T.Obj(patient.CardPointe.Call("auth", "{\"account\":\"" + Token + "\",\"expiry\":\"" + Expiry + "\",\"amount\":1234,\"orderid\":\"CS-LATE-1\"}", 300));

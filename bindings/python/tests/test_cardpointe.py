@@ -195,7 +195,7 @@ def test_lost_auth_is_recovered_never_charged_twice(sandbox, faults, cp_client):
     # held past the deadline before the Gateway recorded it: "Txn not found"
     # proves nothing inside the Gateway's answer window; after it, the
     # inquiry finds the held auth
-    with secucard.Client(cardpointe_config(sandbox, timeouts={"gateway_ms": 3000})) as c:
+    with secucard.Client(cardpointe_config(sandbox, timeouts={"gateway_ms": 5000})) as c:
         faults.fault(path="/cardconnect/rest/auth", delay_ms=1500)
         a = c.cardpointe.auth(**sale, orderid="PY-LATE-1", timeout=0.3)
         assert a["respstat"] == "A" and a["recovered"] is True
