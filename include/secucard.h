@@ -528,7 +528,13 @@ SECUCARD_API int secucard_cancel(secucard_client *client, uint64_t call_id);
  * spends up to cardpointe.timeouts.recovery_ms on:
  *   1. inquireByOrderid. Found: that record is the call's answer (approved:
  *      SECUCARD_OK with "recovered": true; declined: the decline) - the auth
- *      is never sent twice.
+ *      is never sent twice. Under the host's orderid, declines may be
+ *      earlier attempts (merchants reuse an orderid to retry a decline): one
+ *      approval among them is the answer, and declines alone count only
+ *      after the answer window of step 2 - until then this auth may still
+ *      be running - after it, a single decline is the answer (nothing was
+ *      charged either way). Under an orderid the library made, a decline is
+ *      the answer at once.
  *   2. PPS 29 "Txn not found". The Gateway answers an auth within 32 s, so
  *      29 proves that the auth never arrived only once
  *      cardpointe.timeouts.gateway_ms (33 s) have passed since it was
@@ -550,8 +556,11 @@ SECUCARD_API int secucard_cancel(secucard_client *client, uint64_t call_id);
  *      Approved: the call fails with outcome "voided", retryable TRUE -
  *      nothing stands, a new auth charges at most once. Otherwise: outcome
  *      "unknown", retryable false: look "orderid" up before charging again.
- *   Several live transactions under one orderid (a host that reused it):
- *   outcome "unknown", nothing is voided.
+ *   Several approvals under one orderid (a host that reused it after an
+ *   approval), or several declines and no approval: outcome "unknown",
+ *   nothing is voided. A host's orderid that already carries an approval
+ *   that stands is not guarded: its recovery takes that approval for this
+ *   auth, so never reuse an orderid after an approval.
  * A call the host cancels (secucard_cancel, client close) is not recovered:
  * SECUCARD_ERR_CANCELED, outcome "unknown", retryable false, "orderid".
  * So an auth call may take up to 2 x (timeout_ms + recovery_ms). The Gateway

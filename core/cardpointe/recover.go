@@ -20,7 +20,13 @@ import (
 // auth never ends with two approvals:
 //
 //   - inquireByOrderid finds the auth: its record is the call's answer
-//     (approved, declined or declined for now), never a second auth;
+//     (approved, declined or declined for now), never a second auth. A
+//     host's orderid may carry earlier declined attempts: merchants reuse
+//     an orderid to retry a decline (spec §8, the reason voidByOrderId skips
+//     declines since 5/2023). One approval among them is this auth; a
+//     decline proves nothing until the window has passed (below), since
+//     this auth may still be running beside it. Under an orderid the library
+//     made, nothing else can be on record: a decline is the answer at once;
 //   - it answers PPS 29 "Txn not found": that proves the auth never arrived
 //     only once the Gateway can no longer be working on it. It answers by
 //     32 s (spec §3), so an auth that reached it is on record by then:
@@ -45,6 +51,7 @@ type recovery struct {
 	c       *Client
 	auth    *exchange
 	orderid string
+	ownID   bool        // the library made the orderid: no earlier auth carries it
 	sends   int         // attempts sent so far
 	failed  *errs.Error // the last failed attempt's error
 	// recovered: the answer is a record an inquiry found, not the answer
@@ -103,20 +110,40 @@ func (r *recovery) recover(ctx context.Context, lostO call.Outcome, wrote time.T
 		if ierr != nil {
 			return r.voidLost(ctx, lostO, ierr)
 		}
-		switch len(recs) {
-		case 0:
-		case 1:
-			r.recovered = true
-			o := r.auth.decode(http.StatusOK, recs[0])
-			log.Infof("auth orderid=%s: found it (%s): that is the answer", r.orderid, o.Answer)
-			if o.Err != nil {
-				o.Err.Message += "; the answer was lost and recovered with inquireByOrderid"
+		var approved []txnHead
+		for _, rec := range recs {
+			if h := headOf(rec); h.RespStat == "A" {
+				approved = append(approved, h)
 			}
-			return o
-		default:
-			log.Warnf("auth orderid=%s: %d live transactions carry it; not voiding them blindly", r.orderid, len(recs))
+		}
+		past := !time.Now().Before(proven)
+		switch {
+		case len(approved) == 1:
+			if len(recs) > 1 {
+				log.Infof("auth orderid=%s: %d declined earlier attempts carry it too", r.orderid, len(recs)-1)
+			}
+			return r.found(approved[0].raw)
+		case len(approved) > 1:
+			log.Warnf("auth orderid=%s: %d approvals carry it (retrefs %s); not voiding them blindly", r.orderid, len(approved), retrefs(approved))
 			return call.Outcome{Answer: call.NoAnswer, Written: true, Err: annotate(lostO.Err,
-				"; %d live transactions carry orderid %s: look them up (inquireByOrderid) before charging again", len(recs), r.orderid)}
+				"; %d approved transactions carry orderid %s (retrefs %s): look them up (inquireByOrderid) before charging again",
+				len(approved), r.orderid, retrefs(approved))}
+		case len(recs) == 1 && (r.ownID || past):
+			// Declined: this auth's answer, or (a host's orderid, past
+			// the window) an earlier attempt's while this one never
+			// arrived. Either way nothing was charged.
+			return r.found(recs[0])
+		case len(recs) > 1 && past:
+			log.Warnf("auth orderid=%s: %d declined transactions carry it, none approved", r.orderid, len(recs))
+			return call.Outcome{Answer: call.NoAnswer, Written: true, Err: annotate(lostO.Err,
+				"; %d declined transactions and no approval carry orderid %s (retrefs %s): look them up before charging again",
+				len(recs), r.orderid, retrefs(heads(recs)))}
+		}
+		// Nothing found, or only declines under the host's orderid inside
+		// the window: this auth may still be running.
+		seen := "found no auth with orderid " + r.orderid
+		if len(recs) > 0 {
+			seen = fmt.Sprintf("found only declines under orderid %s (retrefs %s), perhaps earlier attempts", r.orderid, retrefs(heads(recs)))
 		}
 		wait := time.Until(proven)
 		if wait <= 0 {
@@ -126,20 +153,31 @@ func (r *recovery) recover(ctx context.Context, lostO call.Outcome, wrote time.T
 				"; inquireByOrderid found no auth with orderid %s after the Gateway's answer window: it never reached the Gateway", r.orderid)}
 		}
 		if dl, _ := ctx.Deadline(); !proven.Before(dl) {
-			log.Warnf("auth orderid=%s: not found (PPS 29), but the Gateway may still be working on it for %s; the call cannot wait that long: not sending it again",
-				r.orderid, wait.Round(time.Millisecond))
+			log.Warnf("auth orderid=%s: %s, but the Gateway may still be working on this auth for %s; the call cannot wait that long: not sending it again",
+				r.orderid, seen, wait.Round(time.Millisecond))
 			return call.Outcome{Answer: call.NoAnswer, Written: true, Err: annotate(lostO.Err,
-				"; inquireByOrderid found no auth with orderid %s yet, but the Gateway may still be working on it for %s "+
+				"; inquireByOrderid %s yet, but the Gateway may still be working on it for %s "+
 					"(its answer window, cardpointe.timeouts.gateway_ms), longer than the call's deadline or "+
-					"cardpointe.timeouts.recovery_ms allow, so it was not sent again", r.orderid, wait.Round(time.Millisecond))}
+					"cardpointe.timeouts.recovery_ms allow, so it was not sent again", seen, wait.Round(time.Millisecond))}
 		}
-		log.Infof("auth orderid=%s: not found yet (PPS 29), but the Gateway may still be working on it: asking again in %s, after its answer window",
-			r.orderid, wait.Round(time.Millisecond))
+		log.Infof("auth orderid=%s: %s yet, but the Gateway may still be working on this auth: asking again in %s, after its answer window",
+			r.orderid, seen, wait.Round(time.Millisecond))
 		if retry.Sleep(ctx, wait) != nil {
 			return call.Outcome{Answer: call.NoAnswer, Written: true, Err: annotate(lostO.Err,
 				"; the call ended while waiting for the Gateway's answer window to look orderid %s up again", r.orderid)}
 		}
 	}
+}
+
+// found makes a record the inquiry found the call's answer.
+func (r *recovery) found(rec []byte) call.Outcome {
+	r.recovered = true
+	o := r.auth.decode(http.StatusOK, rec)
+	r.c.log.Infof("auth orderid=%s: found it (%s): that is the answer", r.orderid, o.Answer)
+	if o.Err != nil {
+		o.Err.Message += "; the answer was lost and recovered with inquireByOrderid"
+	}
+	return o
 }
 
 // voidLost voids an auth whose answer was lost and whose inquiry failed
@@ -264,6 +302,14 @@ func headOf(rec []byte) txnHead {
 	_ = json.Unmarshal(rec, &h)
 	h.raw = rec
 	return h
+}
+
+func heads(recs [][]byte) []txnHead {
+	out := make([]txnHead, 0, len(recs))
+	for _, rec := range recs {
+		out = append(out, headOf(rec))
+	}
+	return out
 }
 
 func retrefs(recs []txnHead) string {

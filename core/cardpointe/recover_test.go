@@ -303,7 +303,7 @@ func TestLostAuthAnswer(t *testing.T) {
 		assert.Len(t, e.auths(), 1)
 	})
 
-	t.Run("several live transactions under the orderid: unknown, none voided", func(t *testing.T) {
+	t.Run("several approvals under the orderid: unknown, none voided", func(t *testing.T) {
 		e := start(t, setup{})
 		e.ok("auth", sale("TWICE-1"))
 		e.fault(sandbox.Fault{Path: authPath, Drop: sandbox.DropAfterExecute})
@@ -311,8 +311,71 @@ func TestLostAuthAnswer(t *testing.T) {
 		require.NotNil(t, err)
 		assert.Equal(t, errs.OutcomeUnknown, err.Outcome)
 		assert.False(t, err.Retryable)
-		assert.Contains(t, err.Message, "2 live transactions")
+		assert.Contains(t, err.Message, "2 approved transactions")
 		assert.Equal(t, 0, e.sawPath("/cardconnect/rest/voidByOrderId"))
+	})
+
+	// Merchants reuse an orderid to retry a decline (spec §8). The repro:
+	// the retry's answer is lost and the inquiry finds the earlier decline
+	// while the retry is still held at the Gateway. Reporting that decline
+	// told the till "declined" while the retry was approved - and the till
+	// charged another card.
+	t.Run("an earlier decline under the host's orderid proves nothing inside the window: the held retry's approval is the answer", func(t *testing.T) {
+		e := start(t, setup{section: window(5000, 0)})
+		_, err := e.call("auth", map[string]any{"account": doNotHonor, "expiry": "1230", "amount": 1234, "orderid": "RETRY-1"})
+		require.NotNil(t, err)
+		require.Equal(t, errs.Declined, err.Kind)
+		held := make(chan struct{})
+		e.fault(sandbox.Fault{Path: authPath, Hold: held})
+		type result struct {
+			a   map[string]any
+			err *errs.Error
+		}
+		done := make(chan result, 1)
+		go func() {
+			a, err := e.call("auth", sale("RETRY-1"), "timeout_ms", 200)
+			done <- result{a, err}
+		}()
+		testkit.WaitFor(t, 20*time.Second, "the client to look the retry up", func() bool { return e.sawPath(inquiryPath+"/RETRY-1/") >= 1 })
+		close(held)
+		testkit.WaitFor(t, 10*time.Second, "the held retry to run", func() bool {
+			a := e.auths()
+			return len(a) == 2 && a[1].Status == 200
+		})
+		r := <-done
+		require.Nil(t, r.err, "%v", r.err)
+		assert.Equal(t, "A", r.a["respstat"])
+		assert.Equal(t, true, r.a["recovered"])
+		assert.Len(t, e.auths(), 2, "the retry was never sent again")
+		assert.Equal(t, 1, e.finalApprovals("RETRY-1"))
+	})
+
+	t.Run("an earlier decline under the host's orderid and a retry that never ran: after the window the decline stands, nothing charged", func(t *testing.T) {
+		e := start(t, setup{section: window(3000, 0)})
+		_, err := e.call("auth", map[string]any{"account": doNotHonor, "expiry": "1230", "amount": 1234, "orderid": "RETRY-2"})
+		require.NotNil(t, err)
+		e.fault(sandbox.Fault{Path: authPath, Drop: sandbox.DropAfterRead})
+		_, err = e.call("auth", sale("RETRY-2"))
+		require.NotNil(t, err)
+		assert.Equal(t, errs.Declined, err.Kind)
+		assert.Equal(t, errs.OutcomeRejected, err.Outcome)
+		assert.Equal(t, 2, e.sawPath(inquiryPath+"/RETRY-2/"), "found inside the window, looked up again after it")
+		assert.Len(t, e.auths(), 2, "never sent again")
+		assert.Equal(t, 0, e.finalApprovals("RETRY-2"))
+	})
+
+	t.Run("under an orderid the library made, a found decline is the answer at once", func(t *testing.T) {
+		e := start(t, setup{section: window(30_000, 0)})
+		e.fault(sandbox.Fault{Path: authPath, Drop: sandbox.DropAfterExecute})
+		began := time.Now()
+		_, err := e.call("auth", map[string]any{"account": doNotHonor, "expiry": "1230", "amount": 1234}, "timeout_ms", 200)
+		require.NotNil(t, err)
+		assert.Less(t, time.Since(began), 20*time.Second, "it did not wait for the 30 s window")
+		assert.Equal(t, errs.Declined, err.Kind)
+		assert.Equal(t, errs.OutcomeRejected, err.Outcome)
+		assert.Contains(t, err.Message, "recovered with inquireByOrderid")
+		assert.Equal(t, 1, e.sawPath(inquiryPath))
+		assert.Len(t, e.auths(), 1)
 	})
 
 	t.Run("a voided earlier attempt under the orderid is not this auth", func(t *testing.T) {

@@ -30,6 +30,7 @@ type exchange struct {
 	answer  answerKind
 	secure  bool
 	orderid string        // an auth's orderid
+	ownID   bool          // the library made the orderid: no earlier auth can carry it
 	attempt time.Duration // bounds one attempt's wait for its answer; 0: the call's context does
 	wrote   time.Time     // when the last attempt was written; zero: it was not
 }
