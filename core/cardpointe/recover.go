@@ -111,8 +111,8 @@ func (r *recovery) recover(ctx context.Context, lostO call.Outcome, wrote time.T
 			return r.voidLost(ctx, lostO, ierr)
 		}
 		var approved []txnHead
-		for _, rec := range recs {
-			if h := headOf(rec); h.RespStat == "A" {
+		for _, h := range recs {
+			if h.RespStat == "A" {
 				approved = append(approved, h)
 			}
 		}
@@ -122,7 +122,7 @@ func (r *recovery) recover(ctx context.Context, lostO call.Outcome, wrote time.T
 			if len(recs) > 1 {
 				log.Infof("auth orderid=%s: %d declined earlier attempts carry it too", r.orderid, len(recs)-1)
 			}
-			return r.found(approved[0].raw)
+			return r.found(approved[0])
 		case len(approved) > 1:
 			log.Warnf("auth orderid=%s: %d approvals carry it (retrefs %s); not voiding them blindly", r.orderid, len(approved), retrefs(approved))
 			return call.Outcome{Answer: call.NoAnswer, Written: true, Err: annotate(lostO.Err,
@@ -137,13 +137,13 @@ func (r *recovery) recover(ctx context.Context, lostO call.Outcome, wrote time.T
 			log.Warnf("auth orderid=%s: %d declined transactions carry it, none approved", r.orderid, len(recs))
 			return call.Outcome{Answer: call.NoAnswer, Written: true, Err: annotate(lostO.Err,
 				"; %d declined transactions and no approval carry orderid %s (retrefs %s): look them up before charging again",
-				len(recs), r.orderid, retrefs(heads(recs)))}
+				len(recs), r.orderid, retrefs(recs))}
 		}
 		// Nothing found, or only declines under the host's orderid inside
 		// the window: this auth may still be running.
-		seen := "found no auth with orderid " + r.orderid
+		seen := "found no auth with orderid " + r.orderid + " yet"
 		if len(recs) > 0 {
-			seen = fmt.Sprintf("found only declines under orderid %s (retrefs %s), perhaps earlier attempts", r.orderid, retrefs(heads(recs)))
+			seen = fmt.Sprintf("found only declines under orderid %s (retrefs %s), perhaps of earlier attempts", r.orderid, retrefs(recs))
 		}
 		wait := time.Until(proven)
 		if wait <= 0 {
@@ -156,11 +156,11 @@ func (r *recovery) recover(ctx context.Context, lostO call.Outcome, wrote time.T
 			log.Warnf("auth orderid=%s: %s, but the Gateway may still be working on this auth for %s; the call cannot wait that long: not sending it again",
 				r.orderid, seen, wait.Round(time.Millisecond))
 			return call.Outcome{Answer: call.NoAnswer, Written: true, Err: annotate(lostO.Err,
-				"; inquireByOrderid %s yet, but the Gateway may still be working on it for %s "+
+				"; inquireByOrderid %s, but the Gateway may still be working on it for %s "+
 					"(its answer window, cardpointe.timeouts.gateway_ms), longer than the call's deadline or "+
 					"cardpointe.timeouts.recovery_ms allow, so it was not sent again", seen, wait.Round(time.Millisecond))}
 		}
-		log.Infof("auth orderid=%s: %s yet, but the Gateway may still be working on this auth: asking again in %s, after its answer window",
+		log.Infof("auth orderid=%s: %s, but the Gateway may still be working on this auth: asking again in %s, after its answer window",
 			r.orderid, seen, wait.Round(time.Millisecond))
 		if retry.Sleep(ctx, wait) != nil {
 			return call.Outcome{Answer: call.NoAnswer, Written: true, Err: annotate(lostO.Err,
@@ -170,9 +170,9 @@ func (r *recovery) recover(ctx context.Context, lostO call.Outcome, wrote time.T
 }
 
 // found makes a record the inquiry found the call's answer.
-func (r *recovery) found(rec []byte) call.Outcome {
+func (r *recovery) found(rec txnHead) call.Outcome {
 	r.recovered = true
-	o := r.auth.decode(http.StatusOK, rec)
+	o := r.auth.decode(http.StatusOK, rec.raw)
 	r.c.log.Infof("auth orderid=%s: found it (%s): that is the answer", r.orderid, o.Answer)
 	if o.Err != nil {
 		o.Err.Message += "; the answer was lost and recovered with inquireByOrderid"
@@ -226,8 +226,8 @@ func (r *recovery) confirm(ctx context.Context, o call.Outcome) call.Outcome {
 		repeat = o.Err.Retref
 	}
 	var others []txnHead
-	for _, rec := range recs {
-		if h := headOf(rec); h.RespStat == "A" && h.Retref != repeat {
+	for _, h := range recs {
+		if h.RespStat == "A" && h.Retref != repeat {
 			others = append(others, h)
 		}
 	}
@@ -304,14 +304,6 @@ func headOf(rec []byte) txnHead {
 	return h
 }
 
-func heads(recs [][]byte) []txnHead {
-	out := make([]txnHead, 0, len(recs))
-	for _, rec := range recs {
-		out = append(out, headOf(rec))
-	}
-	return out
-}
-
 func retrefs(recs []txnHead) string {
 	var s []string
 	for _, r := range recs {
@@ -323,7 +315,7 @@ func retrefs(recs []txnHead) string {
 // inquire looks the auth up by its orderid. It returns the records that
 // still stand (a voided one is an earlier attempt under the same orderid,
 // not this auth); none for PPS 29 "Txn not found".
-func (r *recovery) inquire(ctx context.Context) ([][]byte, *errs.Error) {
+func (r *recovery) inquire(ctx context.Context) ([]txnHead, *errs.Error) {
 	o, e := r.sub(ctx, "inquireByOrderid", map[string]any{"orderid": r.orderid}, 0)
 	if e != nil {
 		if e.RespProc == "PPS" && e.RespCode == "29" {
@@ -340,10 +332,10 @@ func (r *recovery) inquire(ctx context.Context) ([][]byte, *errs.Error) {
 	} else {
 		all = []json.RawMessage{body}
 	}
-	var live [][]byte
+	var live []txnHead
 	for _, rec := range all {
-		if headOf(rec).Setlstat != "Voided" {
-			live = append(live, rec)
+		if h := headOf(rec); h.Setlstat != "Voided" {
+			live = append(live, h)
 		}
 	}
 	return live, nil
