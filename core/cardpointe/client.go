@@ -135,7 +135,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (json.RawMessage, error) {
 		// once more: two attempts at most.
 		x.attempt = timeout
 		p.Policy.MaxAttempts = min(p.Policy.MaxAttempts, 2)
-		rec = &recovery{c: c, auth: x, orderid: x.orderid, ownID: x.ownID}
+		rec = &recovery{c: c, auth: x, orderid: x.orderid}
 		t = rec
 	} else {
 		var cancel context.CancelFunc

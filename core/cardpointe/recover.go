@@ -51,7 +51,6 @@ type recovery struct {
 	c       *Client
 	auth    *exchange
 	orderid string
-	ownID   bool        // the library made the orderid: no earlier auth carries it
 	sends   int         // attempts sent so far
 	failed  *errs.Error // the last failed attempt's error
 	// recovered: the answer is a record an inquiry found, not the answer
@@ -116,7 +115,10 @@ func (r *recovery) recover(ctx context.Context, lostO call.Outcome, wrote time.T
 				approved = append(approved, h)
 			}
 		}
-		past := !time.Now().Before(proven)
+		// One clock reading decides: past the window, a decline under the
+		// host's orderid counts and an empty inquiry proves absence.
+		wait := time.Until(proven)
+		past := wait <= 0
 		switch {
 		case len(approved) == 1:
 			if len(recs) > 1 {
@@ -128,7 +130,7 @@ func (r *recovery) recover(ctx context.Context, lostO call.Outcome, wrote time.T
 			return call.Outcome{Answer: call.NoAnswer, Written: true, Err: annotate(lostO.Err,
 				"; %d approved transactions carry orderid %s (retrefs %s): look them up (inquireByOrderid) before charging again",
 				len(approved), r.orderid, retrefs(approved))}
-		case len(recs) == 1 && (r.ownID || past):
+		case len(recs) == 1 && (r.auth.ownID || past):
 			// Declined: this auth's answer, or (a host's orderid, past
 			// the window) an earlier attempt's while this one never
 			// arrived. Either way nothing was charged.
@@ -145,8 +147,7 @@ func (r *recovery) recover(ctx context.Context, lostO call.Outcome, wrote time.T
 		if len(recs) > 0 {
 			seen = fmt.Sprintf("found only declines under orderid %s (retrefs %s), perhaps of earlier attempts", r.orderid, retrefs(recs))
 		}
-		wait := time.Until(proven)
-		if wait <= 0 {
+		if past { // and nothing found
 			log.Infof("auth orderid=%s: not found (PPS 29) %s after it was written, past the Gateway's answer window: it never arrived",
 				r.orderid, time.Since(wrote).Round(time.Millisecond))
 			return call.Outcome{Answer: call.NoAnswer, Written: false, Err: annotate(lostO.Err,

@@ -364,6 +364,23 @@ func TestLostAuthAnswer(t *testing.T) {
 		assert.Equal(t, 0, e.finalApprovals("RETRY-2"))
 	})
 
+	t.Run("two earlier declines under the host's orderid and a retry that never ran: unknown, nothing voided", func(t *testing.T) {
+		e := start(t, setup{})
+		for range 2 {
+			_, err := e.call("auth", map[string]any{"account": doNotHonor, "expiry": "1230", "amount": 1234, "orderid": "RETRY-3"})
+			require.NotNil(t, err)
+		}
+		e.fault(sandbox.Fault{Path: authPath, Drop: sandbox.DropAfterRead})
+		_, err := e.call("auth", sale("RETRY-3"))
+		require.NotNil(t, err)
+		assert.Equal(t, errs.OutcomeUnknown, err.Outcome)
+		assert.False(t, err.Retryable)
+		assert.Contains(t, err.Message, "2 declined transactions and no approval")
+		assert.Len(t, e.auths(), 3, "never sent again")
+		assert.Equal(t, 0, e.sawPath("/cardconnect/rest/voidByOrderId"))
+		assert.Equal(t, 0, e.finalApprovals("RETRY-3"))
+	})
+
 	t.Run("under an orderid the library made, a found decline is the answer at once", func(t *testing.T) {
 		e := start(t, setup{section: window(30_000, 0)})
 		e.fault(sandbox.Fault{Path: authPath, Drop: sandbox.DropAfterExecute})
